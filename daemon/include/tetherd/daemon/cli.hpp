@@ -1,0 +1,34 @@
+#pragma once
+
+#include <functional>
+
+namespace CLI {
+class App;
+}
+
+namespace tetherd::daemon {
+
+/// Exit codes (sysexits.h meanings) shared by every subcommand.
+namespace exit_code {
+inline constexpr int ok = 0;
+inline constexpr int usage = 64;
+inline constexpr int no_input = 66;
+inline constexpr int unavailable = 69;
+inline constexpr int software = 70;
+inline constexpr int io_error = 74;
+inline constexpr int temp_fail = 75;
+inline constexpr int config = 78;
+}  // namespace exit_code
+
+/// The body of the subcommand the user chose; returns the process exit code.
+using CommandMain = std::function<int()>;
+
+/// Parses argv, runs the chosen subcommand and returns the exit code. Usage errors print
+/// CLI11's message and return exit_code::usage; --help returns 0.
+int run_cli(int argc, char** argv);
+
+/// Each subcommand registers its options on `app` and, when the user chooses it, stores
+/// its body in `chosen` (set from the subcommand's parse callback, run after parsing).
+void add_version_command(CLI::App& app, CommandMain& chosen);
+
+}  // namespace tetherd::daemon
