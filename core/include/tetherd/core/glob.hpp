@@ -118,8 +118,9 @@ class GlobPattern {
   std::vector<Segment> segments_;
 };
 
-/// Escapes every glob metacharacter (`*?[]\!^-` are all safe to escape) in `literal` so that
-/// GlobPattern(escape_glob(s)) matches the segment text s exactly. '/' is kept as a separator.
+/// Puts a '\' before every `*`, `?`, `[`, `]` and `\` in `literal`, so that
+/// GlobPattern("/" + escape_glob(p)) matches exactly the path p. '/' is kept as a separator, so
+/// the result is still invalid for a p with empty, `.` or `..` segments.
 std::string escape_glob(std::string_view literal);
 
 }  // namespace tetherd::core

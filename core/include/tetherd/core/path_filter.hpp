@@ -50,6 +50,8 @@ struct FilterDecision {
   /// The path the deciding pattern matched: the path itself, or the ancestor directory it
   /// matched (ancestor_excluded, or included_by through an ancestor). Empty when no pattern.
   std::string matched_path;
+  /// True when matched_path is an ancestor directory of the path rather than the path itself.
+  bool matched_ancestor = false;
 };
 
 /// The reason's name, e.g. "excluded_by" (stable: used in JSON output).
@@ -58,6 +60,7 @@ std::string_view to_string(FilterDecision::Reason reason) noexcept;
 /// One line for humans, e.g.
 ///   excluded: ancestor directory "a/.cache" matches exclude[0] "**/.cache/**"
 ///   included: matches include[1] "**/*.jpg"
+///   included: ancestor directory "a/photos" matches include[0] "photos/"
 ///   not included: no include pattern matches (2 include patterns)
 /// Path bytes that are not printable are shown as \xNN.
 std::string describe(const FilterDecision& decision);
