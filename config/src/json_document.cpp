@@ -119,9 +119,6 @@ class Parser {
           parse_number(value);
         } else if (byte == '\'') {
           fail("strings must use double quotes (\"), not single quotes");
-        } else if (byte == ']' || byte == '}') {
-          fail("unexpected '" + std::string(1, static_cast<char>(byte)) +
-               "'; expected a value (a trailing comma is not allowed in JSON)");
         } else {
           fail("unexpected " + describe_byte(byte) + "; expected a value");
         }
@@ -190,6 +187,9 @@ class Parser {
     }
     while (true) {
       skip_whitespace();
+      if (!value.items.empty() && !at_end() && peek() == ']') {
+        fail("unexpected ']' after ','; a trailing comma is not allowed in JSON");
+      }
       value.items.push_back(parse_value(depth));
       skip_whitespace();
       if (at_end()) fail("unexpected end of file; expected ',' or ']' (array not closed)");
