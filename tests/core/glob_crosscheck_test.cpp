@@ -327,7 +327,7 @@ TEST_CASE("glob cross-check: a pattern with its path's segments made literal mat
   for (int round = 0; round < 5000; ++round) {
     const std::string path = random_path(random);
     if (path.empty()) continue;
-    const std::string pattern = "/" + tetherd::core::escape_glob(path);
+    const std::string pattern = std::string("/").append(tetherd::core::escape_glob(path));
     CAPTURE(path);
     std::optional<tetherd::core::GlobPattern> compiled;
     try {

@@ -78,7 +78,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       require(unanchored.has_value() && unanchored->matches(path, is_dir));
     }
     if (!pattern->anchored() && matched && !path.empty()) {
-      require(pattern->matches("x/" + path, is_dir));
+      require(pattern->matches(std::string("x/").append(path), is_dir));
     }
     if (pattern->matches_every_child_of(path)) {
       const std::string prefix = path.empty() ? std::string() : path + "/";
@@ -98,7 +98,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)tetherd::core::describe(decision);
   }
 
-  const std::optional<GlobPattern> literal = compile("/" + tetherd::core::escape_glob(path));
+  const std::optional<GlobPattern> literal =
+      compile(std::string("/").append(tetherd::core::escape_glob(path)));
   if (!has_bad_segment(path)) {
     require(literal.has_value() && literal->matches(path, false) && literal->matches(path, true));
   } else if (path.empty() || path.back() != '/') {
