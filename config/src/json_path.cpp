@@ -9,7 +9,7 @@ bool plain_key(std::string_view key) {
   if (key.empty()) return false;
   for (const char c : key) {
     const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '-';
+                    c == '_' || c == '-' || c == '$';
     if (!ok) return false;
   }
   return true;

@@ -6,7 +6,7 @@
 
 namespace tetherd::config::detail {
 
-/// `parent.key`, or `parent["key"]` when the key is not made of letters, digits, '_', '-'.
+/// `parent.key`, or `parent["key"]` when the key is not made of letters, digits, '_', '-', '$'.
 std::string child_path(std::string_view parent, std::string_view key);
 
 /// `parent[index]`.

@@ -49,7 +49,15 @@ std::optional<std::string> suggest(std::string_view word,
   std::optional<std::string> best;
   std::size_t best_distance = limit + 1;
   for (const std::string_view candidate : candidates) {
-    const std::size_t distance = edit_distance(needle, lower(candidate));
+    const std::string other = lower(candidate);
+    // A truncated or extended word ("warning" for "warn", "rule" for "rules") is a near miss
+    // however many characters differ.
+    const std::string& shorter = other.size() < needle.size() ? other : needle;
+    const std::string& longer = other.size() < needle.size() ? needle : other;
+    if (shorter.size() >= 3 && longer.compare(0, shorter.size(), shorter) == 0) {
+      return std::string(candidate);
+    }
+    const std::size_t distance = edit_distance(needle, other);
     if (distance < best_distance) {
       best_distance = distance;
       best = std::string(candidate);

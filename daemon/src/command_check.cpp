@@ -154,7 +154,13 @@ int explain(const config::Config& config, const std::string& requested) {
     const core::FilterDecision decision = filter.decide(*relative, is_dir);
     std::printf("    %s\n", core::describe(decision).c_str());
     if (!decision.included) {
-      std::printf("    not mirrored\n");
+      if (is_dir && filter.should_descend(*relative)) {
+        std::printf("    not mirrored itself, but watched: paths beneath it may be included\n");
+      } else if (is_dir) {
+        std::printf("    not mirrored, and not watched: nothing beneath it can be included\n");
+      } else {
+        std::printf("    not mirrored\n");
+      }
       continue;
     }
     if (exists && fs::is_symlink(status) && rule.symlinks == config::SymlinkMode::Skip) {

@@ -176,10 +176,10 @@ std::optional<WatcherError> InotifyWatcher::start() {
   flush_timer_->data = this;
 
   if (root_node_ == nullptr) {
-    add_watch_failed("", ENOSPC);  // even the root is over the limit: poll all of it
+    add_watch_failed("", ENOSPC, false);  // even the root is over the limit: poll all of it
   } else {
     ++walk_generation_;
-    watch_tree(nullptr, "", "", false);
+    watch_tree(nullptr, "", "", false, root_node_->wd);
   }
   // Errors found while setting up are delivered from the loop, after start() returns.
   batch_.clear();
@@ -320,7 +320,7 @@ void InotifyWatcher::forget(Node* node) {
 // directory below it that the filter admits: the watch FIRST, then the listing, so nothing
 // created in between is lost. With `report_contents`, every entry found is reported as created.
 void InotifyWatcher::watch_tree(Node* parent, std::string name, std::string relative,
-                                bool report_contents) {
+                                bool report_contents, int known_wd) {
   std::vector<WalkItem> pending;
   pending.push_back(WalkItem{parent, std::move(name), std::move(relative)});
   while (!pending.empty() && running_) {
@@ -328,9 +328,11 @@ void InotifyWatcher::watch_tree(Node* parent, std::string name, std::string rela
     pending.pop_back();
     if (item.parent != nullptr && item.parent->detached) continue;
     const std::string path = full_path(item.relative);
-    const int wd = api_->add_watch(fd_, path.c_str(), inotify_watch_mask());
+    const int given_wd = std::exchange(known_wd, -1);  // the first item may be watched already
+    const int wd =
+        given_wd >= 0 ? given_wd : api_->add_watch(fd_, path.c_str(), inotify_watch_mask());
     if (wd < 0) {
-      add_watch_failed(item.relative, errno);
+      add_watch_failed(item.relative, errno, report_contents);
       continue;
     }
     Node* node = find_node(wd);
@@ -389,7 +391,8 @@ void InotifyWatcher::resync_after_overflow() {
   }
 }
 
-void InotifyWatcher::add_watch_failed(const std::string& relative, int error) {
+void InotifyWatcher::add_watch_failed(const std::string& relative, int error,
+                                      bool report_contents) {
   const std::string path = full_path(relative);
   if (error == ENOENT || error == ENOTDIR) return;  // gone or replaced: its parent reports it
   if (error != ENOSPC) {
@@ -412,10 +415,13 @@ void InotifyWatcher::add_watch_failed(const std::string& relative, int error) {
             "then, directories over the limit are polled every " +
             std::to_string(options_.poll_interval.count()) + " ms, starting with '" + path + "'"});
   }
-  start_polling(relative);
+  start_polling(relative, report_contents);
 }
 
-void InotifyWatcher::start_polling(const std::string& relative) {
+// Polls `relative` (a subtree inotify cannot cover). With `report_contents` (a directory
+// that just appeared) everything the poller's first walk finds is reported as created, as
+// watch_tree does for the directories it lists.
+void InotifyWatcher::start_polling(const std::string& relative, bool report_contents) {
   for (const auto& [path, poller] : pollers_) {
     if (is_under(relative, path)) return;  // already covered
   }
@@ -453,6 +459,11 @@ void InotifyWatcher::start_polling(const std::string& relative) {
   };
   auto poller = std::make_unique<PollWatcher>(loop_, std::move(poll_options));
   if (poller->start().has_value()) return;  // vanished meanwhile: its parent reports it
+  if (report_contents) {
+    for (const auto& [path, entry] : poller->snapshot()) {
+      emit(core::Change::created(core::join_relative(relative, path), entry.is_dir()));
+    }
+  }
   pollers_.emplace(relative, std::move(poller));
 }
 

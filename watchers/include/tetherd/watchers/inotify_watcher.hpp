@@ -88,10 +88,11 @@ class InotifyWatcher final : public Watcher {
   void expire_moves(bool all);
   void arm_rename_timer();
 
-  void watch_tree(Node* parent, std::string name, std::string relative, bool report_contents);
+  void watch_tree(Node* parent, std::string name, std::string relative, bool report_contents,
+                  int known_wd = -1);
   void resync_after_overflow();
-  void add_watch_failed(const std::string& relative, int error);
-  void start_polling(const std::string& relative);
+  void add_watch_failed(const std::string& relative, int error, bool report_contents);
+  void start_polling(const std::string& relative, bool report_contents);
   void retire_pollers_under(std::string_view relative);
 
   Node* find_node(int wd) const;

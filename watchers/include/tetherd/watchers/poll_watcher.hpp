@@ -41,6 +41,8 @@ class PollWatcher final : public Watcher {
   void stop() override;
   std::size_t watched_directory_count() const override;
 
+  /// What the last walk found, by path relative to the root.
+  const std::map<std::string, PollEntry>& snapshot() const { return snapshot_; }
   /// How many walks have completed (the synchronous first one included).
   std::uint64_t completed_walks() const { return completed_walks_; }
 
