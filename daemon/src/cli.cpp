@@ -12,7 +12,10 @@ int run_cli(int argc, char** argv) {
 
   CommandMain chosen;
   // Subcommands, one line each (keep in the order `tetherd --help` should list them).
+  add_run_command(app, chosen);
+  add_mirror_command(app, chosen);
   add_check_command(app, chosen);
+  add_control_commands(app, chosen);
   add_version_command(app, chosen);
 
   try {

@@ -31,5 +31,8 @@ int run_cli(int argc, char** argv);
 /// its body in `chosen` (set from the subcommand's parse callback, run after parsing).
 void add_version_command(CLI::App& app, CommandMain& chosen);
 void add_check_command(CLI::App& app, CommandMain& chosen);
+void add_run_command(CLI::App& app, CommandMain& chosen);  // run, sync
+void add_mirror_command(CLI::App& app, CommandMain& chosen);
+void add_control_commands(CLI::App& app, CommandMain& chosen);  // status, settle
 
 }  // namespace tetherd::daemon

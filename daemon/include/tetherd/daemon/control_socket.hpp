@@ -1,0 +1,63 @@
+#pragma once
+
+// The control socket: a unix stream socket serving `tetherd status` and `tetherd settle`.
+// Protocol: the client sends one JSON object per line, {"command":"status"} or
+// {"command":"settle"}; the server answers each with one JSON object per line. A settle
+// answer comes when the barrier is reached; a client that gives up just closes.
+//
+// ControlServer runs on the daemon's loop. The client side is plain blocking code.
+
+#include <uv.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "tetherd/core/result.hpp"
+
+namespace tetherd::daemon {
+
+/// The socket path to use: `explicit_path`, else `configured`, else
+/// $XDG_RUNTIME_DIR/tetherd.sock, else /run/tetherd/control.sock.
+std::string default_control_socket(std::string_view explicit_path, std::string_view configured);
+
+class ControlServer {
+ public:
+  /// Answers one request: `reply` must be called once (it may be called later, after the
+  /// client went away: the answer is then dropped).
+  using Handler =
+      std::function<void(std::string_view command, std::function<void(std::string)> reply)>;
+
+  ControlServer(uv_loop_t* loop, Handler handler);
+  ~ControlServer();
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
+
+  /// Binds and listens at `path` (mode 0660). A stale socket file (no daemon answering) is
+  /// replaced; a live one is an error naming the path (another daemon runs there).
+  core::Result<void> listen(const std::string& path);
+  /// Stops listening, closes every connection, removes the socket file.
+  void close();
+
+ private:
+  struct Connection;
+  static void on_connection(uv_stream_t* server, int status) noexcept;
+  void drop(Connection* connection);
+
+  uv_loop_t* loop_;
+  Handler handler_;
+  uv_pipe_t* pipe_ = nullptr;
+  std::string path_;
+  std::shared_ptr<bool> alive_;
+  std::vector<Connection*> connections_;
+};
+
+/// Client side: sends `request` (one JSON line) to the daemon at `path` and returns its
+/// one-line answer. Unavailable when nothing listens there; Timeout after `timeout`.
+core::Result<std::string> control_request(const std::string& path, std::string_view request,
+                                          std::chrono::milliseconds timeout);
+
+}  // namespace tetherd::daemon

@@ -1,0 +1,99 @@
+#pragma once
+
+// The structured event log (INTERFACE.md): one JSON object per line, to a file and/or
+// stderr, through spdlog. Every line has "ts" (UTC, milliseconds), "level" and "event";
+// action lines also "rule", "path", "result" and "duration_ms". A path that is not valid
+// UTF-8 keeps the line valid JSON: "path" holds a lossy rendering (U+FFFD for bad bytes)
+// and "path_base64" the exact bytes. Secrets never reach the log: callers pass paths,
+// names and error messages only.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "tetherd/core/errors.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace tetherd::daemon {
+
+enum class EventLevel { debug, info, warn, error };
+std::string_view to_string(EventLevel level) noexcept;
+/// "debug", "info", "warn"/"warning", "error"; nullopt otherwise.
+std::optional<EventLevel> event_level_from_string(std::string_view text) noexcept;
+
+/// One event being built. Field order is kept in the output.
+class Event {
+ public:
+  using Value = std::variant<std::string, std::int64_t, double, bool>;
+
+  Event(EventLevel level, std::string_view name);
+
+  Event& rule(std::string_view name) { return text("rule", name); }
+  Event& store(std::string_view name) { return text("store", name); }
+  /// A path as raw bytes; rendered per the UTF-8 rule above.
+  Event& path(std::string_view bytes) { return raw_path("path", bytes); }
+  Event& to_path(std::string_view bytes) { return raw_path("to", bytes); }
+  Event& result(std::string_view outcome) { return text("result", outcome); }
+  Event& bytes(std::uint64_t count) { return number("bytes", static_cast<std::int64_t>(count)); }
+  Event& duration(std::chrono::steady_clock::duration elapsed);
+  /// "error" (the user-facing message), "errc", and "retryable".
+  Event& error(const core::StoreError& failure);
+  Event& message(std::string_view text_value) { return text("message", text_value); }
+  Event& text(std::string_view key, std::string_view value);
+  Event& number(std::string_view key, std::int64_t value);
+  Event& real(std::string_view key, double value);
+  Event& flag(std::string_view key, bool value);
+
+  EventLevel level() const noexcept { return level_; }
+  const std::string& name() const noexcept { return name_; }
+  /// The JSON line (without the newline), with `ts` taken at construction.
+  std::string to_json() const;
+  /// A line for a person: "15:04:08.255 copy photos a.jpg ok 12.3 ms".
+  std::string to_human() const;
+
+ private:
+  Event& raw_path(std::string_view key, std::string_view bytes);
+
+  EventLevel level_;
+  std::string name_;
+  std::chrono::system_clock::time_point time_;
+  std::vector<std::pair<std::string, Value>> fields_;
+  std::vector<std::pair<std::string, std::string>> raw_paths_;  // key -> exact bytes
+};
+
+struct EventLogOptions {
+  std::string file;  ///< append JSON lines here; empty: no file
+  /// stderr: nothing, JSON lines, or human-readable lines.
+  enum class StderrFormat { none, json, human } stderr_format = StderrFormat::human;
+  EventLevel level = EventLevel::info;
+};
+
+/// Writes events. Used on the loop thread only.
+class EventLog {
+ public:
+  /// Throws std::runtime_error (with the path and reason) when the file cannot be opened.
+  explicit EventLog(EventLogOptions options);
+  ~EventLog();
+  EventLog(const EventLog&) = delete;
+  EventLog& operator=(const EventLog&) = delete;
+
+  void emit(const Event& event);
+  void flush();
+  EventLevel level() const noexcept { return options_.level; }
+  bool enabled(EventLevel level) const noexcept { return level >= options_.level; }
+
+ private:
+  EventLogOptions options_;
+  std::shared_ptr<spdlog::logger> file_;
+  std::shared_ptr<spdlog::logger> stderr_;
+};
+
+}  // namespace tetherd::daemon

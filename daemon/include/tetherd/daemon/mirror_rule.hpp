@@ -1,0 +1,258 @@
+#pragma once
+
+// MirrorRule: one rule of the config, live. It owns the rule's watcher, its dirty map
+// (at most one pending entry per path), its reconciliations, its actions in flight and
+// its counters. Everything runs on the loop thread.
+//
+// Flow (ENGINE.md): watcher changes mark paths dirty; after the rule's quiet period a
+// dirty path is examined: the source is re-stat'ed, the target state is taken from the
+// mirror index or a stat, plan_path() decides, and the actions run in order against the
+// store. A directory that appears, a rescan and the initial sync walk the subtree with a
+// Reconciler, whose differences become dirty entries too. Nothing is trusted that was not
+// just seen: a delete happens only when the source was seen without the path at action
+// time, never while the source root is gone, and never past the mass-delete guard.
+
+#include <uv.h>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tetherd/config/config.hpp"
+#include "tetherd/core/change.hpp"
+#include "tetherd/core/path_filter.hpp"
+#include "tetherd/core/store.hpp"
+#include "tetherd/daemon/event_log.hpp"
+#include "tetherd/daemon/planner.hpp"
+#include "tetherd/daemon/reconciler.hpp"
+#include "tetherd/daemon/source_tree.hpp"
+#include "tetherd/watchers/watcher.hpp"
+
+namespace tetherd::daemon {
+
+struct RuleSettings {
+  std::string name;
+  std::string source;        ///< absolute source directory
+  core::StorePtr target;     ///< scoped to the rule's target directory
+  std::string target_label;  ///< "backup:photos" or "/srv/mirror", for messages
+  std::vector<std::string> include;
+  std::vector<std::string> exclude;
+  config::DeleteMode delete_mode = config::DeleteMode::Always;
+  std::chrono::milliseconds delay{0};
+  bool initial_sync = true;
+  config::PreserveSet preserve{.mtime = true, .mode = true};
+  config::SymlinkMode symlinks = config::SymlinkMode::Copy;
+  int max_delete_percent = 100;
+  std::size_t max_in_flight = 64;
+  watchers::WatcherKind watcher = watchers::WatcherKind::inotify;
+  std::chrono::milliseconds poll_interval{1000};
+  /// When false (sync --once), no watcher is started: the rule reconciles and finishes.
+  bool live = true;
+  /// sync --dry-run: plan and log, change nothing.
+  bool dry_run = false;
+};
+
+enum class RuleState { starting, initial_sync, watching, paused, stopping, stopped, finished };
+std::string_view to_string(RuleState state) noexcept;
+
+struct RuleCounters {
+  std::uint64_t copies = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t moves = 0;
+  std::uint64_t deletes = 0;
+  std::uint64_t mkdirs = 0;
+  std::uint64_t symlinks = 0;
+  std::uint64_t attrs = 0;
+  std::uint64_t errors = 0;
+  std::uint64_t retries = 0;
+  std::uint64_t rescans = 0;
+};
+
+struct RuleStatus {
+  std::string name;
+  std::string source;
+  std::string target;
+  RuleState state = RuleState::starting;
+  std::size_t queued = 0;
+  std::size_t in_flight = 0;
+  bool rescanning = false;
+  RuleCounters counters;
+  std::string last_error;
+  std::string paused_reason;
+};
+
+/// The outcome of a settle barrier for one rule: ok, or why not.
+struct SettleOutcome {
+  bool ok = true;
+  std::string problem;
+};
+
+class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
+ public:
+  MirrorRule(uv_loop_t* loop, core::Executor& executor, EventLog& log, RuleSettings settings);
+  ~MirrorRule();
+  MirrorRule(const MirrorRule&) = delete;
+  MirrorRule& operator=(const MirrorRule&) = delete;
+
+  /// Opens the source, starts watching (live rules), queues the initial reconciliation.
+  /// A source that cannot be opened or watched is an error for the caller (exit code).
+  core::Result<void> start();
+  /// Stops watching, lets actions in flight finish (they are not cancelled: a write that
+  /// completes is better than one thrown away), then calls `done`.
+  void stop(std::function<void()> done);
+  /// Called once a non-live rule has reconciled and drained (sync --once).
+  void on_finished(std::function<void()> done) { finished_callback_ = std::move(done); }
+
+  /// Exact barrier: completes once every change made in the source before the call has
+  /// been mirrored (or has failed for good, which the outcome reports).
+  void settle(std::function<void(SettleOutcome)> done);
+
+  RuleStatus status() const;
+  const RuleSettings& settings() const noexcept { return settings_; }
+  /// Whether reconciliation or actions have failed for good since start.
+  bool had_errors() const noexcept { return counters_.errors > 0; }
+
+  /// Test and driver hook: feed changes as a watcher would.
+  void handle_changes(std::vector<core::Change>&& batch);
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  using Seq = std::uint64_t;
+
+  enum class Origin { live, startup_scan, running_scan, resume_scan };
+
+  struct Dirty {
+    Seq seq = 0;  ///< oldest change this entry stands for (settle)
+    Clock::time_point due{};
+    Origin origin = Origin::live;
+    bool rescan = false;  ///< reconcile the whole subtree
+    bool closed = false;  ///< a writer closed the file: no need to wait longer
+    std::optional<std::string> moved_from;
+    /// What a reconciliation listing just saw on the target (target_known: nullopt means
+    /// "nothing there"). Any later change to the path forgets it.
+    bool target_known = false;
+    std::optional<TargetState> known_target;
+    bool created_directory = false;
+    unsigned attempts = 0;
+  };
+
+  struct InFlight {
+    std::string path;
+    Seq seq = 0;
+  };
+
+  core::Result<void> begin(Origin scan_origin);
+
+  // Scheduling.
+  void mark_dirty(const std::string& path, Seq seq, Origin origin, Clock::time_point due,
+                  const std::function<void(Dirty&)>& update);
+  Seq next_seq() { return next_seq_++; }
+  void schedule_pump();
+  void pump();
+  bool blocked(const std::string& path) const;
+  void start_examine(std::string path, Dirty entry);
+  void finish_work(const std::string& path, Seq seq);
+  void retry_later(const std::string& path, Dirty entry, const core::StoreError& error);
+  void collapse_to_rescan();
+
+  // Examining one path.
+  struct Examination;
+  void examine_with_source(std::shared_ptr<Examination> work);
+  void examine_with_target(std::shared_ptr<Examination> work);
+  void try_move(std::shared_ptr<Examination> work);
+  void run_actions(std::shared_ptr<Examination> work);
+  void run_next_action(std::shared_ptr<Examination> work);
+  void action_failed(std::shared_ptr<Examination> work, const core::StoreError& error);
+  void complete_examination(std::shared_ptr<Examination> work);
+
+  // Reconciliation.
+  void start_rescan(std::string subtree, Seq seq, Origin origin);
+  void rescan_finished(Seq seq, Origin origin, core::Result<ReconcileSummary> outcome);
+  void maybe_start_queued_rescan();
+
+  // Watcher, pausing, settle.
+  void on_watcher_error(const watchers::WatcherError& error);
+  void pause(std::string reason, std::string event = "paused");
+  void root_gone(const std::string& reason);
+  void check_root_back();
+  void check_settled();
+  bool deletes_allowed(Origin origin) const noexcept;
+  bool is_hidden(std::string_view path) const noexcept;
+  void note_error(const core::StoreError& error, std::string_view path, std::string_view event);
+  void maybe_finished();
+
+  uv_loop_t* loop_;
+  core::Executor& executor_;
+  EventLog& log_;
+  RuleSettings settings_;
+  core::PathFilter filter_;
+  MirrorPolicy policy_;
+  std::shared_ptr<SourceTree> source_;
+  std::unique_ptr<watchers::Watcher> watcher_;
+
+  RuleState state_ = RuleState::starting;
+  std::string paused_reason_;
+  std::string last_error_;
+  RuleCounters counters_;
+
+  Seq next_seq_ = 1;
+  std::map<std::string, Dirty> dirty_;
+  std::multimap<Clock::time_point, std::string> schedule_;
+  std::deque<std::string> ready_;
+  std::vector<InFlight> in_flight_;
+  std::multiset<Seq> outstanding_;  ///< seqs of dirty, in-flight and rescanning work
+  std::optional<core::Executor::TimerId> pump_timer_;
+  Clock::time_point pump_timer_due_{};
+  bool pump_posted_ = false;
+
+  std::shared_ptr<Reconciler> reconciler_;
+  Seq reconciler_seq_ = 0;
+  Origin reconciler_origin_ = Origin::live;
+  std::map<std::string, std::pair<Seq, Origin>> queued_rescans_;
+
+  /// Last mirrored state per path: source identity and what the target then had.
+  struct Mirrored {
+    std::uint64_t device = 0;
+    std::uint64_t inode = 0;
+    std::uint64_t size = 0;
+    std::int64_t mtime_ns = 0;
+    TargetState target;
+  };
+  std::map<std::string, Mirrored> index_;
+  void remember(const SourceEntry& source, const TargetState& target);
+  void forget_subtree(const std::string& path);
+  void rename_subtree(const std::string& from, const std::string& to);
+
+  struct SettleWaiter {
+    std::string cookie;            ///< file name in the source root
+    std::optional<Seq> threshold;  ///< set once the cookie's creation was seen
+    std::function<void(SettleOutcome)> done;
+    std::uint64_t errors_before = 0;
+  };
+  std::vector<SettleWaiter> settle_waiters_;
+  std::uint64_t cookie_counter_ = 0;
+
+  std::optional<core::Executor::TimerId> root_check_timer_;
+  std::function<void()> stop_callback_;
+  std::function<void()> finished_callback_;
+  bool initial_scan_done_ = false;
+  struct InitialSyncProgress {
+    Seq seq = 0;
+    std::uint64_t source_entries = 0;
+    std::uint64_t target_entries = 0;
+    std::uint64_t differences = 0;
+    std::uint64_t deletes = 0;
+  };
+  std::optional<InitialSyncProgress> initial_sync_;  ///< walked, actions still running
+  Clock::time_point started_at_{};
+  void check_initial_sync_end();
+};
+
+}  // namespace tetherd::daemon

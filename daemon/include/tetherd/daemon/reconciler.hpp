@@ -1,0 +1,109 @@
+#pragma once
+
+// Reconciler: walks one subtree of the source and of the target side by side, in the
+// order both list in (depth first, names sorted bytewise: StoreKey order), streaming,
+// and reports every path where they differ. It never acts itself: differences go to the
+// rule, which re-stats and plans each path exactly as for a live change, so a rescan
+// (initial sync, overflow, resumed rule) and live mirroring cannot disagree.
+//
+// Memory is bounded: the source side holds one listing per directory level of the
+// current path, the target side one batch; the consumer applies back-pressure by
+// returning false from `on_difference` and calling resume() later. Deletions (paths only
+// on the target) are collected and reported at the end, with the counts the mass-delete
+// guard needs, because the guard can only judge a whole batch.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tetherd/core/path_filter.hpp"
+#include "tetherd/core/store.hpp"
+#include "tetherd/daemon/planner.hpp"
+#include "tetherd/daemon/source_tree.hpp"
+
+namespace tetherd::daemon {
+
+struct ReconcileSummary {
+  std::uint64_t source_entries = 0;  ///< entries walked in the source (included ones)
+  std::uint64_t target_entries = 0;  ///< entries listed on the target (included ones)
+  std::uint64_t differences = 0;     ///< paths reported to on_difference
+  /// Paths only on the target (tops of subtrees), to delete if the rule allows.
+  std::vector<std::pair<std::string, TargetState>> deletions;
+  std::uint64_t deleted_entries = 0;  ///< entries the deletions remove, subtrees included
+};
+
+struct ReconcilerCallbacks {
+  /// A path to examine (create, update, replace). `target` is what the target listed, or
+  /// nullopt when it has nothing there. Return false to pause the walk until resume().
+  std::function<bool(const std::string& path, std::optional<TargetState> target)> on_difference;
+  /// Source and target agree at this path (feeds the mirror index).
+  std::function<void(const SourceEntry& source, const TargetState& target)> on_unchanged;
+  /// The walk ended: the summary, or the error that stopped it (source or target).
+  std::function<void(core::Result<ReconcileSummary> outcome)> on_finished;
+};
+
+class Reconciler : public std::enable_shared_from_this<Reconciler> {
+ public:
+  /// `subtree`: relative path of the directory to reconcile ("" = the whole rule).
+  /// `hidden`: names at the source root that are never mirrored (settle cookies).
+  Reconciler(core::Executor& executor, std::shared_ptr<const SourceTree> source,
+             core::StorePtr target, const core::PathFilter& filter, MirrorPolicy policy,
+             std::string subtree, ReconcilerCallbacks callbacks);
+
+  void start();
+  /// Continues a walk paused by on_difference returning false.
+  void resume();
+  /// Stops the walk; on_finished is called with Cancelled.
+  void cancel();
+  const std::string& subtree() const noexcept { return subtree_; }
+
+ private:
+  struct Frame {
+    std::vector<SourceEntry> entries;
+    std::size_t next = 0;
+  };
+
+  void step();
+  void fetch_source();
+  void fetch_target();
+  void finish(core::Result<ReconcileSummary> outcome);
+  bool included(const std::string& path, bool is_dir) const;
+  void skip_target_subtree(const core::StoreKey& top);
+  void handle_source_only(const SourceEntry& source);
+  void handle_target_only(const core::EntryInfo& target);
+  void handle_both(const SourceEntry& source, const core::EntryInfo& target);
+  void descend_after(const SourceEntry& source);
+
+  core::Executor& executor_;
+  std::shared_ptr<const SourceTree> source_;
+  core::StorePtr target_;
+  const core::PathFilter& filter_;
+  MirrorPolicy policy_;
+  std::string subtree_;
+  ReconcilerCallbacks callbacks_;
+
+  std::vector<Frame> frames_;
+  std::optional<SourceEntry> source_head_;
+  std::optional<core::StoreKey> source_head_key_;
+  bool source_done_ = false;
+  bool source_busy_ = false;
+  std::optional<SourceEntry> pending_descend_;  ///< a directory whose listing is next
+
+  core::EntryStreamPtr target_stream_;
+  std::vector<core::EntryInfo> target_batch_;
+  std::size_t target_next_ = 0;
+  bool target_done_ = false;
+  bool target_busy_ = false;
+  std::optional<core::StoreKey> skip_under_;  ///< target entries within it are skipped
+
+  ReconcileSummary summary_;
+  bool paused_ = false;
+  bool stepping_ = false;
+  bool finished_ = false;
+  bool started_ = false;
+};
+
+}  // namespace tetherd::daemon

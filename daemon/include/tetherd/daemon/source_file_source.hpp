@@ -1,0 +1,43 @@
+#pragma once
+
+// A ByteSource that streams one source file and refuses to end with content that was
+// never a real state of the file (ENGINE.md invariant 1: never torn).
+//
+// The file's identity (inode, size, mtime, ctime) is taken when it is opened. Reads run on
+// worker threads. Before reporting the end of the data, the source re-checks the identity
+// with fstat; if anything changed, or fewer or more bytes than the size were read, the
+// last read fails with PreconditionFailed (retryable) instead of ending, so an atomic
+// write discards its temporary file and the engine copies again once the file is quiet.
+
+#include <memory>
+
+#include "tetherd/core/store.hpp"
+#include "tetherd/daemon/source_tree.hpp"
+
+namespace tetherd::daemon {
+
+class SourceFileSource final : public core::ByteSource {
+ public:
+  /// Takes ownership of `file.fd`.
+  SourceFileSource(core::Executor& executor, OpenSourceFile file);
+  ~SourceFileSource() override;
+
+  void read(std::size_t max_bytes, core::Callback<core::Bytes> done) override;
+  void cancel() override;
+  std::optional<std::uint64_t> size() const override { return state_.size; }
+
+  /// The state the file had when opened (what the target will show once written).
+  const SourceEntry& state() const noexcept { return state_; }
+
+ private:
+  core::Executor& executor_;
+  int fd_;
+  SourceEntry state_;
+  std::uint64_t offset_ = 0;
+  bool reading_ = false;
+  bool at_end_ = false;  ///< the end has been reached and verified
+  bool cancelled_ = false;
+  std::optional<core::StoreError> failure_;
+};
+
+}  // namespace tetherd::daemon

@@ -1,0 +1,82 @@
+#pragma once
+
+// SourceTree: blocking, symlink-safe access to one rule's source directory.
+//
+// Every lookup resolves beneath the root without following any symlink (openat2 with
+// RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, or an O_NOFOLLOW walk where the kernel lacks it),
+// so a symlink inside the source is mirrored as a symlink and never leads the engine
+// outside the tree. The functions block: call them on a worker thread (Executor::
+// run_blocking). A SourceTree is immutable after open() and safe to share between threads.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tetherd/core/result.hpp"
+#include "tetherd/core/store.hpp"
+
+namespace tetherd::daemon {
+
+/// An entry of the source as lstat(2) sees it.
+struct SourceEntry {
+  std::string path;  ///< relative to the source root, '/'-separated; "" is the root
+  core::EntryType type = core::EntryType::File;
+  std::uint64_t size = 0;
+  std::int64_t mtime_ns = 0;
+  std::int64_t ctime_ns = 0;
+  std::uint32_t mode = 0;  ///< permission bits (07777)
+  std::uint64_t device = 0;
+  std::uint64_t inode = 0;
+  std::string link_target;  ///< symlinks only
+
+  /// Whether two observations show the same content state (same inode, size and times).
+  bool same_state(const SourceEntry& other) const noexcept {
+    return device == other.device && inode == other.inode && size == other.size &&
+           mtime_ns == other.mtime_ns && ctime_ns == other.ctime_ns;
+  }
+};
+
+/// An open regular file of the source with the state it had when opened.
+struct OpenSourceFile {
+  int fd = -1;  ///< owned by the caller (close it)
+  SourceEntry state;
+};
+
+class SourceTree {
+ public:
+  /// Opens the root directory. NotFound / NotADirectory / PermissionDenied with the errno.
+  static core::Result<std::shared_ptr<SourceTree>> open(std::string root);
+  ~SourceTree();
+  SourceTree(const SourceTree&) = delete;
+  SourceTree& operator=(const SourceTree&) = delete;
+
+  const std::string& root() const noexcept { return root_; }
+
+  /// lstat of `relative` ("" = the root). NotFound when it (or a parent) is absent.
+  core::Result<SourceEntry> stat(std::string_view relative) const;
+  /// The entries of directory `relative`, sorted by name (bytes, unsigned). Entries that
+  /// vanish while being listed are left out.
+  core::Result<std::vector<SourceEntry>> list(std::string_view relative) const;
+  /// Opens regular file `relative` for reading (O_NOFOLLOW). IsDirectory / InvalidPath
+  /// (not a regular file) / NotFound.
+  core::Result<OpenSourceFile> open_file(std::string_view relative) const;
+  /// Whether the root directory is still the one opened (not deleted, moved or replaced).
+  bool root_intact() const;
+
+ private:
+  SourceTree(std::string root, int root_fd, std::uint64_t device, std::uint64_t inode);
+  /// A descriptor (O_PATH | O_DIRECTORY) of directory `relative`, or an error.
+  core::Result<int> open_directory(std::string_view relative, bool for_reading) const;
+
+  std::string root_;
+  int root_fd_;
+  std::uint64_t root_device_;
+  std::uint64_t root_inode_;
+};
+
+/// Maps an errno of a source access to a StoreError (store "source", key `relative`).
+core::StoreError source_error(int error_number, std::string_view relative, std::string_view what);
+
+}  // namespace tetherd::daemon

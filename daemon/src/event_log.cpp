@@ -1,0 +1,189 @@
+#include "tetherd/daemon/event_log.hpp"
+
+#include <spdlog/logger.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+
+#include <cstdio>
+#include <ctime>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "tetherd/core/text.hpp"
+
+namespace tetherd::daemon {
+namespace {
+
+std::string utc_timestamp(std::chrono::system_clock::time_point time, bool date) {
+  const auto since_epoch = time.time_since_epoch();
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
+  const auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch - seconds).count();
+  const std::time_t whole = static_cast<std::time_t>(seconds.count());
+  std::tm parts{};
+  ::gmtime_r(&whole, &parts);
+  char buffer[64];
+  if (date) {
+    std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                  parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday, parts.tm_hour,
+                  parts.tm_min, parts.tm_sec, static_cast<int>(millis));
+  } else {
+    std::snprintf(buffer, sizeof buffer, "%02d:%02d:%02d.%03d", parts.tm_hour, parts.tm_min,
+                  parts.tm_sec, static_cast<int>(millis));
+  }
+  return buffer;
+}
+
+}  // namespace
+
+std::string_view to_string(EventLevel level) noexcept {
+  switch (level) {
+    case EventLevel::debug:
+      return "debug";
+    case EventLevel::info:
+      return "info";
+    case EventLevel::warn:
+      return "warn";
+    case EventLevel::error:
+      return "error";
+  }
+  return "info";
+}
+
+std::optional<EventLevel> event_level_from_string(std::string_view text) noexcept {
+  if (text == "debug" || text == "trace") return EventLevel::debug;
+  if (text == "info") return EventLevel::info;
+  if (text == "warn" || text == "warning") return EventLevel::warn;
+  if (text == "error") return EventLevel::error;
+  return std::nullopt;
+}
+
+Event::Event(EventLevel level, std::string_view name)
+    : level_(level), name_(name), time_(std::chrono::system_clock::now()) {}
+
+Event& Event::text(std::string_view key, std::string_view value) {
+  fields_.emplace_back(std::string(key), core::utf8_lossy(value));
+  return *this;
+}
+Event& Event::number(std::string_view key, std::int64_t value) {
+  fields_.emplace_back(std::string(key), value);
+  return *this;
+}
+Event& Event::real(std::string_view key, double value) {
+  fields_.emplace_back(std::string(key), value);
+  return *this;
+}
+Event& Event::flag(std::string_view key, bool value) {
+  fields_.emplace_back(std::string(key), value);
+  return *this;
+}
+
+Event& Event::raw_path(std::string_view key, std::string_view bytes) {
+  fields_.emplace_back(std::string(key), core::utf8_lossy(bytes));
+  if (!core::is_valid_utf8(bytes)) {
+    fields_.emplace_back(std::string(key) + "_base64", core::base64_encode(bytes));
+  }
+  raw_paths_.emplace_back(std::string(key), std::string(bytes));
+  return *this;
+}
+
+Event& Event::duration(std::chrono::steady_clock::duration elapsed) {
+  const double ms =
+      static_cast<double>(std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count()) /
+      1000.0;
+  return real("duration_ms", static_cast<double>(static_cast<std::int64_t>(ms * 1000.0)) / 1000.0);
+}
+
+Event& Event::error(const core::StoreError& failure) {
+  text("error", failure.message());
+  text("errc", core::to_string(failure.code));
+  return flag("retryable", failure.retryable);
+}
+
+std::string Event::to_json() const {
+  nlohmann::ordered_json line;
+  line["ts"] = utc_timestamp(time_, true);
+  line["level"] = to_string(level_);
+  line["event"] = name_;
+  for (const auto& [key, value] : fields_) {
+    std::visit([&line, &key](const auto& v) { line[key] = v; }, value);
+  }
+  return line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+std::string Event::to_human() const {
+  std::string line = utc_timestamp(time_, false);
+  line += ' ';
+  if (level_ >= EventLevel::warn) {
+    line += to_string(level_);
+    line += ": ";
+  }
+  line += name_;
+  for (const auto& [key, value] : fields_) {
+    if (key.ends_with("_base64") || key == "errc" || key == "retryable") continue;
+    line += ' ';
+    if (key != "rule" && key != "path" && key != "result" && key != "message") {
+      line += key;
+      line += '=';
+    }
+    if (const auto* text_value = std::get_if<std::string>(&value)) {
+      line += *text_value;
+    } else if (const auto* integer = std::get_if<std::int64_t>(&value)) {
+      line += std::to_string(*integer);
+    } else if (const auto* real_value = std::get_if<double>(&value)) {
+      char buffer[32];
+      std::snprintf(buffer, sizeof buffer, "%.3g", *real_value);
+      line += buffer;
+    } else if (const auto* boolean = std::get_if<bool>(&value)) {
+      line += *boolean ? "true" : "false";
+    }
+  }
+  return line;
+}
+
+EventLog::EventLog(EventLogOptions options) : options_(std::move(options)) {
+  if (!options_.file.empty()) {
+    try {
+      auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(options_.file, false);
+      file_ = std::make_shared<spdlog::logger>("tetherd-events-file", std::move(sink));
+    } catch (const std::exception& error) {
+      throw std::runtime_error("cannot open the event log file " + options_.file + ": " +
+                               error.what());
+    }
+    file_->set_pattern("%v");
+    file_->set_level(spdlog::level::trace);
+    file_->flush_on(spdlog::level::trace);
+  }
+  if (options_.stderr_format != EventLogOptions::StderrFormat::none) {
+    auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    stderr_ = std::make_shared<spdlog::logger>("tetherd-events-stderr", std::move(sink));
+    stderr_->set_pattern("%v");
+    stderr_->set_level(spdlog::level::trace);
+    stderr_->flush_on(spdlog::level::trace);
+  }
+}
+
+EventLog::~EventLog() {
+  flush();
+}
+
+void EventLog::emit(const Event& event) {
+  if (!enabled(event.level())) return;
+  if (file_ || (stderr_ && options_.stderr_format == EventLogOptions::StderrFormat::json)) {
+    const std::string json = event.to_json();
+    if (file_) file_->info(json);
+    if (stderr_ && options_.stderr_format == EventLogOptions::StderrFormat::json) {
+      stderr_->info(json);
+    }
+  }
+  if (stderr_ && options_.stderr_format == EventLogOptions::StderrFormat::human) {
+    stderr_->info(event.to_human());
+  }
+}
+
+void EventLog::flush() {
+  if (file_) file_->flush();
+  if (stderr_) stderr_->flush();
+}
+
+}  // namespace tetherd::daemon

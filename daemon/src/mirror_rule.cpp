@@ -1,0 +1,625 @@
+// MirrorRule: lifecycle, watcher changes, scheduling of dirty paths, pausing, settle and
+// status. Examining a path and running its actions: mirror_rule_actions.cpp.
+// Reconciliation: mirror_rule_rescan.cpp.
+
+#include "tetherd/daemon/mirror_rule.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include "tetherd/daemon/settle_cookie.hpp"
+
+namespace tetherd::daemon {
+
+namespace {
+
+/// Dirty entries beyond this collapse into one rescan of the root (memory bound).
+constexpr std::size_t kMaxDirty = 200'000;
+
+bool is_within(std::string_view path, std::string_view ancestor) noexcept {
+  if (ancestor.empty()) return true;
+  return path.size() >= ancestor.size() && path.starts_with(ancestor) &&
+         (path.size() == ancestor.size() || path[ancestor.size()] == '/');
+}
+
+MirrorPolicy make_policy(const RuleSettings& settings) {
+  const core::CapabilitySet& caps = settings.target->capabilities();
+  MirrorPolicy policy;
+  policy.preserve_mtime = settings.preserve.mtime && caps.has(core::Capability::SetMtime);
+  policy.preserve_mode = settings.preserve.mode && caps.has(core::Capability::SetMode);
+  policy.symlinks = settings.symlinks;
+  policy.mtime_precision = caps.mtime_precision;
+  policy.target_has_symlinks = caps.has(core::Capability::Symlink);
+  policy.target_keeps_mode = caps.has(core::Capability::SetMode);
+  return policy;
+}
+
+}  // namespace
+
+std::string_view to_string(RuleState state) noexcept {
+  switch (state) {
+    case RuleState::starting:
+      return "starting";
+    case RuleState::initial_sync:
+      return "initial-sync";
+    case RuleState::watching:
+      return "watching";
+    case RuleState::paused:
+      return "paused";
+    case RuleState::stopping:
+      return "stopping";
+    case RuleState::stopped:
+      return "stopped";
+    case RuleState::finished:
+      return "finished";
+  }
+  return "unknown";
+}
+
+MirrorRule::MirrorRule(uv_loop_t* loop, core::Executor& executor, EventLog& log,
+                       RuleSettings settings)
+    : loop_(loop),
+      executor_(executor),
+      log_(log),
+      settings_(std::move(settings)),
+      filter_(settings_.include, settings_.exclude),
+      policy_(make_policy(settings_)) {}
+
+MirrorRule::~MirrorRule() {
+  if (watcher_) watcher_->stop();
+  if (pump_timer_) executor_.cancel_timer(*pump_timer_);
+  if (root_check_timer_) executor_.cancel_timer(*root_check_timer_);
+}
+
+bool MirrorRule::deletes_allowed(Origin origin) const noexcept {
+  using config::DeleteMode;
+  switch (origin) {
+    case Origin::startup_scan:
+      return settings_.delete_mode == DeleteMode::Always ||
+             settings_.delete_mode == DeleteMode::Startup;
+    case Origin::live:
+    case Origin::running_scan:
+      return settings_.delete_mode == DeleteMode::Always ||
+             settings_.delete_mode == DeleteMode::Running;
+    case Origin::resume_scan:
+      return false;  // the root came back: it may be an empty mount point
+  }
+  return false;
+}
+
+bool MirrorRule::is_hidden(std::string_view path) const noexcept {
+  return is_settle_cookie(path);
+}
+
+core::Result<void> MirrorRule::start() {
+  auto source = SourceTree::open(settings_.source);
+  if (!source) return std::move(source).error();
+  source_ = std::move(*source);
+  started_at_ = Clock::now();
+  return begin(Origin::startup_scan);
+}
+
+core::Result<void> MirrorRule::begin(Origin scan_origin) {
+  if (settings_.live) {
+    watchers::WatcherOptions options;
+    options.root = settings_.source;
+    auto weak = weak_from_this();
+    options.watch_directory = [this](std::string_view dir) {
+      return dir.empty() || filter_.should_descend(dir);
+    };
+    options.on_changes = [weak](std::vector<core::Change>&& batch) {
+      if (auto self = weak.lock()) self->handle_changes(std::move(batch));
+    };
+    options.on_error = [weak](const watchers::WatcherError& error) {
+      if (auto self = weak.lock()) self->on_watcher_error(error);
+    };
+    options.poll_interval = settings_.poll_interval;
+    watcher_ = watchers::make_watcher(settings_.watcher, loop_, std::move(options));
+    if (auto failure = watcher_->start()) {
+      core::StoreError error = core::StoreError::make(core::Errc::Unavailable, failure->message);
+      error.store = "source";
+      error.native_code = failure->code.value();
+      error.retryable = false;
+      watcher_.reset();
+      return error;
+    }
+  }
+
+  if (scan_origin == Origin::resume_scan) {
+    state_ = RuleState::watching;
+    log_.emit(Event(EventLevel::info, "resumed")
+                  .rule(settings_.name)
+                  .message("source root is back; reconciling without deleting"));
+    start_rescan("", next_seq(), Origin::resume_scan);
+  } else if (settings_.initial_sync || !settings_.live) {
+    state_ = RuleState::initial_sync;
+    log_.emit(Event(EventLevel::info, "initial_sync_begin")
+                  .rule(settings_.name)
+                  .text("source", settings_.source)
+                  .text("target", settings_.target_label));
+    start_rescan("", next_seq(), Origin::startup_scan);
+  } else {
+    state_ = RuleState::watching;
+    initial_scan_done_ = true;
+  }
+  return core::success();
+}
+
+void MirrorRule::stop(std::function<void()> done) {
+  if (state_ == RuleState::stopped) {
+    executor_.post(std::move(done));
+    return;
+  }
+  stop_callback_ = std::move(done);
+  state_ = RuleState::stopping;
+  if (watcher_) watcher_->stop();
+  if (reconciler_) reconciler_->cancel();
+  if (root_check_timer_) {
+    executor_.cancel_timer(*root_check_timer_);
+    root_check_timer_.reset();
+  }
+  // Pending (not started) work is dropped: the next start reconciles it.
+  dirty_.clear();
+  schedule_.clear();
+  ready_.clear();
+  queued_rescans_.clear();
+  for (auto& waiter : settle_waiters_) {
+    waiter.done(SettleOutcome{false, "rule '" + settings_.name + "' is stopping"});
+  }
+  settle_waiters_.clear();
+  maybe_finished();
+}
+
+void MirrorRule::maybe_finished() {
+  if (!in_flight_.empty() || reconciler_) return;
+  if (state_ == RuleState::stopping) {
+    state_ = RuleState::stopped;
+    outstanding_.clear();
+    if (auto done = std::move(stop_callback_)) executor_.post(std::move(done));
+    return;
+  }
+  if (!settings_.live && initial_scan_done_ && dirty_.empty() && queued_rescans_.empty() &&
+      state_ != RuleState::finished && state_ != RuleState::paused) {
+    state_ = RuleState::finished;
+    if (auto done = std::move(finished_callback_)) executor_.post(std::move(done));
+  }
+}
+
+// ---- changes from the watcher ----------------------------------------------------------
+
+void MirrorRule::handle_changes(std::vector<core::Change>&& batch) {
+  if (state_ == RuleState::stopping || state_ == RuleState::stopped) return;
+  const auto now = Clock::now();
+  const auto due = now + settings_.delay;
+  for (core::Change& change : batch) {
+    using core::ChangeKind;
+    if (change.kind == ChangeKind::root_gone) {
+      root_gone(change.reason);
+      return;
+    }
+    if (state_ == RuleState::paused) continue;  // resuming rescans everything
+    if (is_settle_cookie(change.path) && change.kind == ChangeKind::created) {
+      for (auto& waiter : settle_waiters_) {
+        if (!waiter.threshold && change.path == waiter.cookie) {
+          // Every event before the cookie's creation has been delivered and marked.
+          waiter.threshold = next_seq_;
+          const std::string cookie_path = settings_.source + "/" + waiter.cookie;
+          executor_.run_blocking([cookie_path] { ::unlink(cookie_path.c_str()); }, [] {});
+        }
+      }
+      continue;
+    }
+    if (change.kind == ChangeKind::rescan) {
+      counters_.rescans++;
+      log_.emit(Event(EventLevel::warn, change.reason == "overflow" ? "overflow" : "rescan")
+                    .rule(settings_.name)
+                    .path(change.path)
+                    .text("reason", change.reason));
+      start_rescan(change.path, next_seq(), Origin::running_scan);
+      continue;
+    }
+    if (change.kind == ChangeKind::moved) {
+      if (is_hidden(change.path) || is_hidden(change.to_path)) continue;
+      const bool from_included = filter_.includes(change.path, change.is_dir);
+      const bool to_wanted = filter_.includes(change.to_path, change.is_dir) ||
+                             (change.is_dir && filter_.should_descend(change.to_path));
+      // Pending work inside a moved directory now concerns the new place.
+      if (change.is_dir) {
+        std::vector<std::pair<std::string, Dirty>> moved;
+        for (auto it = dirty_.lower_bound(change.path);
+             it != dirty_.end() && is_within(it->first, change.path);) {
+          if (it->first == change.path) {
+            ++it;
+            continue;
+          }
+          moved.emplace_back(change.to_path + it->first.substr(change.path.size()),
+                             std::move(it->second));
+          it = dirty_.erase(it);
+        }
+        for (auto& [path, entry] : moved) {
+          const Seq seq = entry.seq;
+          outstanding_.erase(outstanding_.find(seq));
+          mark_dirty(path, seq, entry.origin, due, [](Dirty&) {});
+        }
+        for (const InFlight& work : in_flight_) {
+          if (is_within(work.path, change.path) && work.path != change.path) {
+            mark_dirty(change.to_path + work.path.substr(change.path.size()), next_seq(),
+                       Origin::live, due, [](Dirty&) {});
+          }
+        }
+      }
+      if (to_wanted) {
+        const Seq seq = next_seq();
+        mark_dirty(change.to_path, seq, Origin::live, due, [&](Dirty& entry) {
+          if (from_included) entry.moved_from = change.path;
+          entry.created_directory = change.is_dir;
+        });
+        if (!from_included) continue;
+      }
+      if (from_included && !to_wanted) {
+        mark_dirty(change.path, next_seq(), Origin::live, due, [](Dirty&) {});
+      }
+      continue;
+    }
+    if (is_hidden(change.path) || change.path.empty()) {
+      if (change.path.empty() && change.kind == ChangeKind::attrib) {
+        mark_dirty(change.path, next_seq(), Origin::live, due, [](Dirty&) {});
+      }
+      continue;
+    }
+    const bool wanted = filter_.includes(change.path, change.is_dir) ||
+                        (change.is_dir && filter_.should_descend(change.path));
+    if (!wanted) continue;
+    mark_dirty(change.path, next_seq(), Origin::live, due, [&](Dirty& entry) {
+      if (change.kind == ChangeKind::created && change.is_dir) entry.created_directory = true;
+    });
+  }
+  check_settled();
+}
+
+void MirrorRule::on_watcher_error(const watchers::WatcherError& error) {
+  last_error_ = error.message;
+  log_.emit(Event(EventLevel::error, "error")
+                .rule(settings_.name)
+                .path(error.path)
+                .message(error.message));
+}
+
+// ---- scheduling ------------------------------------------------------------------------
+
+void MirrorRule::mark_dirty(const std::string& path, Seq seq, Origin origin, Clock::time_point due,
+                            const std::function<void(Dirty&)>& update) {
+  if (state_ == RuleState::stopping || state_ == RuleState::stopped) return;
+  auto [it, inserted] = dirty_.try_emplace(path);
+  Dirty& entry = it->second;
+  if (inserted) {
+    entry.seq = seq;
+    outstanding_.insert(seq);
+  } else if (seq < entry.seq) {
+    outstanding_.erase(outstanding_.find(entry.seq));
+    entry.seq = seq;
+    outstanding_.insert(seq);
+  }
+  entry.origin = origin;
+  entry.due = due;
+  entry.target_known = false;  // only a fresh listing may say what the target has
+  entry.known_target.reset();
+  update(entry);
+  schedule_.emplace(due, path);
+  if (dirty_.size() > kMaxDirty) {
+    collapse_to_rescan();
+    return;
+  }
+  schedule_pump();
+}
+
+void MirrorRule::collapse_to_rescan() {
+  // Too much pending work to keep per path: one walk of the whole tree replaces it.
+  Seq oldest = std::numeric_limits<Seq>::max();
+  for (const auto& [path, entry] : dirty_) {
+    oldest = std::min(oldest, entry.seq);
+    outstanding_.erase(outstanding_.find(entry.seq));
+  }
+  dirty_.clear();
+  schedule_.clear();
+  ready_.clear();
+  log_.emit(Event(EventLevel::warn, "rescan")
+                .rule(settings_.name)
+                .path("")
+                .text("reason", "too many pending changes"));
+  start_rescan("", oldest, Origin::running_scan);
+}
+
+void MirrorRule::schedule_pump() {
+  if (schedule_.empty() && ready_.empty()) return;
+  const auto now = Clock::now();
+  const bool due_now = !ready_.empty() || schedule_.begin()->first <= now;
+  if (due_now) {
+    if (!pump_posted_) {
+      pump_posted_ = true;
+      auto weak = weak_from_this();
+      executor_.post([weak] {
+        if (auto self = weak.lock()) self->pump();
+      });
+    }
+    return;
+  }
+  const auto earliest = schedule_.begin()->first;
+  if (pump_timer_ && pump_timer_due_ <= earliest) return;
+  if (pump_timer_) executor_.cancel_timer(*pump_timer_);
+  const auto wait = std::chrono::ceil<std::chrono::milliseconds>(earliest - now);
+  pump_timer_due_ = earliest;
+  auto weak = weak_from_this();
+  pump_timer_ = executor_.start_timer(wait, [weak] {
+    if (auto self = weak.lock()) {
+      self->pump_timer_.reset();
+      self->pump();
+    }
+  });
+}
+
+bool MirrorRule::blocked(const std::string& path) const {
+  for (const InFlight& work : in_flight_) {
+    if (is_within(path, work.path) || is_within(work.path, path)) return true;
+  }
+  return false;
+}
+
+void MirrorRule::pump() {
+  pump_posted_ = false;
+  if (state_ == RuleState::paused || state_ == RuleState::stopping ||
+      state_ == RuleState::stopped) {
+    return;
+  }
+  const auto now = Clock::now();
+  while (!schedule_.empty() && schedule_.begin()->first <= now) {
+    std::string path = std::move(schedule_.begin()->second);
+    schedule_.erase(schedule_.begin());
+    auto it = dirty_.find(path);
+    if (it != dirty_.end() && it->second.due <= now) ready_.push_back(std::move(path));
+  }
+  std::deque<std::string> waiting;
+  while (!ready_.empty() && in_flight_.size() < settings_.max_in_flight) {
+    std::string path = std::move(ready_.front());
+    ready_.pop_front();
+    auto it = dirty_.find(path);
+    if (it == dirty_.end() || it->second.due > now) continue;  // done, or pushed back
+    if (blocked(path)) {
+      waiting.push_back(std::move(path));
+      continue;
+    }
+    Dirty entry = std::move(it->second);
+    dirty_.erase(it);
+    start_examine(std::move(path), std::move(entry));
+  }
+  // Keep order: the blocked ones go first next time.
+  for (auto it = waiting.rbegin(); it != waiting.rend(); ++it)
+    ready_.push_front(std::move(*it));
+  // Drop duplicates that accumulate when a path waits behind a busy one.
+  if (ready_.size() > 2 * dirty_.size() + 64) {
+    std::set<std::string> seen;
+    std::deque<std::string> unique;
+    for (auto& path : ready_) {
+      if (seen.insert(path).second) unique.push_back(std::move(path));
+    }
+    ready_ = std::move(unique);
+  }
+  if (reconciler_ && dirty_.size() < 1024) reconciler_->resume();
+  if (!schedule_.empty()) schedule_pump();
+}
+
+void MirrorRule::finish_work(const std::string& path, Seq seq) {
+  auto it = std::find_if(in_flight_.begin(), in_flight_.end(),
+                         [&](const InFlight& work) { return work.path == path; });
+  if (it != in_flight_.end()) in_flight_.erase(it);
+  auto found = outstanding_.find(seq);
+  if (found != outstanding_.end()) outstanding_.erase(found);
+  check_settled();
+  if (!ready_.empty() || !schedule_.empty()) schedule_pump();
+  if (reconciler_ && dirty_.size() < 1024) reconciler_->resume();
+  maybe_start_queued_rescan();
+  maybe_finished();
+}
+
+void MirrorRule::retry_later(const std::string& path, Dirty entry, const core::StoreError& error) {
+  counters_.retries++;
+  entry.attempts++;
+  // Exponential backoff from 100 ms to 60 s, with jitter so that paths do not retry in step.
+  const unsigned exponent = std::min(entry.attempts, 10u);
+  auto backoff = std::chrono::milliseconds(100) * (1u << exponent) / 2;
+  backoff = std::min<std::chrono::milliseconds>(backoff, std::chrono::seconds(60));
+  const auto jitter = std::chrono::milliseconds(
+      static_cast<std::int64_t>((next_seq_ * 2654435761u) % (backoff.count() / 4 + 1)));
+  const auto delay = backoff + jitter;
+  log_.emit(Event(EventLevel::warn, "retry")
+                .rule(settings_.name)
+                .store(settings_.target->name())
+                .path(path)
+                .number("attempt", entry.attempts)
+                .number("delay_ms", delay.count())
+                .error(error));
+  const Seq seq = entry.seq;
+  const auto due = Clock::now() + delay;
+  mark_dirty(path, seq, entry.origin, due, [&](Dirty& pending) {
+    pending.attempts = std::max(pending.attempts, entry.attempts);
+    if (!pending.moved_from) pending.moved_from = entry.moved_from;
+    pending.created_directory = pending.created_directory || entry.created_directory;
+  });
+}
+
+void MirrorRule::note_error(const core::StoreError& error, std::string_view path,
+                            std::string_view event) {
+  counters_.errors++;
+  last_error_ = error.message();
+  log_.emit(Event(EventLevel::error, "error")
+                .rule(settings_.name)
+                .store(settings_.target->name())
+                .path(path)
+                .text("action", event)
+                .result("error")
+                .error(error));
+}
+
+// ---- pausing ----------------------------------------------------------------------------
+
+void MirrorRule::pause(std::string reason, std::string event) {
+  if (state_ == RuleState::paused) return;
+  state_ = RuleState::paused;
+  paused_reason_ = reason;
+  last_error_ = reason;
+  if (reconciler_) reconciler_->cancel();
+  log_.emit(Event(EventLevel::error, event).rule(settings_.name).message(reason));
+  for (auto& waiter : settle_waiters_) {
+    waiter.done(SettleOutcome{false, "rule '" + settings_.name + "' is paused: " + reason});
+  }
+  settle_waiters_.clear();
+  maybe_finished();
+}
+
+void MirrorRule::root_gone(const std::string& reason) {
+  if (watcher_) watcher_->stop();
+  // Pending work is void: the source may be anywhere now. Nothing is deleted.
+  dirty_.clear();
+  schedule_.clear();
+  ready_.clear();
+  queued_rescans_.clear();
+  outstanding_.clear();
+  pause("source root " + settings_.source + " is gone (" + reason +
+            "); nothing is deleted on the target; waiting for it to come back",
+        "paused");
+  check_root_back();
+}
+
+void MirrorRule::check_root_back() {
+  auto weak = weak_from_this();
+  root_check_timer_ = executor_.start_timer(std::chrono::seconds(2), [weak] {
+    auto self = weak.lock();
+    if (!self) return;
+    self->root_check_timer_.reset();
+    if (self->state_ != RuleState::paused || !self->source_ ||
+        self->paused_reason_.rfind("source root", 0) != 0) {
+      return;
+    }
+    auto source = SourceTree::open(self->settings_.source);
+    if (!source) {
+      self->check_root_back();
+      return;
+    }
+    self->source_ = std::move(*source);
+    self->paused_reason_.clear();
+    self->watcher_.reset();
+    auto resumed = self->begin(Origin::resume_scan);
+    if (!resumed) {
+      self->state_ = RuleState::paused;
+      self->paused_reason_ = "source root " + self->settings_.source +
+                             " is back but cannot be watched: " + resumed.error().message();
+      self->check_root_back();
+    }
+  });
+}
+
+// ---- settle -----------------------------------------------------------------------------
+
+void MirrorRule::settle(std::function<void(SettleOutcome)> done) {
+  if (state_ == RuleState::paused) {
+    done(SettleOutcome{false, "rule '" + settings_.name + "' is paused: " + paused_reason_});
+    return;
+  }
+  if (!settings_.live || !watcher_) {
+    done(SettleOutcome{false, "rule '" + settings_.name + "' is not watching"});
+    return;
+  }
+  SettleWaiter waiter;
+  waiter.cookie = std::string(settle_cookie_prefix) + std::to_string(::getpid()) + "." +
+                  std::to_string(++cookie_counter_);
+  waiter.done = std::move(done);
+  waiter.errors_before = counters_.errors;
+  const std::string cookie_path = settings_.source + "/" + waiter.cookie;
+  settle_waiters_.push_back(std::move(waiter));
+  auto failed = std::make_shared<int>(0);
+  auto weak = weak_from_this();
+  const std::string cookie = settle_waiters_.back().cookie;
+  executor_.run_blocking(
+      [cookie_path, failed] {
+        const int fd =
+            ::open(cookie_path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0) {
+          *failed = errno;
+          return;
+        }
+        ::close(fd);
+      },
+      [weak, failed, cookie] {
+        auto self = weak.lock();
+        if (!self || *failed == 0) return;
+        auto it = std::find_if(self->settle_waiters_.begin(), self->settle_waiters_.end(),
+                               [&](const SettleWaiter& w) { return w.cookie == cookie; });
+        if (it == self->settle_waiters_.end()) return;
+        auto done = std::move(it->done);
+        self->settle_waiters_.erase(it);
+        done(SettleOutcome{false, "cannot create the settle cookie in " + self->settings_.source +
+                                      ": " + std::strerror(*failed)});
+      });
+}
+
+void MirrorRule::check_initial_sync_end() {
+  if (!initial_sync_) return;
+  if (!outstanding_.empty() && *outstanding_.begin() <= initial_sync_->seq) return;
+  const InitialSyncProgress progress = *initial_sync_;
+  initial_sync_.reset();
+  if (state_ == RuleState::initial_sync && settings_.live) state_ = RuleState::watching;
+  log_.emit(Event(EventLevel::info, "initial_sync_end")
+                .rule(settings_.name)
+                .result(counters_.errors == 0 ? "ok" : "error")
+                .number("source_entries", static_cast<std::int64_t>(progress.source_entries))
+                .number("target_entries", static_cast<std::int64_t>(progress.target_entries))
+                .number("differences", static_cast<std::int64_t>(progress.differences))
+                .number("deletes", static_cast<std::int64_t>(progress.deletes))
+                .number("copies", static_cast<std::int64_t>(counters_.copies))
+                .number("bytes", static_cast<std::int64_t>(counters_.bytes))
+                .number("errors", static_cast<std::int64_t>(counters_.errors))
+                .duration(Clock::now() - started_at_));
+}
+
+void MirrorRule::check_settled() {
+  check_initial_sync_end();
+  if (settle_waiters_.empty()) return;
+  const Seq oldest = outstanding_.empty() ? std::numeric_limits<Seq>::max() : *outstanding_.begin();
+  for (auto it = settle_waiters_.begin(); it != settle_waiters_.end();) {
+    if (it->threshold && oldest >= *it->threshold) {
+      SettleOutcome outcome;
+      const std::uint64_t errors = counters_.errors - it->errors_before;
+      if (errors > 0) {
+        outcome.ok = false;
+        outcome.problem = "rule '" + settings_.name + "': " + std::to_string(errors) +
+                          " action(s) failed; last error: " + last_error_;
+      }
+      auto done = std::move(it->done);
+      it = settle_waiters_.erase(it);
+      done(std::move(outcome));
+    } else {
+      ++it;
+    }
+  }
+}
+
+RuleStatus MirrorRule::status() const {
+  RuleStatus status;
+  status.name = settings_.name;
+  status.source = settings_.source;
+  status.target = settings_.target_label;
+  status.state = state_;
+  status.queued = dirty_.size();
+  status.in_flight = in_flight_.size();
+  status.rescanning = reconciler_ != nullptr;
+  status.counters = counters_;
+  status.last_error = last_error_;
+  status.paused_reason = paused_reason_;
+  return status;
+}
+
+}  // namespace tetherd::daemon

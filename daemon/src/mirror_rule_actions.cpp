@@ -1,0 +1,438 @@
+// MirrorRule: examining one dirty path and running its actions against the store.
+//
+// Order per path: stat the source (fresh, on a worker), learn the target's state (from a
+// listing just made, else a store stat), try a server-side move for a rename, plan, then
+// run the planned actions one after the other. Each action logs one event.
+
+#include "tetherd/daemon/mirror_rule.hpp"
+#include "tetherd/daemon/source_file_source.hpp"
+
+namespace tetherd::daemon {
+
+using core::EntryType;
+using core::Errc;
+using core::StoreError;
+using core::StoreKey;
+
+struct MirrorRule::Examination {
+  std::string path;
+  StoreKey key;
+  Dirty entry;
+  std::optional<SourceEntry> source;
+  bool root_intact = true;
+  std::optional<TargetState> target;
+  Plan plan;
+  std::size_t next_action = 0;
+  bool moved = false;
+  Clock::time_point action_started{};
+};
+
+namespace {
+
+bool is_absence(Errc code) noexcept {
+  return code == Errc::NotFound || code == Errc::NotADirectory;
+}
+
+}  // namespace
+
+void MirrorRule::start_examine(std::string path, Dirty entry) {
+  in_flight_.push_back(InFlight{path, entry.seq});
+  auto key = StoreKey::parse(path);
+  if (!key) {
+    note_error(key.error(), path, "examine");
+    finish_work(path, entry.seq);
+    return;
+  }
+  auto work = std::make_shared<Examination>();
+  work->path = std::move(path);
+  work->key = std::move(*key);
+  work->entry = std::move(entry);
+  examine_with_source(std::move(work));
+}
+
+void MirrorRule::examine_with_source(std::shared_ptr<Examination> work) {
+  struct Job {
+    core::Result<SourceEntry> stat = StoreError::make(Errc::IoError);
+    bool root_intact = true;
+  };
+  auto job = std::make_shared<Job>();
+  auto self = shared_from_this();
+  executor_.run_blocking(
+      [source = source_, path = work->path, job] {
+        job->stat = source->stat(path);
+        if (!job->stat) job->root_intact = source->root_intact();
+      },
+      [self, work, job] {
+        if (self->state_ == RuleState::stopping || self->state_ == RuleState::paused) {
+          self->finish_work(work->path, work->entry.seq);
+          return;
+        }
+        if (job->stat) {
+          work->source = std::move(*job->stat);
+        } else if (is_absence(job->stat.error().code)) {
+          work->root_intact = job->root_intact;
+          if (!job->root_intact) {
+            // Never act on an absence while the root itself is gone.
+            self->finish_work(work->path, work->entry.seq);
+            self->root_gone("deleted or replaced");
+            return;
+          }
+        } else if (job->stat.error().retryable) {
+          self->retry_later(work->path, work->entry, job->stat.error());
+          self->finish_work(work->path, work->entry.seq);
+          return;
+        } else {
+          self->note_error(job->stat.error(), work->path, "stat");
+          self->finish_work(work->path, work->entry.seq);
+          return;
+        }
+        self->examine_with_target(work);
+      });
+}
+
+void MirrorRule::examine_with_target(std::shared_ptr<Examination> work) {
+  auto self = shared_from_this();
+  auto decide = [self, work] {
+    const bool is_dir =
+        (work->source && work->source->type == EntryType::Directory) ||
+        (!work->source && work->target && work->target->type == EntryType::Directory);
+    if (work->path.empty()) {
+      // The root itself: only its attributes are mirrored.
+      if (!work->source || !work->target) {
+        self->complete_examination(work);
+        return;
+      }
+    } else if (!self->filter_.includes(work->path, is_dir)) {
+      self->complete_examination(work);
+      return;
+    }
+    if (work->entry.moved_from && work->source && !self->settings_.dry_run) {
+      self->try_move(work);
+      return;
+    }
+    self->run_actions(work);
+  };
+  if (work->entry.target_known) {
+    work->target = std::move(work->entry.known_target);
+    work->entry.target_known = false;
+    work->entry.known_target.reset();
+    decide();
+    return;
+  }
+  settings_.target->stat(work->key, [self, work, decide](core::Result<core::EntryInfo> info) {
+    if (info) {
+      work->target = TargetState::from(*info);
+    } else if (!is_absence(info.error().code)) {
+      if (info.error().retryable) {
+        self->retry_later(work->path, work->entry, info.error());
+      } else {
+        self->note_error(info.error(), work->path, "stat");
+      }
+      self->finish_work(work->path, work->entry.seq);
+      return;
+    }
+    decide();
+  });
+}
+
+void MirrorRule::try_move(std::shared_ptr<Examination> work) {
+  const std::string& from = *work->entry.moved_from;
+  auto known = index_.find(from);
+  const bool can_move =
+      settings_.target->capabilities().has(core::Capability::Move) && known != index_.end() &&
+      known->second.device == work->source->device && known->second.inode == work->source->inode &&
+      known->second.target.type == work->source->type &&
+      (!work->target ||
+       (work->target->type != EntryType::Directory && work->source->type != EntryType::Directory));
+  auto from_key = StoreKey::parse(from);
+  if (!can_move || !from_key) {
+    run_actions(work);
+    return;
+  }
+  auto self = shared_from_this();
+  const auto started = Clock::now();
+  settings_.target->move(*from_key, work->key, true,
+                         [self, work, started](core::Result<void> moved) {
+                           const std::string& from_path = *work->entry.moved_from;
+                           if (!moved) {
+                             if (moved.error().retryable) {
+                               self->retry_later(work->path, work->entry, moved.error());
+                               self->finish_work(work->path, work->entry.seq);
+                               return;
+                             }
+                             // The old copy is not where we left it: copy instead (the old path is
+                             // examined after).
+                             self->run_actions(work);
+                             return;
+                           }
+                           work->moved = true;
+                           self->counters_.moves++;
+                           self->log_.emit(Event(EventLevel::info, "move")
+                                               .rule(self->settings_.name)
+                                               .store(self->settings_.target->name())
+                                               .path(work->path)
+                                               .text("from", from_path)
+                                               .result("ok")
+                                               .duration(Clock::now() - started));
+                           self->rename_subtree(from_path, work->path);
+                           auto now_known = self->index_.find(work->path);
+                           if (now_known != self->index_.end())
+                             work->target = now_known->second.target;
+                           self->run_actions(work);
+                         });
+}
+
+void MirrorRule::run_actions(std::shared_ptr<Examination> work) {
+  const bool may_delete = deletes_allowed(work->entry.origin) && work->root_intact;
+  work->plan = plan_path(work->source, work->target, policy_, may_delete);
+  if (!work->plan.refused.empty()) {
+    log_.emit(Event(EventLevel::warn, "skip")
+                  .rule(settings_.name)
+                  .path(work->path)
+                  .message(work->plan.refused));
+  }
+  if (work->plan.actions.empty() && work->source && work->target &&
+      work->source->type != EntryType::Other) {
+    remember(*work->source, *work->target);
+  }
+  work->next_action = 0;
+  run_next_action(std::move(work));
+}
+
+void MirrorRule::run_next_action(std::shared_ptr<Examination> work) {
+  if (work->next_action >= work->plan.actions.size()) {
+    complete_examination(work);
+    return;
+  }
+  const ActionKind kind = work->plan.actions[work->next_action++];
+  work->action_started = Clock::now();
+  auto self = shared_from_this();
+  const core::StorePtr& store = settings_.target;
+
+  auto succeeded = [self, work, kind](std::uint64_t bytes) {
+    Event event(EventLevel::info, to_string(kind));
+    event.rule(self->settings_.name)
+        .store(self->settings_.target->name())
+        .path(work->path)
+        .result(self->settings_.dry_run ? "dry-run" : "ok");
+    if (kind == ActionKind::Write) event.bytes(bytes);
+    event.duration(Clock::now() - work->action_started);
+    self->log_.emit(event);
+    self->run_next_action(work);
+  };
+  if (settings_.dry_run) {
+    succeeded(work->source ? work->source->size : 0);
+    return;
+  }
+
+  switch (kind) {
+    case ActionKind::Remove:
+      store->remove(work->key, true, [self, work, succeeded](core::Result<void> outcome) {
+        if (!outcome && outcome.error().code == Errc::IsDirectory) {
+          self->settings_.target->rmdir(work->key, true,
+                                        [self, work, succeeded](core::Result<void> tree) {
+                                          if (!tree && tree.error().code != Errc::NotFound) {
+                                            self->action_failed(work, tree.error());
+                                            return;
+                                          }
+                                          self->counters_.deletes++;
+                                          self->forget_subtree(work->path);
+                                          succeeded(0);
+                                        });
+          return;
+        }
+        if (!outcome) {
+          self->action_failed(work, outcome.error());
+          return;
+        }
+        self->counters_.deletes++;
+        self->forget_subtree(work->path);
+        succeeded(0);
+      });
+      return;
+    case ActionKind::RemoveTree:
+      store->rmdir(work->key, true, [self, work, succeeded](core::Result<void> outcome) {
+        if (!outcome && outcome.error().code != Errc::NotFound) {
+          self->action_failed(work, outcome.error());
+          return;
+        }
+        self->counters_.deletes++;
+        self->forget_subtree(work->path);
+        succeeded(0);
+      });
+      return;
+    case ActionKind::Mkdir:
+      store->mkdir(work->key, [self, work, succeeded](core::Result<void> outcome) {
+        if (!outcome) {
+          self->action_failed(work, outcome.error());
+          return;
+        }
+        self->counters_.mkdirs++;
+        TargetState state;
+        state.type = EntryType::Directory;
+        self->remember(*work->source, state);
+        succeeded(0);
+      });
+      return;
+    case ActionKind::Symlink:
+      store->symlink(work->key, work->source->link_target,
+                     [self, work, succeeded](core::Result<void> outcome) {
+                       if (!outcome) {
+                         self->action_failed(work, outcome.error());
+                         return;
+                       }
+                       self->counters_.symlinks++;
+                       TargetState state;
+                       state.type = EntryType::Symlink;
+                       state.link_target = work->source->link_target;
+                       self->remember(*work->source, state);
+                       succeeded(0);
+                     });
+      return;
+    case ActionKind::SetAttrs: {
+      core::Attrs attrs;
+      if (policy_.preserve_mode) attrs.mode = work->source->mode;
+      if (policy_.preserve_mtime && work->source->type == EntryType::File) {
+        attrs.mtime = core::TimePoint(std::chrono::nanoseconds(work->source->mtime_ns));
+      }
+      if (!attrs.mode && !attrs.mtime) {
+        run_next_action(work);
+        return;
+      }
+      store->set_attrs(work->key, attrs, [self, work, succeeded](core::Result<void> outcome) {
+        if (!outcome) {
+          self->action_failed(work, outcome.error());
+          return;
+        }
+        self->counters_.attrs++;
+        succeeded(0);
+      });
+      return;
+    }
+    case ActionKind::Write:
+      break;
+  }
+
+  // Write: open the source file now and stream it; its identity is checked at the end.
+  auto opened = std::make_shared<core::Result<OpenSourceFile>>(StoreError::make(Errc::IoError));
+  executor_.run_blocking(
+      [source = source_, path = work->path, opened] { *opened = source->open_file(path); },
+      [self, work, opened, succeeded] {
+        if (!*opened) {
+          self->action_failed(work, opened->error());
+          return;
+        }
+        auto source = std::make_shared<SourceFileSource>(self->executor_, std::move(**opened));
+        const SourceEntry state = source->state();
+        core::WriteOptions options;
+        options.overwrite = true;
+        options.atomic = true;
+        options.size_hint = state.size;
+        if (self->policy_.preserve_mtime) {
+          options.mtime = core::TimePoint(std::chrono::nanoseconds(state.mtime_ns));
+        }
+        if (self->policy_.preserve_mode) options.mode = state.mode;
+        self->settings_.target->write(
+            work->key, source, options,
+            [self, work, state, succeeded](core::Result<core::EntryInfo> written) {
+              if (!written) {
+                self->action_failed(work, written.error());
+                return;
+              }
+              self->counters_.copies++;
+              self->counters_.bytes += state.size;
+              self->remember(state, TargetState::from(*written));
+              succeeded(state.size);
+            });
+      });
+}
+
+void MirrorRule::action_failed(std::shared_ptr<Examination> work, const StoreError& error) {
+  const std::string_view action =
+      work->next_action > 0 ? to_string(work->plan.actions[work->next_action - 1]) : "examine";
+  if (state_ == RuleState::stopping && error.code == Errc::Cancelled) {
+    finish_work(work->path, work->entry.seq);
+    return;
+  }
+  if (error.store == "source" && (is_absence(error.code) || error.code == Errc::InvalidPath ||
+                                  error.code == Errc::IsDirectory)) {
+    // The source changed type or vanished between the stat and the open: look again.
+    mark_dirty(work->path, work->entry.seq, work->entry.origin, Clock::now(), [](Dirty&) {});
+    finish_work(work->path, work->entry.seq);
+    return;
+  }
+  if (error.code == Errc::PreconditionFailed && error.store == "source") {
+    // Still being written: copy again once it is quiet.
+    Dirty again = work->entry;
+    const auto wait =
+        std::max<std::chrono::milliseconds>(settings_.delay, std::chrono::milliseconds(50));
+    log_.emit(Event(EventLevel::debug, "retry")
+                  .rule(settings_.name)
+                  .path(work->path)
+                  .message("source changed while being copied; copying again when quiet"));
+    mark_dirty(work->path, again.seq, again.origin, Clock::now() + wait, [](Dirty&) {});
+    finish_work(work->path, work->entry.seq);
+    return;
+  }
+  if (error.retryable) {
+    retry_later(work->path, work->entry, error);
+    finish_work(work->path, work->entry.seq);
+    return;
+  }
+  note_error(error, work->path, action);
+  finish_work(work->path, work->entry.seq);
+}
+
+void MirrorRule::complete_examination(std::shared_ptr<Examination> work) {
+  const Seq seq = work->entry.seq;
+  if (work->entry.moved_from && !work->moved) {
+    // The rename could not be a move: the old path is examined like a removal.
+    mark_dirty(*work->entry.moved_from, seq, Origin::live, Clock::now(), [](Dirty&) {});
+  }
+  const bool is_directory = work->source && work->source->type == EntryType::Directory;
+  if (is_directory && (work->entry.created_directory || work->moved) &&
+      filter_.should_descend(work->path)) {
+    // A directory that appeared (created, moved in, or moved here): its contents may not
+    // have produced events of their own; walk it.
+    start_rescan(work->path, seq, Origin::running_scan);
+  }
+  finish_work(work->path, seq);
+}
+
+// ---- the mirror index -----------------------------------------------------------------
+
+void MirrorRule::remember(const SourceEntry& source, const TargetState& target) {
+  Mirrored& known = index_[source.path];
+  known.device = source.device;
+  known.inode = source.inode;
+  known.size = source.size;
+  known.mtime_ns = source.mtime_ns;
+  known.target = target;
+}
+
+void MirrorRule::forget_subtree(const std::string& path) {
+  index_.erase(path);
+  // "a-b" sorts between "a" and "a/x": the subtree is the range of keys starting "a/".
+  const std::string prefix = path + "/";
+  for (auto it = index_.lower_bound(prefix); it != index_.end() && it->first.starts_with(prefix);) {
+    it = index_.erase(it);
+  }
+}
+
+void MirrorRule::rename_subtree(const std::string& from, const std::string& to) {
+  forget_subtree(to);
+  std::vector<std::pair<std::string, Mirrored>> moved;
+  if (auto it = index_.find(from); it != index_.end()) {
+    moved.emplace_back(to, it->second);
+    index_.erase(it);
+  }
+  const std::string prefix = from + "/";
+  for (auto it = index_.lower_bound(prefix); it != index_.end() && it->first.starts_with(prefix);) {
+    moved.emplace_back(to + "/" + it->first.substr(prefix.size()), std::move(it->second));
+    it = index_.erase(it);
+  }
+  for (auto& [path, known] : moved)
+    index_.emplace(std::move(path), std::move(known));
+}
+
+}  // namespace tetherd::daemon

@@ -1,0 +1,278 @@
+#include "tetherd/daemon/reconciler.hpp"
+
+#include "tetherd/daemon/settle_cookie.hpp"
+
+namespace tetherd::daemon {
+
+using core::EntryType;
+using core::Errc;
+using core::StoreKey;
+
+Reconciler::Reconciler(core::Executor& executor, std::shared_ptr<const SourceTree> source,
+                       core::StorePtr target, const core::PathFilter& filter, MirrorPolicy policy,
+                       std::string subtree, ReconcilerCallbacks callbacks)
+    : executor_(executor),
+      source_(std::move(source)),
+      target_(std::move(target)),
+      filter_(filter),
+      policy_(policy),
+      subtree_(std::move(subtree)),
+      callbacks_(std::move(callbacks)) {}
+
+void Reconciler::start() {
+  if (started_) return;
+  started_ = true;
+  // The subtree's own listing is the first frame; the subtree itself is the caller's.
+  SourceEntry top;
+  top.path = subtree_;
+  top.type = EntryType::Directory;
+  pending_descend_ = top;
+  source_busy_ = true;
+  auto self = shared_from_this();
+  auto key = StoreKey::parse(subtree_);
+  if (!key) {
+    finish(std::move(key).error());
+    return;
+  }
+  target_busy_ = true;
+
+  core::ListOptions options;
+  options.recursive = true;
+  options.batch_size = 512;
+  target_->list(*key, options, [self](core::Result<core::EntryStreamPtr> stream) {
+    self->target_busy_ = false;
+    if (!stream) {
+      // Nothing on the target there (yet): everything in the source is new.
+      if (stream.error().code == Errc::NotFound || stream.error().code == Errc::NotADirectory) {
+        self->target_done_ = true;
+      } else {
+        self->finish(std::move(stream).error());
+        return;
+      }
+    } else {
+      self->target_stream_ = std::move(*stream);
+    }
+    self->step();
+  });
+  fetch_source();
+}
+
+void Reconciler::resume() {
+  if (!paused_) return;
+  paused_ = false;
+  step();
+}
+
+void Reconciler::cancel() {
+  if (finished_) return;
+  if (target_stream_) target_stream_->cancel();
+  finish(core::StoreError::make(Errc::Cancelled, "reconciliation cancelled"));
+}
+
+void Reconciler::finish(core::Result<ReconcileSummary> outcome) {
+  if (finished_) return;
+  finished_ = true;
+  frames_.clear();
+  if (target_stream_ && !target_done_) target_stream_->cancel();
+  auto done = std::move(callbacks_.on_finished);
+  callbacks_ = {};
+  if (done) done(std::move(outcome));
+}
+
+bool Reconciler::included(const std::string& path, bool is_dir) const {
+  // Settle cookies never take part, on either side.
+  return !is_settle_cookie(path) && filter_.includes(path, is_dir);
+}
+
+void Reconciler::fetch_source() {
+  // Loop thread. Produces the next source entry in walk order into source_head_.
+  source_busy_ = true;
+  if (pending_descend_) {
+    const std::string dir = pending_descend_->path;
+    pending_descend_.reset();
+    auto self = shared_from_this();
+    auto listing = std::make_shared<core::Result<std::vector<SourceEntry>>>(
+        core::StoreError::make(Errc::IoError));
+    executor_.run_blocking(
+        [source = source_, dir, listing] { *listing = source->list(dir); },
+        [self, listing, dir] {
+          if (self->finished_) return;
+          if (!*listing) {
+            const auto code = listing->error().code;
+            // Vanished or replaced meanwhile: its events follow; the
+            // subtree root itself is a real failure.
+            if (dir == self->subtree_ || (code != Errc::NotFound && code != Errc::NotADirectory)) {
+              self->finish(std::move(*listing).error());
+              return;
+            }
+          } else {
+            self->frames_.push_back(Frame{std::move(**listing), 0});
+          }
+          self->fetch_source();
+        });
+    return;
+  }
+  while (!frames_.empty() && frames_.back().next >= frames_.back().entries.size()) {
+    frames_.pop_back();
+  }
+  if (frames_.empty()) {
+    source_done_ = true;
+    source_busy_ = false;
+    step();
+    return;
+  }
+  Frame& frame = frames_.back();
+  SourceEntry entry = std::move(frame.entries[frame.next++]);
+  auto key = StoreKey::parse(entry.path);
+  if (!key) {  // cannot be a store key (over-long name): skip, reported by examine if touched
+    fetch_source();
+    return;
+  }
+  source_head_key_ = std::move(*key);
+  source_head_ = std::move(entry);
+  source_busy_ = false;
+  step();
+}
+
+void Reconciler::fetch_target() {
+  if (target_next_ < target_batch_.size() || target_done_) return;
+  if (!target_stream_) return;  // the list call has not answered yet
+  target_busy_ = true;
+  auto self = shared_from_this();
+  target_stream_->next([self](core::Result<std::vector<core::EntryInfo>> batch) {
+    self->target_busy_ = false;
+    if (self->finished_) return;
+    if (!batch) {
+      self->finish(std::move(batch).error());
+      return;
+    }
+    if (batch->empty()) {
+      self->target_done_ = true;
+    } else {
+      self->target_batch_ = std::move(*batch);
+      self->target_next_ = 0;
+    }
+    self->step();
+  });
+}
+
+void Reconciler::descend_after(const SourceEntry& source) {
+  if (source.type == EntryType::Directory && filter_.should_descend(source.path)) {
+    pending_descend_ = source;
+  }
+}
+
+void Reconciler::skip_target_subtree(const StoreKey& top) {
+  skip_under_ = top;
+}
+
+void Reconciler::handle_source_only(const SourceEntry& source) {
+  ++summary_.source_entries;
+  ++summary_.differences;
+  descend_after(source);
+  if (!callbacks_.on_difference(source.path, std::nullopt)) paused_ = true;
+}
+
+void Reconciler::handle_target_only(const core::EntryInfo& target) {
+  const bool is_dir = target.type == EntryType::Directory;
+  if (!included(target.key.str(), is_dir)) {
+    if (is_dir) skip_target_subtree(target.key);
+    return;
+  }
+  ++summary_.target_entries;
+  ++summary_.deleted_entries;
+  summary_.deletions.emplace_back(target.key.str(), TargetState::from(target));
+  if (is_dir) skip_target_subtree(target.key);
+}
+
+void Reconciler::handle_both(const SourceEntry& source, const core::EntryInfo& target) {
+  ++summary_.source_entries;
+  ++summary_.target_entries;
+  const TargetState state = TargetState::from(target);
+  const Plan plan = plan_path(source, state, policy_, true);
+  const bool replaces_tree =
+      target.type == EntryType::Directory && source.type != EntryType::Directory;
+  if (replaces_tree) skip_target_subtree(target.key);
+  descend_after(source);
+  if (plan.actions.empty() && plan.refused.empty()) {
+    if (callbacks_.on_unchanged) callbacks_.on_unchanged(source, state);
+    return;
+  }
+  ++summary_.differences;
+  if (!callbacks_.on_difference(source.path, state)) paused_ = true;
+}
+
+void Reconciler::step() {
+  if (stepping_ || finished_) return;
+  stepping_ = true;
+  while (!finished_ && !paused_) {
+    // Target side: drop skipped entries, refill the batch when it runs out.
+    while (target_next_ < target_batch_.size() && skip_under_ &&
+           target_batch_[target_next_].key.is_within(*skip_under_)) {
+      const auto& skipped = target_batch_[target_next_];
+      if (included(skipped.key.str(), skipped.type == EntryType::Directory)) {
+        ++summary_.target_entries;
+        ++summary_.deleted_entries;
+      }
+      ++target_next_;
+    }
+    if (target_next_ < target_batch_.size() && skip_under_ &&
+        !target_batch_[target_next_].key.is_within(*skip_under_)) {
+      skip_under_.reset();
+    }
+    const bool target_ready = target_next_ < target_batch_.size() || target_done_;
+    if (!target_ready) {
+      if (!target_busy_) fetch_target();
+      break;
+    }
+    const bool source_ready = source_head_.has_value() || source_done_;
+    if (!source_ready) {
+      if (!source_busy_) fetch_source();
+      if (source_busy_) break;  // a listing is on its way; its completion steps again
+      continue;
+    }
+    const bool have_target = target_next_ < target_batch_.size();
+    if (!source_head_ && !have_target) {
+      stepping_ = false;
+      finish(std::move(summary_));
+      return;
+    }
+    // A deletion or replacement of a directory on the target only covers what follows it.
+    if (!have_target || (source_head_ && *source_head_key_ < target_batch_[target_next_].key)) {
+      SourceEntry source = std::move(*source_head_);
+      source_head_.reset();
+      if (included(source.path, source.type == EntryType::Directory) ||
+          (source.type == EntryType::Directory && filter_.should_descend(source.path))) {
+        if (included(source.path, source.type == EntryType::Directory)) {
+          handle_source_only(source);
+        } else {
+          descend_after(source);
+        }
+      }
+      continue;
+    }
+    const core::EntryInfo target = target_batch_[target_next_];
+    if (!source_head_ || target.key < *source_head_key_) {
+      ++target_next_;
+      handle_target_only(target);
+      continue;
+    }
+    // Same key on both sides.
+    ++target_next_;
+    SourceEntry source = std::move(*source_head_);
+    source_head_.reset();
+    const bool is_dir = source.type == EntryType::Directory;
+    if (!included(source.path, is_dir)) {
+      if (is_dir && filter_.should_descend(source.path)) {
+        descend_after(source);  // not mirrored itself, but may contain included entries
+      } else if (target.type == EntryType::Directory) {
+        skip_target_subtree(target.key);
+      }
+      continue;
+    }
+    handle_both(source, target);
+  }
+  stepping_ = false;
+}
+
+}  // namespace tetherd::daemon

@@ -1,0 +1,119 @@
+#include "tetherd/daemon/source_file_source.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace tetherd::daemon {
+namespace {
+
+core::StoreError changed_while_copying(const SourceEntry& state, std::string_view why) {
+  core::StoreError error = core::StoreError::make(core::Errc::PreconditionFailed);
+  error.store = "source";
+  error.key = state.path;
+  error.detail = "changed while it was being copied (" + std::string(why) + ")";
+  error.retryable = true;
+  return error;
+}
+
+}  // namespace
+
+SourceFileSource::SourceFileSource(core::Executor& executor, OpenSourceFile file)
+    : executor_(executor), fd_(file.fd), state_(std::move(file.state)) {}
+
+SourceFileSource::~SourceFileSource() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void SourceFileSource::cancel() {
+  cancelled_ = true;
+}
+
+void SourceFileSource::read(std::size_t max_bytes, core::Callback<core::Bytes> done) {
+  if (cancelled_) failure_ = core::StoreError::make(core::Errc::Cancelled, "copy cancelled");
+  if (failure_ || reading_) {
+    core::StoreError error =
+        failure_ ? *failure_ : core::StoreError::make(core::Errc::Protocol, "concurrent read");
+    executor_.post([done = std::move(done), error = std::move(error)] { done(error); });
+    return;
+  }
+  if (at_end_) {  // the end was verified together with the last data
+    executor_.post([done = std::move(done)] { done(core::Bytes{}); });
+    return;
+  }
+  reading_ = true;
+  struct Job {
+    core::Bytes data;
+    std::optional<core::StoreError> error;
+    bool at_end = false;
+  };
+  auto job = std::make_shared<Job>();
+  auto self = std::static_pointer_cast<SourceFileSource>(shared_from_this());
+  // Ask for one byte more than the rest of the file: a short read then proves the end,
+  // and the end is verified in the same trip to the worker (one trip for a small file).
+  const std::uint64_t rest = state_.size - std::min(offset_, state_.size);
+  const std::size_t want = static_cast<std::size_t>(
+      std::min<std::uint64_t>(std::max<std::size_t>(1, max_bytes), rest + 1));
+  executor_.run_blocking(
+      // Worker thread: touches only the descriptor, the job and immutable state.
+      [job, fd = fd_, offset = offset_, want, expected = state_] {
+        job->data.resize(want);
+        std::size_t filled = 0;
+        while (filled < want) {
+          const ssize_t n = ::pread(fd, job->data.data() + filled, want - filled,
+                                    static_cast<off_t>(offset + filled));
+          if (n < 0) {
+            if (errno == EINTR) continue;
+            job->error = source_error(errno, expected.path, "read");
+            return;
+          }
+          if (n == 0) break;
+          filled += static_cast<std::size_t>(n);
+        }
+        job->data.resize(filled);
+        const std::uint64_t end = offset + filled;
+        if (end > expected.size) {
+          job->error = changed_while_copying(expected, "it grew");
+          return;
+        }
+        if (filled < want) {  // end of data: only a file in its opened state may end here
+          job->at_end = true;
+          struct stat info {};
+          if (::fstat(fd, &info) != 0) {
+            job->error = source_error(errno, expected.path, "stat");
+            return;
+          }
+          SourceEntry now = expected;
+          now.size = static_cast<std::uint64_t>(info.st_size);
+          now.mtime_ns =
+              static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec;
+          now.ctime_ns =
+              static_cast<std::int64_t>(info.st_ctim.tv_sec) * 1'000'000'000 + info.st_ctim.tv_nsec;
+          if (end != expected.size) {
+            job->error = changed_while_copying(expected, "it shrank");
+          } else if (!now.same_state(expected)) {
+            job->error = changed_while_copying(expected, "it was modified");
+          }
+        }
+      },
+      // Loop thread.
+      [self, job, done = std::move(done)] {
+        self->reading_ = false;
+        if (self->cancelled_) {
+          self->failure_ = core::StoreError::make(core::Errc::Cancelled, "copy cancelled");
+        } else if (job->error) {
+          self->failure_ = job->error;
+        }
+        if (self->failure_) {
+          done(*self->failure_);
+          return;
+        }
+        self->offset_ += job->data.size();
+        self->at_end_ = job->at_end;
+        if (job->data.empty()) self->at_end_ = true;
+        done(std::move(job->data));
+      });
+}
+
+}  // namespace tetherd::daemon

@@ -1,0 +1,321 @@
+"""End-to-end tests of `tetherd mirror`: the real binary, real directories, settle waits."""
+
+import os
+import random
+import signal
+import subprocess
+import threading
+import unittest
+
+from harness import MirrorTestCase, TETHERD, differences, wait_until
+
+
+class InitialSync(MirrorTestCase):
+    def test_copies_tree_with_modes_mtimes_and_symlinks(self):
+        self.write(self.src("a.txt"), b"alpha", 0o640)
+        self.write(self.src("dir", "sub", "b.bin"), os.urandom(100_000), 0o600)
+        os.makedirs(self.src("empty"))
+        os.chmod(self.src("dir"), 0o750)
+        os.symlink("dir/sub/b.bin", self.src("link"))
+        os.symlink("/nonexistent/elsewhere", self.src("dangling"))
+        os.utime(self.src("a.txt"), ns=(1_600_000_000_123_456_789, 1_600_000_000_123_456_789))
+        daemon = self.mirror()
+        daemon.settle()
+        self.assertMirrored()
+        self.assertTrue(daemon.events("initial_sync_end"))
+        daemon.stop()
+
+    def test_once_reconciles_and_exits_zero(self):
+        self.write(self.src("x", "y.txt"), b"y")
+        completed = subprocess.run([TETHERD, "mirror", self.source, self.target, "--once",
+                                    "--log-format", "none"], capture_output=True)
+        self.assertEqual(completed.returncode, 0, completed.stderr)
+        self.assertMirrored()
+
+    def test_missing_source_exits_66(self):
+        completed = subprocess.run([TETHERD, "mirror", self.src("nope"), self.target, "--once"],
+                                   capture_output=True)
+        self.assertEqual(completed.returncode, 66)
+        self.assertIn(b"not a directory", completed.stderr)
+
+    def test_target_inside_source_is_refused(self):
+        completed = subprocess.run([TETHERD, "mirror", self.source, self.src("inner"), "--once"],
+                                   capture_output=True)
+        self.assertEqual(completed.returncode, 64)
+        self.assertFalse(os.path.exists(self.src("inner")))
+
+
+class LiveMirroring(MirrorTestCase):
+    def test_create_modify_delete(self):
+        daemon = self.mirror()
+        self.write(self.src("f"), b"one")
+        self.write(self.src("d", "g"), b"two")
+        daemon.settle()
+        self.assertMirrored()
+        self.write(self.src("f"), b"changed content")
+        os.remove(self.src("d", "g"))
+        daemon.settle()
+        self.assertMirrored()
+        daemon.stop()
+
+    def test_nested_mkdir_and_write_races(self):
+        daemon = self.mirror()
+        for i in range(300):
+            self.write(self.src(f"n{i}", "a", "b", "c", "f"), str(i).encode())
+        daemon.settle()
+        self.assertMirrored()
+        daemon.stop()
+
+    def test_file_rename_is_a_move(self):
+        self.write(self.src("big.bin"), os.urandom(4 << 20))
+        daemon = self.mirror()
+        daemon.settle()
+        copies_before = len(daemon.events("copy"))
+        os.rename(self.src("big.bin"), self.src("renamed.bin"))
+        daemon.settle()
+        self.assertMirrored()
+        moves = [e for e in daemon.events("move") if e["path"] == "renamed.bin"]
+        self.assertEqual(len(moves), 1, daemon.events())
+        self.assertEqual(len(daemon.events("copy")), copies_before, "a rename must not re-copy")
+        daemon.stop()
+
+    def test_directory_rename_is_a_move(self):
+        for i in range(50):
+            self.write(self.src("photos", f"{i}.jpg"), os.urandom(1000))
+        daemon = self.mirror()
+        daemon.settle()
+        copies_before = len(daemon.events("copy"))
+        os.rename(self.src("photos"), self.src("pictures"))
+        daemon.settle()
+        self.assertMirrored()
+        self.assertTrue([e for e in daemon.events("move") if e["path"] == "pictures"])
+        self.assertEqual(len(daemon.events("copy")), copies_before)
+        # Later changes inside land at the new place.
+        self.write(self.src("pictures", "new.jpg"), b"new")
+        daemon.settle()
+        self.assertMirrored()
+        daemon.stop()
+
+    def test_moves_into_and_out_of_the_tree(self):
+        outside = os.path.join(self.workdir, "outside")
+        self.write(os.path.join(outside, "tree", "deep", "f"), b"from outside")
+        self.write(self.src("leaving", "g"), b"going away")
+        daemon = self.mirror()
+        daemon.settle()
+        os.rename(os.path.join(outside, "tree"), self.src("tree"))
+        os.rename(self.src("leaving"), os.path.join(outside, "leaving"))
+        daemon.settle()
+        self.assertMirrored()
+        daemon.stop()
+
+    def test_editor_style_atomic_save(self):
+        self.write(self.src("doc.txt"), b"version 1")
+        daemon = self.mirror()
+        daemon.settle()
+        for version in range(2, 6):
+            self.write(self.src(".doc.txt.swp"), f"version {version}".encode())
+            os.rename(self.src(".doc.txt.swp"), self.src("doc.txt"))
+        daemon.settle()
+        self.assertMirrored()
+        with open(self.dst("doc.txt"), "rb") as handle:
+            self.assertEqual(handle.read(), b"version 5")
+        daemon.stop()
+
+    def test_slow_writer_never_shows_a_partial_file(self):
+        daemon = self.mirror("--delay", "300", name="slow")
+        chunks = [os.urandom(1000) for _ in range(20)]
+        final = b"".join(chunks)
+        seen_partial = []
+        done = threading.Event()
+
+        def watch_target():
+            while not done.is_set():
+                try:
+                    with open(self.dst("growing.bin"), "rb") as handle:
+                        data = handle.read()
+                    if data != final:
+                        seen_partial.append(len(data))
+                except FileNotFoundError:
+                    pass
+
+        watcher = threading.Thread(target=watch_target)
+        watcher.start()
+        try:
+            with open(self.src("growing.bin"), "wb") as handle:
+                for chunk in chunks:
+                    handle.write(chunk)
+                    handle.flush()
+                    # The writer's own pace: 20 ms between writes, well inside the delay.
+                    threading.Event().wait(0.02)
+            daemon.settle()
+        finally:
+            done.set()
+            watcher.join()
+        self.assertEqual(seen_partial, [])
+        self.assertMirrored()
+        daemon.stop()
+
+    def test_create_and_delete_inside_the_delay_does_nothing(self):
+        daemon = self.mirror("--delay", "2000", name="quiet")
+        self.write(self.src("ephemeral"), b"here and gone")
+        os.remove(self.src("ephemeral"))
+        daemon.settle()
+        actions = [e for e in daemon.events() if e.get("path") == "ephemeral"]
+        self.assertEqual(actions, [])
+        self.assertMirrored()
+        daemon.stop()
+
+    def test_type_changes(self):
+        os.makedirs(self.src("was_dir", "inner"))
+        self.write(self.src("was_dir", "inner", "f"), b"f")
+        self.write(self.src("was_file"), b"file")
+        daemon = self.mirror()
+        daemon.settle()
+        subprocess.run(["rm", "-rf", self.src("was_dir")], check=True)
+        os.symlink("somewhere", self.src("was_dir"))
+        os.remove(self.src("was_file"))
+        self.write(self.src("was_file", "now_inside"), b"inside")
+        daemon.settle()
+        self.assertMirrored()
+        daemon.stop()
+
+    def test_chmod_only_change(self):
+        self.write(self.src("script"), b"#!/bin/sh\n", 0o644)
+        daemon = self.mirror()
+        daemon.settle()
+        copies = len(daemon.events("copy"))
+        os.chmod(self.src("script"), 0o755)
+        daemon.settle()
+        self.assertMirrored()
+        self.assertEqual(len(daemon.events("copy")), copies)
+        self.assertTrue(daemon.events("attrs"))
+        daemon.stop()
+
+    def test_non_utf8_names(self):
+        daemon = self.mirror()
+        name = b"caf\xe9-\xff\xfe.txt"
+        with open(os.path.join(os.fsencode(self.source), name), "wb") as handle:
+            handle.write(b"latin-1 name")
+        daemon.settle()
+        self.assertMirrored()
+        self.assertTrue(os.path.exists(os.path.join(os.fsencode(self.target), name)))
+        events = [e for e in daemon.events("copy") if "path_base64" in e]
+        self.assertTrue(events, "a non-UTF-8 path is logged with path_base64")
+        daemon.stop()
+
+    def test_excluded_paths_are_not_mirrored(self):
+        daemon = self.mirror("--exclude", "**/.cache/**", "--exclude", "*.tmp", name="ex")
+        self.write(self.src("keep.txt"), b"k")
+        self.write(self.src("scratch.tmp"), b"t")
+        self.write(self.src("a", ".cache", "blob"), b"c")
+        daemon.settle()
+        self.assertTrue(os.path.exists(self.dst("keep.txt")))
+        self.assertFalse(os.path.exists(self.dst("scratch.tmp")))
+        self.assertFalse(os.path.exists(self.dst("a", ".cache", "blob")))
+        daemon.stop()
+
+
+class Resilience(MirrorTestCase):
+    def test_overflow_converges_without_restart(self):
+        # Files created in directories that are already watched: each one queues several
+        # events, far more than the kernel queue holds while the daemon is stopped.
+        for d in range(5):
+            os.mkdir(self.src(f"burst{d}"))
+        daemon = self.mirror()
+        daemon.settle()
+        with open("/proc/sys/fs/inotify/max_queued_events") as handle:
+            limit = int(handle.read())
+        os.kill(daemon.process.pid, signal.SIGSTOP)
+        try:
+            for i in range(limit // 2 + 2000):
+                with open(self.src(f"burst{i % 5}", f"f{i}"), "wb") as handle:
+                    handle.write(b"o")
+        finally:
+            os.kill(daemon.process.pid, signal.SIGCONT)
+        daemon.settle(timeout=180)
+        self.assertMirrored()
+        self.assertTrue(daemon.events("overflow"), "the queue overflowed: a rescan must say so")
+        daemon.stop()
+
+    def test_restart_reconciles_changes_made_while_stopped(self):
+        self.write(self.src("stay"), b"s")
+        self.write(self.src("go"), b"g")
+        daemon = self.mirror()
+        daemon.settle()
+        daemon.stop()
+        os.remove(self.src("go"))
+        self.write(self.src("new"), b"n")
+        self.write(self.src("stay"), b"changed while stopped")
+        daemon = self.mirror(name="again")
+        daemon.settle()
+        self.assertMirrored()
+        daemon.stop()
+
+    def test_delete_modes_at_restart(self):
+        for mode, deleted in (("true", True), ("startup", True), ("running", False),
+                              ("false", False)):
+            with self.subTest(mode=mode):
+                extra = self.dst("only-on-target-" + mode)
+                self.write(extra, b"extra")
+                completed = subprocess.run([TETHERD, "mirror", self.source, self.target, "--once",
+                                            "--delete", mode, "--log-format", "none"],
+                                           capture_output=True)
+                self.assertEqual(completed.returncode, 0, completed.stderr)
+                self.assertEqual(not os.path.exists(extra), deleted)
+
+    def test_running_deletes_follow_the_mode(self):
+        self.write(self.src("victim"), b"v")
+        daemon = Daemon_with_mode(self, "startup")
+        daemon.settle()
+        os.remove(self.src("victim"))
+        daemon.settle()
+        self.assertTrue(os.path.exists(self.dst("victim")), "delete=startup never deletes live")
+        daemon.stop()
+
+    def test_seeded_random_churn(self):
+        rng = random.Random(20261125)
+        daemon = self.mirror()
+        files, dirs = [], [""]
+        for step in range(3000):
+            action = rng.random()
+            if action < 0.35 or not files:
+                directory = rng.choice(dirs)
+                path = os.path.join(directory, f"f{step}")
+                self.write(self.src(path), os.urandom(rng.randint(0, 3000)))
+                files.append(path)
+            elif action < 0.5:
+                directory = os.path.join(rng.choice(dirs), f"d{step}")
+                os.makedirs(self.src(directory), exist_ok=True)
+                dirs.append(directory)
+            elif action < 0.65:
+                path = rng.choice(files)
+                self.write(self.src(path), os.urandom(rng.randint(0, 3000)))
+            elif action < 0.75:
+                path = files.pop(rng.randrange(len(files)))
+                os.remove(self.src(path))
+            elif action < 0.85:
+                path = files.pop(rng.randrange(len(files)))
+                new = os.path.join(rng.choice(dirs), f"r{step}")
+                os.rename(self.src(path), self.src(new))
+                files.append(new)
+            elif action < 0.92:
+                path = rng.choice(files)
+                os.chmod(self.src(path), rng.choice([0o600, 0o644, 0o755]))
+            else:
+                link = os.path.join(rng.choice(dirs), f"l{step}")
+                os.symlink(rng.choice(files), self.src(link))
+        daemon.settle(timeout=120)
+        self.assertMirrored()
+        daemon.stop()
+
+
+def Daemon_with_mode(case, mode):
+    from harness import Daemon
+    daemon = Daemon(case.workdir, ["mirror", case.source, case.target, "--delay", "0",
+                                   "--delete", mode], name="mode-" + mode)
+    case.daemons.append(daemon)
+    return daemon
+
+
+if __name__ == "__main__":
+    unittest.main()
