@@ -16,6 +16,7 @@ int run_cli(int argc, char** argv) {
   add_mirror_command(app, chosen);
   add_check_command(app, chosen);
   add_control_commands(app, chosen);
+  add_logs_command(app, chosen);
   add_version_command(app, chosen);
 
   try {

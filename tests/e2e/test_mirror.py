@@ -1,13 +1,15 @@
 """End-to-end tests of `tetherd mirror`: the real binary, real directories, settle waits."""
 
+import json
 import os
 import random
+import select
 import signal
 import subprocess
 import threading
 import unittest
 
-from harness import MirrorTestCase, TETHERD, differences, wait_until
+from harness import MirrorTestCase, TETHERD, wait_until
 
 
 class InitialSync(MirrorTestCase):
@@ -307,6 +309,43 @@ class Resilience(MirrorTestCase):
         daemon.settle(timeout=120)
         self.assertMirrored()
         daemon.stop()
+
+
+class Logs(MirrorTestCase):
+    def test_logs_filters_and_follows(self):
+        self.write(self.src("first"), b"1")
+        daemon = self.mirror()
+        daemon.settle()
+        shown = subprocess.run([TETHERD, "logs", "--file", daemon.log_path, "--event", "copy"],
+                               capture_output=True, check=True).stdout.decode()
+        self.assertIn("copy", shown)
+        self.assertIn("first", shown)
+        self.assertNotIn("initial_sync_begin", shown)
+        follower = subprocess.Popen([TETHERD, "logs", "-f", "--json", "--file", daemon.log_path,
+                                     "--event", "copy"], stdout=subprocess.PIPE)
+        try:
+            self.write(self.src("second"), b"2")
+            daemon.settle()
+            lines = []
+
+            def saw_second():
+                ready, _, _ = select.select([follower.stdout], [], [], 0.1)
+                if ready:
+                    line = follower.stdout.readline()
+                    if line:
+                        lines.append(json.loads(line))
+                return any(event.get("path") == "second" for event in lines)
+
+            wait_until(saw_second, what="logs -f to print the new copy")
+        finally:
+            follower.send_signal(signal.SIGINT)
+            self.assertEqual(follower.wait(timeout=30), 0)
+        daemon.stop()
+
+    def test_logs_of_a_missing_file_exits_66(self):
+        completed = subprocess.run([TETHERD, "logs", "--file", self.src("no.jsonl")],
+                                   capture_output=True)
+        self.assertEqual(completed.returncode, 66)
 
 
 def Daemon_with_mode(case, mode):
