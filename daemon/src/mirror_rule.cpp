@@ -91,6 +91,13 @@ bool MirrorRule::deletes_allowed(Origin origin) const noexcept {
   return false;
 }
 
+bool MirrorRule::worth_retrying(const core::StoreError& error) noexcept {
+  if (error.retryable) return true;
+  if (error.store == "source") return false;  // the source is examined again on its next change
+  return error.code == core::Errc::PermissionDenied || error.code == core::Errc::ReadOnly ||
+         error.code == core::Errc::NoSpace;
+}
+
 bool MirrorRule::is_hidden(std::string_view path) const noexcept {
   return is_settle_cookie(path);
 }
@@ -435,7 +442,9 @@ void MirrorRule::retry_later(const std::string& path, Dirty entry, const core::S
   const auto jitter = std::chrono::milliseconds(
       static_cast<std::int64_t>((next_seq_ * 2654435761u) % (backoff.count() / 4 + 1)));
   const auto delay = backoff + jitter;
-  log_.emit(Event(EventLevel::warn, "retry")
+  // A condition only an administrator can fix is an error even while it is retried.
+  if (!error.retryable) last_error_ = error.message();
+  log_.emit(Event(error.retryable ? EventLevel::warn : EventLevel::error, "retry")
                 .rule(settings_.name)
                 .store(settings_.target->name())
                 .path(path)

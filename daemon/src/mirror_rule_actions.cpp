@@ -123,7 +123,7 @@ void MirrorRule::examine_with_target(std::shared_ptr<Examination> work) {
     if (info) {
       work->target = TargetState::from(*info);
     } else if (!is_absence(info.error().code)) {
-      if (info.error().retryable) {
+      if (self->worth_retrying(info.error())) {
         self->retry_later(work->path, work->entry, info.error());
       } else {
         self->note_error(info.error(), work->path, "stat");
@@ -155,7 +155,7 @@ void MirrorRule::try_move(std::shared_ptr<Examination> work) {
                          [self, work, started](core::Result<void> moved) {
                            const std::string& from_path = *work->entry.moved_from;
                            if (!moved) {
-                             if (moved.error().retryable) {
+                             if (self->worth_retrying(moved.error())) {
                                self->retry_later(work->path, work->entry, moved.error());
                                self->finish_work(work->path, work->entry.seq);
                                return;
@@ -374,7 +374,7 @@ void MirrorRule::action_failed(std::shared_ptr<Examination> work, const StoreErr
     finish_work(work->path, work->entry.seq);
     return;
   }
-  if (error.retryable) {
+  if (worth_retrying(error)) {
     retry_later(work->path, work->entry, error);
     finish_work(work->path, work->entry.seq);
     return;

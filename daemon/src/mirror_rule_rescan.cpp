@@ -112,7 +112,7 @@ void MirrorRule::rescan_finished(Seq seq, Origin origin, core::Result<ReconcileS
       maybe_start_queued_rescan();
       return;
     }
-    if (error.retryable) {
+    if (worth_retrying(error)) {
       // The target is unreachable: walk again later, for as long as it takes.
       counters_.retries++;
       log_.emit(Event(EventLevel::warn, "retry")

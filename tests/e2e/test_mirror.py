@@ -274,6 +274,59 @@ class Resilience(MirrorTestCase):
         self.assertTrue(os.path.exists(self.dst("victim")), "delete=startup never deletes live")
         daemon.stop()
 
+    def test_unwritable_target_is_retried_until_it_converges(self):
+        os.makedirs(self.dst("locked"))
+        os.makedirs(self.src("locked"))
+        daemon = self.mirror()
+        daemon.settle()
+        subprocess.run(["chattr", "+i", self.dst("locked")], check=True)
+        try:
+            self.write(self.src("locked", "f"), b"waits for the target")
+            wait_until(lambda: [e for e in daemon.events("retry") if e.get("path") == "locked/f"],
+                       what="a retry of the write into the immutable directory")
+            self.assertIn("locked/f", daemon.status()["rules"][0]["last_error"])
+        finally:
+            subprocess.run(["chattr", "-i", self.dst("locked")], check=True)
+        daemon.settle(timeout=120)
+        self.assertMirrored()
+        daemon.stop()
+
+    def test_source_root_gone_pauses_and_deletes_nothing(self):
+        for i in range(5):
+            self.write(self.src(f"keep{i}"), b"precious")
+        daemon = self.mirror()
+        daemon.settle()
+        subprocess.run(["rm", "-rf", self.source], check=True)
+        wait_until(lambda: daemon.events("paused"), what="the rule to pause")
+        self.assertEqual(daemon.status()["rules"][0]["state"], "paused")
+        self.assertEqual(len(os.listdir(self.target)), 5, "nothing may be deleted")
+        # The root comes back (say, remounted) with one new file: mirrored, nothing deleted.
+        os.mkdir(self.source)
+        self.write(self.src("new"), b"n")
+        wait_until(lambda: daemon.events("resumed"), what="the rule to resume")
+        daemon.settle()
+        self.assertTrue(os.path.exists(self.dst("new")))
+        self.assertEqual(len(os.listdir(self.target)), 6)
+        daemon.stop()
+
+    def test_mass_delete_guard_pauses_instead_of_deleting(self):
+        os.makedirs(self.target)
+        for i in range(10):
+            self.write(self.dst(f"old{i}"), b"o")
+        self.write(self.src("old0"), b"o")
+        config = os.path.join(self.workdir, "tetherd.json")
+        with open(config, "w") as handle:
+            json.dump({"rules": [{"name": "guarded", "source": self.source,
+                                  "target": self.target, "delete": True, "delay_ms": 0,
+                                  "max_delete_percent": 50}]}, handle)
+        from harness import Daemon
+        daemon = Daemon(self.workdir, ["run", "-c", config], name="guard")
+        self.daemons.append(daemon)
+        wait_until(lambda: daemon.events("paused"), what="the guard to pause the rule")
+        self.assertIn("max_delete_percent", daemon.events("paused")[0]["message"])
+        self.assertEqual(len(os.listdir(self.target)), 10)
+        daemon.stop()
+
     def test_seeded_random_churn(self):
         rng = random.Random(20261125)
         daemon = self.mirror()

@@ -184,6 +184,9 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   void check_root_back();
   void check_settled();
   bool deletes_allowed(Origin origin) const noexcept;
+  /// Retryable errors, and target conditions an administrator fixes (permissions, a
+  /// read-only or full file system): retried with backoff until they go away.
+  static bool worth_retrying(const core::StoreError& error) noexcept;
   bool is_hidden(std::string_view path) const noexcept;
   void note_error(const core::StoreError& error, std::string_view path, std::string_view event);
   void maybe_finished();
