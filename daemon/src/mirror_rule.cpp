@@ -433,6 +433,13 @@ void MirrorRule::finish_work(const std::string& path, Seq seq) {
 }
 
 void MirrorRule::retry_later(const std::string& path, Dirty entry, const core::StoreError& error) {
+  // A one-shot reconciliation (sync --once, cron) must end: it gives a path a few tries,
+  // then reports the error and exits non-zero. A live rule retries for as long as it takes.
+  constexpr unsigned kOnceAttempts = 4;
+  if (!settings_.live && entry.attempts + 1 >= kOnceAttempts) {
+    note_error(error, path, "retry");
+    return;
+  }
   counters_.retries++;
   entry.attempts++;
   // Exponential backoff from 100 ms to 60 s, with jitter so that paths do not retry in step.
