@@ -56,6 +56,8 @@ int exit_code_for(const core::StoreError& error) {
       return exit_code::no_input;
     case core::Errc::PermissionDenied:
       return exit_code::no_input;
+    case core::Errc::CapabilityNotSupported:
+      return exit_code::config;
     default:
       return exit_code::unavailable;
   }
@@ -129,6 +131,14 @@ core::Result<core::StorePtr> Daemon::State::store_for(const config::Rule& rule,
 
 core::Result<std::shared_ptr<MirrorRule>> Daemon::State::make_rule(const config::Rule& rule,
                                                                    const config::Config& from) {
+  if (rule.symlinks == config::SymlinkMode::Follow) {
+    // Following links needs the watcher to watch their targets too; until it does, refuse
+    // rather than silently mirror the links themselves.
+    return core::StoreError::make(core::Errc::CapabilityNotSupported,
+                                  "rule '" + rule.name +
+                                      "': \"symlinks\": \"follow\" is not supported by this "
+                                      "version; use \"copy\" or \"skip\"");
+  }
   auto base = store_for(rule, from);
   if (!base) return std::move(base).error();
   core::StorePtr target = *base;

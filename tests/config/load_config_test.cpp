@@ -102,7 +102,7 @@ TEST_CASE("a full config produces the values it names, with defaults for the res
   CHECK(docs.delete_mode == DeleteMode::Always);
   CHECK(docs.delay_ms == 200);
   CHECK(docs.initial_sync);
-  CHECK(docs.preserve == PreserveSet{.mtime = true, .mode = false});
+  CHECK(docs.preserve == PreserveSet{.mtime = true, .mode = true});
   CHECK(docs.symlinks == SymlinkMode::Copy);
   CHECK(docs.max_delete_percent == 100);
 

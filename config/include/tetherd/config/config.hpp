@@ -95,7 +95,7 @@ struct Rule {
   DeleteMode delete_mode = DeleteMode::Always;
   std::uint32_t delay_ms = 200;  ///< coalescing delay, 0..max_delay_ms
   bool initial_sync = true;
-  PreserveSet preserve{.mtime = true, .mode = false};
+  PreserveSet preserve{.mtime = true, .mode = true};  // like rsync -a
   SymlinkMode symlinks = SymlinkMode::Copy;
   /// The startup reconciliation refuses to delete more than this share of the target's
   /// entries (0..100; 100 disables the guard).
