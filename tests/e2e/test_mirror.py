@@ -401,6 +401,49 @@ class Logs(MirrorTestCase):
         self.assertEqual(completed.returncode, 66)
 
 
+class Reload(MirrorTestCase):
+    def test_sighup_adds_a_rule_and_refuses_an_invalid_config(self):
+        from harness import Daemon
+        second_source = os.path.join(self.workdir, "source2")
+        second_target = os.path.join(self.workdir, "target2")
+        os.makedirs(second_source)
+        os.makedirs(self.target)
+        os.makedirs(second_target)
+        self.write(self.src("one"), b"1")
+        self.write(os.path.join(second_source, "two"), b"2")
+        config = os.path.join(self.workdir, "tetherd.json")
+        rule = {"name": "first", "source": self.source, "target": self.target, "delay_ms": 0}
+
+        def write_config(rules):
+            with open(config, "w") as handle:
+                json.dump({"rules": rules}, handle)
+
+        write_config([rule])
+        daemon = Daemon(self.workdir, ["run", "-c", config], name="reload")
+        self.daemons.append(daemon)
+        daemon.settle()
+        self.assertTrue(os.path.exists(self.dst("one")))
+        pid = daemon.process.pid
+        write_config([rule, {"name": "second", "source": second_source, "target": second_target,
+                             "delay_ms": 0}])
+        daemon.process.send_signal(signal.SIGHUP)
+        wait_until(lambda: [e for e in daemon.events("reload") if e.get("result") == "ok"],
+                   what="the reload")
+        daemon.settle()
+        self.assertTrue(os.path.exists(os.path.join(second_target, "two")))
+        self.assertEqual(daemon.process.pid, pid)
+        with open(config, "w") as handle:
+            handle.write('{"rules": [ {"name": "broken", "sauce": 1} ]}')
+        daemon.process.send_signal(signal.SIGHUP)
+        wait_until(lambda: [e for e in daemon.events("reload") if e.get("result") == "refused"],
+                   what="the refused reload")
+        self.write(self.src("three"), b"3")
+        daemon.settle()
+        self.assertTrue(os.path.exists(self.dst("three")), "the old config keeps running")
+        self.assertEqual(len(daemon.status()["rules"]), 2)
+        daemon.stop()
+
+
 def Daemon_with_mode(case, mode):
     from harness import Daemon
     daemon = Daemon(case.workdir, ["mirror", case.source, case.target, "--delay", "0",
