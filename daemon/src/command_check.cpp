@@ -208,11 +208,15 @@ void add_check_command(CLI::App& app, CommandMain& chosen) {
       "check",
       "Validate the config: exit 0, or print every problem as file:line:column and exit 78 "
       "(66: the file cannot be read)");
-  command->add_option("-c,--config", options->config_file,
-                      "Config file (default: $TETHERD_CONFIG, else /etc/tetherd/tetherd.json)");
-  command->add_option("--explain", options->explain_path,
-                      "Say which rule and which include/exclude pattern decide whether PATH is "
-                      "mirrored, and where to (exit 1 if no rule mirrors it)");
+  command
+      ->add_option("-c,--config", options->config_file,
+                   "Config file (default: $TETHERD_CONFIG, else /etc/tetherd/tetherd.json)")
+      ->type_name("FILE");
+  command
+      ->add_option("--explain", options->explain_path,
+                   "Say which rule and which include/exclude pattern decide whether PATH is "
+                   "mirrored, and where to (exit 1 if no rule mirrors it)")
+      ->type_name("PATH");
   command->callback([&chosen, options] { chosen = [options] { return run_check(*options); }; });
 }
 
