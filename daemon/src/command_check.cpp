@@ -80,9 +80,10 @@ void print_summary(const config::Config& config) {
 // `path` relative to `root` if it is root or beneath it ("" for root itself).
 std::optional<std::string> relative_to(const fs::path& path, const fs::path& root) {
   auto path_it = path.begin();
-  for (auto root_it = root.begin(); root_it != root.end(); ++root_it, ++path_it) {
-    if (root_it->empty()) continue;
+  for (auto root_it = root.begin(); root_it != root.end(); ++root_it) {
+    if (root_it->empty()) continue;  // a trailing separator matches nothing
     if (path_it == path.end() || *path_it != *root_it) return std::nullopt;
+    ++path_it;
   }
   fs::path rest;
   for (; path_it != path.end(); ++path_it) {
