@@ -24,10 +24,11 @@ namespace {
 std::string syntax_message(const std::string& pattern, std::size_t offset,
                            const std::string& reason, const std::string& context) {
   std::string message;
-  if (!context.empty()) message += context + ": ";
+  // Appended piece by piece: gcc 12 -O3 gives false -Wrestrict errors on chained operator+.
+  if (!context.empty()) message.append(context).append(": ");
   message += "invalid glob \"";
   glob_chars::append_printable(message, pattern);
-  message += "\": " + reason + " at byte offset " + std::to_string(offset);
+  message.append("\": ").append(reason).append(" at byte offset ").append(std::to_string(offset));
   return message;
 }
 
@@ -204,12 +205,21 @@ class Compiler {
 
   /// Reads one class member character at position_ (handling `\`), advancing past it.
   std::uint32_t class_char(std::size_t class_start) {
+    bool escaped = false;
     if (pattern_[position_] == '\\') {
+      escaped = true;
       ++position_;
       if (position_ >= pattern_.size()) fail(class_start, "unterminated '[' (no closing ']')");
     }
     if (pattern_[position_] == '/') {
       fail(position_, "'/' cannot appear inside a character class");
+    }
+    if (!escaped && pattern_[position_] == '[' && position_ + 1 < pattern_.size() &&
+        (pattern_[position_ + 1] == ':' || pattern_[position_ + 1] == '.' ||
+         pattern_[position_ + 1] == '=')) {
+      fail(position_,
+           "POSIX bracket expressions like [:alpha:] are not supported (write the "
+           "characters or a range, or '\\[' for a literal '[')");
     }
     const glob_chars::Char ch = glob_chars::read_char(pattern_, position_);
     position_ += ch.length;
@@ -232,13 +242,6 @@ class Compiler {
       if (c == ']' && !first) {
         ++position_;
         return token;
-      }
-      if (c == '[' && position_ + 1 < pattern_.size() &&
-          (pattern_[position_ + 1] == ':' || pattern_[position_ + 1] == '.' ||
-           pattern_[position_ + 1] == '=')) {
-        fail(position_,
-             "POSIX bracket expressions like [:alpha:] are not supported (write the "
-             "characters or a range, or '\\[' for a literal '[')");
       }
       first = false;
       const std::size_t member_start = position_;

@@ -343,13 +343,13 @@ TEST_CASE("glob: escape_glob makes any segment text literal") {
                                           "\xff\xfe", "é*",  "!neg", "^x",          "a-b"};
   for (const std::string& name : names) {
     CAPTURE(name);
-    const GlobPattern pattern("/" + escape_glob(name));
+    const GlobPattern pattern(std::string("/").append(escape_glob(name)));
     CHECK(pattern.matches(name, false));
     CHECK_FALSE(pattern.matches(name + "x", false));
-    CHECK_FALSE(pattern.matches("x" + name, false));
+    CHECK_FALSE(pattern.matches(std::string("x").append(name), false));
   }
   CHECK(escape_glob("a/b*") == "a/b\\*");
-  CHECK(GlobPattern("/" + escape_glob("d*r/f[1]")).matches("d*r/f[1]", false));
+  CHECK(GlobPattern(std::string("/").append(escape_glob("d*r/f[1]"))).matches("d*r/f[1]", false));
 }
 
 TEST_CASE("glob: matches_every_child_of") {
