@@ -9,7 +9,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libuv1-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   # tests, sanitizers, fuzzing, microbenchmarks
-  doctest-dev python3 clang-14 libclang-rt-14-dev libbenchmark-dev
+  doctest-dev python3 python3-jsonschema clang-14 libclang-rt-14-dev libbenchmark-dev
 )
 
 missing=()

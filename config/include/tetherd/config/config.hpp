@@ -1,0 +1,127 @@
+#pragma once
+
+// The validated configuration: plain values, filled in by load_config()/parse_config()
+// (load_config.hpp). Every field has been checked; defaults are applied. The JSON format is
+// described in /work/shared/design/INTERFACE.md and config/tetherd.schema.json.
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace tetherd::config {
+
+/// A directory on this machine.
+struct LocalStoreConfig {
+  std::filesystem::path root;  ///< absolute, lexically normalized
+};
+
+/// An SFTP server. Authentication is by private key only; the host key must be listed in
+/// `known_hosts` (no trust-on-first-use).
+struct SftpStoreConfig {
+  std::string host;
+  std::uint16_t port = 22;
+  std::string user;
+  std::filesystem::path key_file;     ///< absolute path of the private key
+  std::filesystem::path known_hosts;  ///< absolute path of an OpenSSH known_hosts file
+  std::string root;                   ///< directory on the server (absolute, or relative to login)
+};
+
+/// An S3-compatible bucket. Keys come from `credentials_file` (never from the config).
+struct S3StoreConfig {
+  std::string endpoint;  ///< "https://host[:port]" (or http://)
+  std::string region;
+  std::string bucket;
+  std::filesystem::path credentials_file;  ///< absolute
+  std::string prefix;                      ///< key prefix inside the bucket; may be empty
+};
+
+/// A named store from the "stores" object.
+struct StoreConfig {
+  std::string name;
+  std::variant<LocalStoreConfig, SftpStoreConfig, S3StoreConfig> backend;
+};
+
+/// "local", "sftp" or "s3".
+std::string_view store_type_name(const StoreConfig& store);
+
+/// When a rule deletes on the target what is gone from the source (lsyncd meanings).
+enum class DeleteMode {
+  Always,   ///< JSON true: at startup reconciliation and while running
+  Never,    ///< JSON false: never delete on the target
+  Startup,  ///< "startup": only during the startup reconciliation
+  Running,  ///< "running": only for deletions seen while running
+};
+std::string_view to_string(DeleteMode mode);
+
+/// What a rule does with a symbolic link found in the source.
+enum class SymlinkMode {
+  Copy,    ///< "copy" (default): recreate the link itself (same target text) on the store;
+           ///< stores without symlink support skip it and log a warning
+  Follow,  ///< "follow": mirror the file or directory the link points to
+  Skip,    ///< "skip": ignore symbolic links
+};
+std::string_view to_string(SymlinkMode mode);
+
+/// Metadata kept on the target besides contents.
+struct PreserveSet {
+  bool mtime = false;
+  bool mode = false;
+  friend bool operator==(const PreserveSet&, const PreserveSet&) = default;
+};
+
+/// Where a rule mirrors to.
+struct Target {
+  /// The named store, or empty when the config gave a bare absolute path (an implicit local
+  /// store rooted at `path`).
+  std::string store;
+  /// For a named store: the directory inside the store, relative, '/'-separated, normalized
+  /// (no "." or ".." segments, no leading or trailing '/'); empty means the store's root.
+  /// For an implicit local store: the absolute, lexically normalized directory.
+  std::string path;
+
+  bool implicit_local() const { return store.empty(); }
+};
+
+struct Rule {
+  std::string name;
+  std::filesystem::path source;  ///< absolute, lexically normalized, an existing directory
+  Target target;
+  std::vector<std::string> include;  ///< glob patterns (core/glob.hpp); empty: everything
+  std::vector<std::string> exclude;
+  DeleteMode delete_mode = DeleteMode::Always;
+  std::uint32_t delay_ms = 200;  ///< coalescing delay, 0..max_delay_ms
+  bool initial_sync = true;
+  PreserveSet preserve{.mtime = true, .mode = false};
+  SymlinkMode symlinks = SymlinkMode::Copy;
+  /// The startup reconciliation refuses to delete more than this share of the target's
+  /// entries (0..100; 100 disables the guard).
+  int max_delete_percent = 100;
+};
+
+inline constexpr std::uint32_t max_delay_ms = 3'600'000;  // one hour
+
+enum class LogLevel { Trace, Debug, Info, Warn, Error };
+std::string_view to_string(LogLevel level);
+
+struct LogConfig {
+  std::filesystem::path file;  ///< absolute; empty: no log file
+  LogLevel level = LogLevel::Info;
+};
+
+struct Config {
+  /// Where the config came from (file path, or the origin name given to parse_config).
+  std::string origin;
+  LogConfig log;
+  std::filesystem::path control_socket;  ///< absolute; empty: the built-in default
+  std::vector<StoreConfig> stores;       ///< in file order
+  std::vector<Rule> rules;               ///< in file order
+
+  /// The store named `name`, or nullptr.
+  const StoreConfig* find_store(std::string_view name) const;
+};
+
+}  // namespace tetherd::config
