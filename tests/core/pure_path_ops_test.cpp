@@ -144,7 +144,7 @@ TEST_CASE("match: fnmatch bracket sets as Python translates them") {
   CHECK(w("\xc4\xb1").match("I"));  // re.IGNORECASE: dotless i equals i
 }
 
-TEST_CASE("full_match: whole-path globs, '**' spans names (3.13)") {
+TEST_CASE("full_match: whole-path globs where ** spans names (3.13)") {
   CHECK(p("a/b/c.py").full_match("**/*.py"));
   CHECK(p("c.py").full_match("**/*.py"));
   CHECK(p("a/b/c.py").full_match("a/**"));
