@@ -197,27 +197,30 @@ PurePath PurePath::with_suffix(std::string_view new_suffix) const {
   return with_name(new_name);
 }
 
+std::string_view PurePath::prefix_text(std::size_t count) const noexcept {
+  const std::string_view text = text_;
+  return count == 0 ? text.substr(0, drive_size_ + root_size_)
+                    : text.substr(0, tail_[count - 1].offset + tail_[count - 1].size);
+}
+
 // True when `ancestor` equals this path cut to ancestor.name_count() names. Equal
 // paths have equal name counts, so this is pathlib's `ancestor == self or ancestor in
 // self.parents`.
 bool PurePath::same_anchor_and_prefix(const PurePath& ancestor) const {
-  if (ancestor.flavour_ != flavour_ || ancestor.tail_.size() > tail_.size()) {
-    return false;
-  }
-  const std::size_t count = ancestor.tail_.size();
-  const std::string_view text = text_;
-  const std::string_view prefix =
-      count == 0 ? text.substr(0, drive_size_ + root_size_)
-                 : text.substr(0, tail_[count - 1].offset + tail_[count - 1].size);
-  return text_equal(flavour_, prefix, ancestor.text_);
+  return ancestor.flavour_ == flavour_ && ancestor.tail_.size() <= tail_.size() &&
+         text_equal(flavour_, prefix_text(ancestor.tail_.size()), ancestor.text_);
 }
 
 PurePath PurePath::relative_to(const PurePath& other, bool walk_up) const {
-  PurePath candidate = other;
-  for (std::size_t step = 0;; ++step) {
-    if (same_anchor_and_prefix(candidate)) {
+  // pathlib walks `other` and then its parents; the parents are prefixes of its text,
+  // so no path is built until a match is found.
+  const std::size_t other_depth = other.tail_.size();
+  for (std::size_t step = 0; step <= other_depth; ++step) {
+    const std::size_t depth = other_depth - step;
+    if (other.flavour_ == flavour_ && depth <= tail_.size() &&
+        text_equal(flavour_, prefix_text(depth), other.prefix_text(depth))) {
       std::vector<std::string_view> names(step, std::string_view(".."));
-      for (std::size_t i = candidate.tail_.size(); i < tail_.size(); ++i) {
+      for (std::size_t i = depth; i < tail_.size(); ++i) {
         names.push_back(tail_at(i));
       }
       return from_parts(flavour_, {}, {}, names);
@@ -225,14 +228,11 @@ PurePath PurePath::relative_to(const PurePath& other, bool walk_up) const {
     if (!walk_up) {
       throw PathError(quoted(str()) + " is not in the subpath of " + quoted(other.str()));
     }
-    if (candidate.tail_.empty()) {
-      throw PathError(quoted(str()) + " and " + quoted(other.str()) + " have different anchors");
-    }
-    if (candidate.name() == "..") {
+    if (depth > 0 && other.tail_at(depth - 1) == "..") {
       throw PathError("'..' segment in " + quoted(other.str()) + " cannot be walked");
     }
-    candidate = candidate.parent();
   }
+  throw PathError(quoted(str()) + " and " + quoted(other.str()) + " have different anchors");
 }
 
 PurePath PurePath::relative_to(std::string_view other, bool walk_up) const {

@@ -240,4 +240,6 @@ TEST_CASE("huge inputs parse in linear time and stay intact") {
   const std::string slashes(1024 * 1024, '/');
   CHECK(p(slashes + "z").str() == "/z");
   CHECK(p(deep).relative_to(p(deep).parent()).str() == "d");
+  // walk_up from a deep unrelated path: linear, not one path copy per step.
+  CHECK(p(deep).relative_to(p("/other" + deep), true).name_count() == 400001);
 }

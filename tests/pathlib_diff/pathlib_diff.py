@@ -70,7 +70,8 @@ COMMON = ["a", "b", "c", "foo", "bar", "foo.txt", "archive.tar.gz", ".bashrc", "
           ".", "...", "a.", "a..b", "x.y.z", ".hidden.txt", "README", "file.TXT",
           "Foo", "FOO", "dir", "src", "main.cpp", "lib.so.1", "..a", "a..", "v1.2."]
 UNICODE = ["é", "É", "ü.txt", "日本語", "ß", "ẞ", "İ", "ı", "K", "ǅ", "Ω", "ω", "Ⱥ",
-           "naïve.md", "emoji😀", "ﬁle", "ſ", "Straße", "ÀÉÎ", "𐐀", "𐐨"]
+           "naïve.md", "emoji😀", "ﬁle", "ſ", "Straße", "ÀÉÎ", "𐐀", "𐐨", "ΟΔΟΣ", "οδος",
+           "οδοσ", "Σ"]
 SPECIAL = [" ", "x ", "x.", "a b", "a\tb", "%", "#", "~", "'", '"', "a\x00b", "\x00",
            "\n", "a\nb", "&", "+", "=", ";", ",", "@", "!", "$", "(", ")", "{", "}"]
 RESERVED = ["CON", "con", "Con.txt", "PRN", "AUX", "NUL", "nul ", "NUL .txt", "COM1",
@@ -97,7 +98,7 @@ def rand_name(rng, flavour):
         return rng.choice(COMMON)
     if r < 0.52:
         alphabet = "abcXYZ.-_ ~09"
-        return "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 10)))
+        return "".join(rng.choices(alphabet, k=rng.randint(1, 10)))
     if r < 0.62:
         return rng.choice(UNICODE)
     if r < 0.72:
@@ -110,7 +111,7 @@ def rand_name(rng, flavour):
         return rng.choice(DRIVEY)
     if r < 0.96:
         length = rng.choice([254, 255, 256])
-        return "".join(rng.choice("abcdefé") for _ in range(length))[:length]
+        return "".join(rng.choices("abcdefé", k=length))
     if flavour == "posix":
         return rng.choice(POSIX_BYTES)
     return rng.choice(COMMON)
@@ -353,9 +354,16 @@ NON_BMP_SET = ("CPython's re with IGNORECASE misses characters above U+FFFF list
                "PurePath matches them")
 
 
+FINAL_SIGMA = ("PurePath lowers U+03A3 to U+03C3 everywhere; str.lower() gives U+03C2 "
+               "at the end of a word (deviation 2 in pure_path.hpp)")
+
+
 def skip_reasons(case):
     """Properties of this case not compared, with the reason."""
     skips = {}
+    if case["f"] == "windows" and any("Σ" in t for t in case["seg"] + case["other"]):
+        for key in ("eq", "cmp", "relative_to", "relative_to_walk_up", "is_relative_to"):
+            skips[key] = FINAL_SIGMA
     if case["f"] == "windows":
         for key, arg in (("match", "pattern"), ("full_match", "full")):
             if "[" in case[arg] and any(ord(c) > 0xFFFF for c in case[arg]):

@@ -15,8 +15,23 @@
 //   case-insensitively (by str().lower()), a POSIX path never equals a Windows path, and
 //   ordering between flavours is by flavour first (posix < windows) where Python would
 //   refuse to compare.
-// - Deliberate deviations from CPython 3.13 are listed in docs of the members concerned
-//   (search for "Deviation").
+// - Deliberate deviations from CPython 3.13 pathlib (each also excluded, with its
+//   reason, from tests/pathlib_diff, which otherwise compares every property):
+//   1. Joining (operator/, joinpath) continues from the normalized text of the left
+//      side; pathlib keeps the raw strings a path was built from and joins those. The
+//      results differ only for Windows UNC drives that the normalization changes: an
+//      incomplete UNC drive ("\\server") that absorbs the next name, a share name ending
+//      in ':', or a drive spelled with other separators than the one joined to it
+//      (pathlib compares drives as written there). The multi-segment constructors do
+//      join the raw segments exactly like pathlib.
+//   2. Windows case folding is Python's str.lower() (Unicode 15.1 simple mappings plus
+//      U+0130) without the context-dependent final-sigma rule: U+03A3 always lowers to
+//      U+03C3.
+//   3. Case-insensitive globbing follows re.IGNORECASE (simple lower case plus the sre
+//      equivalences such as i/U+0131 and s/U+017F), except that characters above U+FFFF
+//      in a bracket set match their case variants, where CPython's re misses them.
+//   4. Paths of different flavours are ordered (posix first); Python raises TypeError.
+//   5. PathError messages quote paths plainly, not with Python's repr().
 #pragma once
 
 #include <compare>
@@ -123,6 +138,8 @@ class PurePath {
   // A-Z a-z 0-9 _ . - ~ / are percent-encoded (urllib.parse.quote_from_bytes).
   std::string as_uri() const;
 
+  // pathlib's `path / segment` and joinpath(), continuing from the normalized text
+  // (deviation 1). A Windows path joined to a POSIX path has '\\' turned into '/'.
   PurePath joinpath(std::string_view segment) const;
   PurePath joinpath(const PurePath& other) const;
   PurePath joinpath(std::initializer_list<std::string_view> segments) const;
@@ -135,7 +152,7 @@ class PurePath {
 
   friend bool operator==(const PurePath& left, const PurePath& right);
   // Python orders by str().lower() (Windows) split on the separator. Flavours order
-  // posix first.
+  // posix first (deviation 4).
   friend std::strong_ordering operator<=>(const PurePath& left, const PurePath& right);
   std::size_t hash() const noexcept;
 
@@ -152,6 +169,8 @@ class PurePath {
   // Formats drive + root + names like pathlib's _format_parsed_parts.
   static PurePath from_parts(PathFlavour flavour, std::string_view drive, std::string_view root,
                              const std::vector<std::string_view>& names);
+  // The text of this path cut to its first `count` names (the anchor for 0).
+  std::string_view prefix_text(std::size_t count) const noexcept;
   // The case-normalized text used for equality, hashing and ordering.
   std::string normcase() const;
   bool same_anchor_and_prefix(const PurePath& ancestor) const;
