@@ -31,12 +31,23 @@ struct LowerPair {
 extern const LowerPair lower_pairs[];
 extern const std::size_t lower_pair_count;
 
+struct CodeRange {
+  char32_t first;
+  char32_t last;
+};
+// Unicode Cased and Case_Ignorable as Python's final-sigma rule applies them.
+extern const CodeRange cased_ranges[];
+extern const std::size_t cased_ranges_count;
+extern const CodeRange case_ignorable_ranges[];
+extern const std::size_t case_ignorable_ranges_count;
+
 // Simple (one to one) lower-case mapping of Python's str.lower().
 char32_t simple_lower(char32_t code) noexcept;
 // Every character whose simple lower-case mapping is `lowered` (excluding itself).
 std::vector<char32_t> upper_variants(char32_t lowered);
-// Python's str.lower(), on UTF-8 text. Deviation: the context-dependent final sigma rule
-// is not applied (U+03A3 always lowers to U+03C3).
+// Python's str.lower(), on UTF-8 text, including the final-sigma rule (U+03A3 lowers
+// to U+03C2 after a cased letter when no cased letter follows, case-ignorable
+// characters skipped both ways).
 std::string python_lower(std::string_view text);
 bool is_ascii(std::string_view text) noexcept;
 

@@ -131,9 +131,67 @@ bool is_ascii(std::string_view text) noexcept {
                      [](char c) { return static_cast<unsigned char>(c) < 0x80U; });
 }
 
+namespace {
+
+bool in_ranges(const CodeRange* ranges, std::size_t count, char32_t code) {
+  const CodeRange* end = ranges + count;
+  const CodeRange* found = std::lower_bound(
+      ranges, end, code, [](const CodeRange& range, char32_t key) { return range.last < key; });
+  return found != end && found->first <= code;
+}
+
+bool is_cased(char32_t code) {
+  return in_ranges(cased_ranges, cased_ranges_count, code);
+}
+
+bool is_case_ignorable(char32_t code) {
+  return in_ranges(case_ignorable_ranges, case_ignorable_ranges_count, code);
+}
+
+constexpr char32_t capital_sigma = 0x3A3;
+
+// CPython's handle_capital_sigma(): U+03A3 at `index` is final when a cased character
+// precedes it and none follows, skipping case-ignorable characters both ways.
+bool is_final_sigma(const std::vector<char32_t>& codes, std::size_t index) {
+  std::size_t before = index;
+  while (before > 0 && is_case_ignorable(codes[before - 1])) {
+    --before;
+  }
+  if (before == 0 || !is_cased(codes[before - 1])) {
+    return false;
+  }
+  std::size_t after = index + 1;
+  while (after < codes.size() && is_case_ignorable(codes[after])) {
+    ++after;
+  }
+  return after == codes.size() || !is_cased(codes[after]);
+}
+
+void append_lower(std::string& out, char32_t code) {
+  if (code == 0x130U) {
+    out.append("i\xCC\x87");  // the one full lower-case mapping to two characters
+  } else {
+    append_utf8(out, simple_lower(code));
+  }
+}
+
+}  // namespace
+
 std::string python_lower(std::string_view text) {
   std::string out;
   out.reserve(text.size());
+  if (text.find("\xCE\xA3") != std::string_view::npos) {
+    // A capital sigma lowers by context: work on the whole decoded text.
+    const std::vector<char32_t> codes = decode_all(text);
+    for (std::size_t i = 0; i < codes.size(); ++i) {
+      if (codes[i] == capital_sigma) {
+        append_utf8(out, is_final_sigma(codes, i) ? 0x3C2 : 0x3C3);
+      } else {
+        append_lower(out, codes[i]);
+      }
+    }
+    return out;
+  }
   for (std::size_t at = 0; at < text.size();) {
     const auto byte = static_cast<unsigned char>(text[at]);
     if (byte < 0x80U) {
@@ -142,13 +200,7 @@ std::string python_lower(std::string_view text) {
       continue;
     }
     const Decoded decoded = decode_utf8(text, at);
-    if (decoded.code == 0x130U) {
-      out.append("i\xCC\x87");  // the one full lower-case mapping to two characters
-    } else if (decoded.code >= 0xDC80U && decoded.code <= 0xDCFFU) {
-      out.push_back(text[at]);
-    } else {
-      append_utf8(out, simple_lower(decoded.code));
-    }
+    append_lower(out, decoded.code);  // escaped bytes map to themselves
     at += decoded.length;
   }
   return out;

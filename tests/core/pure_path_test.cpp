@@ -209,6 +209,11 @@ TEST_CASE("equality and hashing: Windows is case-insensitive and flavours never 
   CHECK(w("\xc3\x89T\xc3\x89").hash() == w("\xc3\xa9t\xc3\xa9").hash());
   CHECK(w("STRASSE") != w("stra\xc3\x9f"
                           "e"));  // lower() does not fold ß
+  // str.lower()'s final sigma: U+03A3 after a cased letter and before none is U+03C2.
+  CHECK(w("\xce\x9f\xce\x94\xce\x9f\xce\xa3") == w("\xce\xbf\xce\xb4\xce\xbf\xcf\x82"));
+  CHECK(w("\xce\x9f\xce\x94\xce\x9f\xce\xa3") != w("\xce\xbf\xce\xb4\xce\xbf\xcf\x83"));
+  CHECK(w("\xce\xa3\xce\x91") == w("\xcf\x83\xce\xb1"));
+  CHECK(w("\xce\x91\xce\xa3/x") == w("\xce\xb1\xcf\x82/x"));
   std::unordered_set<PurePath> set = {w("A/B"), w("a/b"), p("a/b")};
   CHECK(set.size() == 2);
 }

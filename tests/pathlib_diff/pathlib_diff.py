@@ -354,16 +354,9 @@ NON_BMP_SET = ("CPython's re with IGNORECASE misses characters above U+FFFF list
                "PurePath matches them")
 
 
-FINAL_SIGMA = ("PurePath lowers U+03A3 to U+03C3 everywhere; str.lower() gives U+03C2 "
-               "at the end of a word (deviation 2 in pure_path.hpp)")
-
-
 def skip_reasons(case):
     """Properties of this case not compared, with the reason."""
     skips = {}
-    if case["f"] == "windows" and any("Σ" in t for t in case["seg"] + case["other"]):
-        for key in ("eq", "cmp", "relative_to", "relative_to_walk_up", "is_relative_to"):
-            skips[key] = FINAL_SIGMA
     if case["f"] == "windows":
         for key, arg in (("match", "pattern"), ("full_match", "full")):
             if "[" in case[arg] and any(ord(c) > 0xFFFF for c in case[arg]):

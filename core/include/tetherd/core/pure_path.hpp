@@ -12,11 +12,12 @@
 //   are (each such byte counts as one character, like Python's surrogateescape).
 // - Operations that pathlib rejects with ValueError throw PathError.
 // - Equality, hashing and ordering follow pathlib: Windows paths compare
-//   case-insensitively (by str().lower()), a POSIX path never equals a Windows path, and
+//   case-insensitively (by str().lower(), reproduced from Unicode 15.1 as Python 3.13
+//   has it, final sigma included), a POSIX path never equals a Windows path, and
 //   ordering between flavours is by flavour first (posix < windows) where Python would
 //   refuse to compare.
-// - Deliberate deviations from CPython 3.13 pathlib (each also excluded, with its
-//   reason, from tests/pathlib_diff, which otherwise compares every property):
+// - Deliberate deviations from CPython 3.13 pathlib (tests/pathlib_diff compares every
+//   other property, and says why it leaves out the cases these touch):
 //   1. Joining (operator/, joinpath) continues from the normalized text of the left
 //      side; pathlib keeps the raw strings a path was built from and joins those. The
 //      results differ only for Windows UNC drives that the normalization changes: an
@@ -24,14 +25,11 @@
 //      in ':', or a drive spelled with other separators than the one joined to it
 //      (pathlib compares drives as written there). The multi-segment constructors do
 //      join the raw segments exactly like pathlib.
-//   2. Windows case folding is Python's str.lower() (Unicode 15.1 simple mappings plus
-//      U+0130) without the context-dependent final-sigma rule: U+03A3 always lowers to
-//      U+03C3.
-//   3. Case-insensitive globbing follows re.IGNORECASE (simple lower case plus the sre
+//   2. Case-insensitive globbing follows re.IGNORECASE (simple lower case plus the sre
 //      equivalences such as i/U+0131 and s/U+017F), except that characters above U+FFFF
 //      in a bracket set match their case variants, where CPython's re misses them.
-//   4. Paths of different flavours are ordered (posix first); Python raises TypeError.
-//   5. PathError messages quote paths plainly, not with Python's repr().
+//   3. Paths of different flavours are ordered (posix first); Python raises TypeError.
+//   4. PathError messages quote paths plainly, not with Python's repr().
 #pragma once
 
 #include <compare>
@@ -152,7 +150,7 @@ class PurePath {
 
   friend bool operator==(const PurePath& left, const PurePath& right);
   // Python orders by str().lower() (Windows) split on the separator. Flavours order
-  // posix first (deviation 4).
+  // posix first (deviation 3).
   friend std::strong_ordering operator<=>(const PurePath& left, const PurePath& right);
   std::size_t hash() const noexcept;
 
