@@ -199,8 +199,8 @@ std::string join_posix(const std::string_view* segments, std::size_t count) {
   return joined;
 }
 
-// ntpath.join (3.12+). Segments keep their own separators, as in Python: drives are
-// compared as written ("//srv/shr" and "\\\\srv\\shr" are different drives there).
+// ntpath.join (3.12+). Segments keep their own separators, as in Python, where drives
+// are compared as written: //srv/shr and \\srv\shr count as different drives.
 std::string join_windows(const std::string_view* segments, std::size_t count) {
   const auto split = [](std::string_view segment) {
     const RootSplit s = path_detail::split_root_windows(segment);

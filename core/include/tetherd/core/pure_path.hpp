@@ -10,6 +10,11 @@
 // - POSIX paths are bytes. A name that is not valid UTF-8 survives byte for byte.
 //   Windows paths are text in UTF-8; bytes that are not valid UTF-8 are carried as they
 //   are (each such byte counts as one character, like Python's surrogateescape).
+// - Windows (3.12+ ntpath rules): '/' and '\' both separate; drives are "X:" for any
+//   character X, UNC shares (\\server\share, always with a root), device paths
+//   (\\?\c:, \\.\pipe) and incomplete UNC (\\server). A relative path whose first
+//   name reads as a drive (c:x) is shown as .\c:x (3.13), so that str() always parses
+//   back to the same path.
 // - Operations that pathlib rejects with ValueError throw PathError.
 // - Equality, hashing and ordering follow pathlib: Windows paths compare
 //   case-insensitively (by str().lower(), reproduced from Unicode 15.1 as Python 3.13
