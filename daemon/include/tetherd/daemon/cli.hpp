@@ -30,5 +30,6 @@ int run_cli(int argc, char** argv);
 /// Each subcommand registers its options on `app` and, when the user chooses it, stores
 /// its body in `chosen` (set from the subcommand's parse callback, run after parsing).
 void add_version_command(CLI::App& app, CommandMain& chosen);
+void add_watch_command(CLI::App& app, CommandMain& chosen);
 
 }  // namespace tetherd::daemon
