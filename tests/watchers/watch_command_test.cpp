@@ -199,7 +199,7 @@ TEST_CASE("tetherd watch --json keeps lines valid JSON for non-UTF-8 names (path
   CHECK(watch.stop(SIGTERM) == 0);
 }
 
-TEST_CASE("tetherd watch with several paths says which root; --exclude hides and skips") {
+TEST_CASE("tetherd watch with several paths says which root - --exclude hides and skips") {
   TempDir first;
   TempDir second;
   make_dirs(first / "build/deep");
