@@ -11,7 +11,7 @@
 #   --idle-seconds S  idle CPU window (default 10); --long means 60
 #   --work DIR        where the trees go (default /tmp/tetherd-bench-watch)
 # Environment: TETHERD (default build/default/daemon/tetherd), CREATE_FILES (default
-# build/default/bench/tools/bench_create_files). Build first:
+# build/default/bench/bench_create_files). Build first:
 #   cmake --build build/default -j2 --target tetherd bench_create_files
 #
 # Every measurement gets a tree of its own, created fresh; nothing is deleted during the
@@ -21,7 +21,7 @@
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 export TETHERD="${TETHERD:-$here/build/default/daemon/tetherd}"
-export CREATE_FILES="${CREATE_FILES:-$here/build/default/bench/tools/bench_create_files}"
+export CREATE_FILES="${CREATE_FILES:-$here/build/default/bench/bench_create_files}"
 dirs=20000 files=100000 repeat=3 idle=10 work=/tmp/tetherd-bench-watch
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -119,38 +119,54 @@ for name in tools("x"):
           f"   CPU during setup {results[name]['setup_cpu']*1000:6.0f} ms   (runs: "
           + ", ".join(f"{s*1000:.0f}" for s in setups) + " ms)")
 
-print(f"\n== events/s: one writer creates {files} files flat out in one directory ==")
-for name in tools("x"):
+def events_per_second(name, mode, word):
+    """The writer runs flat out; the tool's stdout is read until it has reported every write.
+    Both tools are counted one line per write: tetherd prints one MODIFY per write (it merges
+    the adjacent MODIFY+CLOSE_WRITE, except when a read boundary splits them), inotifywait
+    prints MODIFY and CLOSE_WRITE on separate lines and only MODIFY is counted."""
     root = fresh_tree(10)
     target = os.path.join(root, "flat")
     os.mkdir(target)
     argv, marker = tools(root)[name]
     proc, _ = start(argv, marker, stdout=subprocess.PIPE)
-    began = time.monotonic()
-    writer = subprocess.Popen([create_files, target, str(files)], stdout=subprocess.PIPE)
-    creates = overflow = 0
-    last = began
-    tail = b""
+    writer_argv = [create_files, target, str(files)] + ([mode] if mode == "modify" else [])
     fd = proc.stdout.fileno()
-    while creates < files:
-        readable, _, _ = select.select([fd], [], [], 5)
-        if not readable: break  # nothing for 5 s: the rest is lost
-        chunk = os.read(fd, 1 << 20)
-        if not chunk: break
-        data = tail + chunk
+    seen = overflow = 0
+    tail = b""
+    def drain(timeout):
+        nonlocal seen, overflow, tail
+        readable, _, _ = select.select([fd], [], [], timeout)
+        if not readable: return False
+        data = tail + os.read(fd, 1 << 20)
         cut = data.rfind(b"\n") + 1
         complete, tail = data[:cut], data[cut:]
-        creates += complete.count(b"CREATE")
+        seen += complete.count(word)
         overflow += complete.count(b"OVERFLOW") + complete.count(b"(overflow)")
+        return True
+    if mode == "modify":  # the 1000 files are created before the clock starts
+        writer = subprocess.Popen([create_files, target, "1000"], stdout=subprocess.DEVNULL)
+        writer.wait()
+        while drain(0.5): pass  # their events are not counted
+        seen = 0
+    began = time.monotonic()
+    writer = subprocess.Popen(writer_argv, stdout=subprocess.PIPE)
+    last = began
+    while seen < files:
+        if not drain(5): break  # nothing for 5 s: the rest is lost
         last = time.monotonic()
     writer_seconds = float(writer.communicate()[0])
     stop(proc)
     seconds = last - began
-    print(f"{name:20s} {creates:7d}/{files} creates reported in {seconds:6.2f} s = "
-          f"{creates/seconds:9.0f} events/s   overflow: {'YES' if overflow else 'no'}   "
-          f"(writer alone: {writer_seconds:.2f} s = {files/writer_seconds:.0f} files/s)")
-    results[name]["events"] = creates / seconds
-    results[name]["overflow"] = overflow
+    print(f"{name:20s} {seen:7d}/{files} reported in {seconds:6.2f} s = "
+          f"{seen/seconds:9.0f} events/s   overflow: {'YES' if overflow else 'no'}   "
+          f"(writer alone: {writer_seconds:.2f} s = {files/writer_seconds:.0f} ops/s)")
+    return seen / seconds
+
+for mode, word, what in (("create", b"CREATE", f"creates {files} new files"),
+                         ("modify", b"MODIFY", f"makes {files} one-byte writes to 1000 files")):
+    print(f"\n== events/s: one writer {what} flat out in one directory ==")
+    for name in tools("x"):
+        results[name][mode] = events_per_second(name, mode, word)
 
 print(f"\n== CPU while idle for {idle} s with {dirs} directories watched ==")
 for name in tools("x"):
@@ -168,6 +184,6 @@ for name in tools("x"):
 t, i = results["tetherd watch"], results["inotifywait -m -r"]
 print("\n== ratios (tetherd / inotifywait) ==")
 print(f"setup time {t['setup']/i['setup']:.2f}x   RSS {t['rss']/i['rss']:.2f}x   "
-      f"events/s {t['events']/i['events']:.2f}x   idle CPU "
+      f"events/s create {t['create']/i['create']:.2f}x modify {t['modify']/i['modify']:.2f}x   idle CPU "
       + (f"{t['idle_cpu']/i['idle_cpu']:.2f}x" if i['idle_cpu'] > 0 else f"{t['idle_cpu']*1000:.0f} ms vs 0 ms"))
 PY
