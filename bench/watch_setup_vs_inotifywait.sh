@@ -148,6 +148,7 @@ def events_per_second(name, mode, word):
         writer.wait()
         while drain(0.5): pass  # their events are not counted
         seen = 0
+    cpu_before = cpu_seconds(proc.pid)
     began = time.monotonic()
     writer = subprocess.Popen(writer_argv, stdout=subprocess.PIPE)
     last = began
@@ -155,12 +156,14 @@ def events_per_second(name, mode, word):
         if not drain(5): break  # nothing for 5 s: the rest is lost
         last = time.monotonic()
     writer_seconds = float(writer.communicate()[0])
+    cpu = cpu_seconds(proc.pid) - cpu_before
     stop(proc)
     seconds = last - began
     print(f"{name:20s} {seen:7d}/{files} reported in {seconds:6.2f} s = "
           f"{seen/seconds:9.0f} events/s   overflow: {'YES' if overflow else 'no'}   "
+          f"tool CPU {cpu:5.2f} s = {cpu/max(seen,1)*1e6:5.1f} us/event   "
           f"(writer alone: {writer_seconds:.2f} s = {files/writer_seconds:.0f} ops/s)")
-    return seen / seconds
+    return seen / seconds, cpu / max(seen, 1)
 
 for mode, word, what in (("create", b"CREATE", f"creates {files} new files"),
                          ("modify", b"MODIFY", f"makes {files} one-byte writes to 1000 files")):
@@ -184,6 +187,7 @@ for name in tools("x"):
 t, i = results["tetherd watch"], results["inotifywait -m -r"]
 print("\n== ratios (tetherd / inotifywait) ==")
 print(f"setup time {t['setup']/i['setup']:.2f}x   RSS {t['rss']/i['rss']:.2f}x   "
-      f"events/s create {t['create']/i['create']:.2f}x modify {t['modify']/i['modify']:.2f}x   idle CPU "
+      f"events/s create {t['create'][0]/i['create'][0]:.2f}x modify {t['modify'][0]/i['modify'][0]:.2f}x   "
+      f"CPU/event create {t['create'][1]/i['create'][1]:.2f}x modify {t['modify'][1]/i['modify'][1]:.2f}x   idle CPU "
       + (f"{t['idle_cpu']/i['idle_cpu']:.2f}x" if i['idle_cpu'] > 0 else f"{t['idle_cpu']*1000:.0f} ms vs 0 ms"))
 PY
