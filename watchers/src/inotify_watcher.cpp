@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <fstream>
 #include <utility>
@@ -537,6 +538,9 @@ void InotifyWatcher::read_events() {
                    std::string_view(name, ::strnlen(name, name_space)));
       offset += sizeof header + header.len;
     }
+    // A read that left room for another event emptied the queue: skip the read that would
+    // only say EAGAIN (level-triggered uv_poll calls again if more arrived meanwhile).
+    if (total + sizeof(inotify_event) + NAME_MAX + 1 <= read_buffer_size) return;
   }
 }
 
