@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "stdout_stream.hpp"
 #include "tetherd/core/change.hpp"
 #include "tetherd/core/path_filter.hpp"
 #include "tetherd/core/text.hpp"
@@ -101,7 +102,8 @@ class WatchCommand {
   void json_line(std::string& out, const Root& root, const core::Change& change) const;
   std::string shown_path(const Root& root, std::string_view relative) const;
   bool shown(const core::Change& change) const;
-  void finish(int code);
+  void finish(int code, bool flush_output);
+  void close_signals();
   static void on_signal(uv_signal_t* handle, int signal) noexcept;
 
   const WatchOptions& options_;
@@ -109,6 +111,8 @@ class WatchCommand {
   uv_loop_t loop_{};
   std::vector<std::unique_ptr<Root>> roots_;
   std::vector<uv_signal_t*> signals_;
+  std::unique_ptr<StdoutStream> output_;
+  std::size_t dropped_events_ = 0;  // not printed because the reader fell behind
   int exit_code_ = exit_code::ok;
   bool finished_ = false;
 };
@@ -175,30 +179,40 @@ void WatchCommand::json_line(std::string& out, const Root& root, const core::Cha
 
 void WatchCommand::print(const Root& root, std::vector<core::Change>&& batch) {
   std::string out;
+  std::size_t events = 0;
   for (const core::Change& change : batch) {
     if (!shown(change)) continue;
+    ++events;
     if (options_.json) {
       json_line(out, root, change);
     } else {
       human_line(out, root, change);
     }
   }
-  // One write and one flush per batch, so `| grep` sees events as they happen.
-  if (!out.empty() &&
-      (std::fwrite(out.data(), 1, out.size(), stdout) != out.size() || std::fflush(stdout) != 0)) {
-    std::fprintf(stderr, "tetherd watch: cannot write to standard output: %s\n",
-                 std::strerror(errno));
-    finish(exit_code::io_error);
+  if (events == 0 || output_ == nullptr) return;
+  if (dropped_events_ > 0) {
+    if (output_->queued() > StdoutStream::max_queued_bytes / 2) {
+      dropped_events_ += events;
+      return;
+    }
+    // The reader caught up: tell it to look at everything again, as after a kernel overflow.
+    std::fprintf(stderr,
+                 "tetherd watch: %zu events were not printed because standard output was not "
+                 "read fast enough\n",
+                 dropped_events_);
+    dropped_events_ = 0;
+    std::string rescan;
+    for (const auto& each : roots_) {
+      const core::Change change = core::Change::rescan("", "output overflow");
+      options_.json ? json_line(rescan, *each, change) : human_line(rescan, *each, change);
+    }
+    out.insert(0, rescan);
   }
+  // One write per batch, straight away, so `| grep` sees events as they happen.
+  if (!output_->write(std::move(out))) dropped_events_ += events;
 }
 
-void WatchCommand::finish(int code) {
-  if (finished_) return;
-  finished_ = true;
-  exit_code_ = code;
-  for (auto& root : roots_) {
-    if (root->watcher) root->watcher->stop();
-  }
+void WatchCommand::close_signals() {
   for (uv_signal_t* signal : signals_) {
     uv_close(reinterpret_cast<uv_handle_t*>(signal),
              [](uv_handle_t* closed) { delete reinterpret_cast<uv_signal_t*>(closed); });
@@ -206,8 +220,27 @@ void WatchCommand::finish(int code) {
   signals_.clear();
 }
 
+// Stops watching. With `flush_output`, what is queued for stdout is written before the loop
+// ends; the signal handlers stay until then, so a signal can still cut that short.
+void WatchCommand::finish(int code, bool flush_output) {
+  if (finished_) {
+    if (output_) output_->close(false, nullptr);
+    return;
+  }
+  finished_ = true;
+  exit_code_ = code;
+  for (auto& root : roots_) {
+    if (root->watcher) root->watcher->stop();
+  }
+  if (output_) {
+    output_->close(flush_output, [this] { close_signals(); });
+  } else {
+    close_signals();
+  }
+}
+
 void WatchCommand::on_signal(uv_signal_t* handle, int /*signal*/) noexcept {
-  static_cast<WatchCommand*>(handle->data)->finish(exit_code::ok);
+  static_cast<WatchCommand*>(handle->data)->finish(exit_code::ok, false);
 }
 
 int WatchCommand::run() {
@@ -235,10 +268,12 @@ int WatchCommand::run() {
       return exit_code::usage;
     }
   }
-  // Line-buffered even into a pipe; print() also flushes after each batch.
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);
-
   uv_loop_init(&loop_);
+  output_ = std::make_unique<StdoutStream>(&loop_, [this](int status) {
+    std::fprintf(stderr, "tetherd watch: cannot write to standard output: %s\n",
+                 uv_strerror(status));
+    finish(exit_code::io_error, false);
+  });
   std::size_t directories = 0;
   int code = exit_code::ok;
   for (const std::string& path : options_.paths) {
@@ -262,7 +297,7 @@ int WatchCommand::run() {
         all_gone &= each->gone;
       if (all_gone) {
         std::fprintf(stderr, "tetherd watch: no watched directory is left\n");
-        finish(exit_code::no_input);
+        finish(exit_code::no_input, true);
       }
     };
     watch.on_error = [](const watchers::WatcherError& error) {
@@ -297,10 +332,12 @@ int WatchCommand::run() {
     uv_run(&loop_, UV_RUN_DEFAULT);
     code = exit_code_;
   } else {
-    finish(code);
+    finish(code, true);
   }
   roots_.clear();
   uv_run(&loop_, UV_RUN_DEFAULT);  // let closing handles finish
+  output_.reset();
+  uv_run(&loop_, UV_RUN_DEFAULT);
   uv_loop_close(&loop_);
   return code;
 }

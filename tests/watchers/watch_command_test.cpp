@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 
 #include <nlohmann/json.hpp>
@@ -72,6 +73,20 @@ class WatchProcess {
     ::kill(pid_, signal);
     return wait_exit();
   }
+  /// Like stop(), but never reads stdout while waiting.
+  int stop_without_reading(int signal, std::chrono::milliseconds limit = 20s) {
+    ::kill(pid_, signal);
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      ::poll(nullptr, 0, 5);
+    }
+    return -1;
+  }
   int wait_exit(std::chrono::milliseconds limit = 20s) {
     const auto deadline = std::chrono::steady_clock::now() + limit;
     while (std::chrono::steady_clock::now() < deadline) {
@@ -86,6 +101,13 @@ class WatchProcess {
       pump(10);
     }
     return -1;
+  }
+
+  /// Bytes waiting unread in the stdout pipe.
+  int unread_stdout_bytes() const {
+    int bytes = 0;
+    ::ioctl(out_, FIONREAD, &bytes);
+    return bytes;
   }
 
   std::vector<std::string> lines;  // stdout, split at '\n'
@@ -237,4 +259,23 @@ TEST_CASE("tetherd watch reports ROOT_GONE and exits when every root is gone") {
   std::filesystem::remove_all(parent / "root");
   CHECK(watch.wait_exit() == 66);
   CHECK(watch.has_line("ROOT_GONE . (deleted)"));
+}
+
+TEST_CASE("tetherd watch exits 0 on SIGTERM even when nobody reads its output") {
+  TempDir dir;
+  WatchProcess watch({dir.path()});
+  REQUIRE(watch.ready());
+  // Fill most of the stdout pipe (64 KiB), then far more; the test reads none of it.
+  make_dirs(dir / "flat");
+  int created = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (watch.unread_stdout_bytes() < 40000 && std::chrono::steady_clock::now() < deadline) {
+    for (int i = 0; i < 500; ++i)
+      write_file(dir / ("flat/file" + std::to_string(created++)));
+    ::poll(nullptr, 0, 10);
+  }
+  REQUIRE(watch.unread_stdout_bytes() >= 40000);
+  for (int i = 0; i < 3000; ++i)
+    write_file(dir / ("flat/more" + std::to_string(i)));
+  CHECK(watch.stop_without_reading(SIGTERM) == 0);
 }
