@@ -10,6 +10,8 @@ packages=(
   libuv1-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   # tests, sanitizers, fuzzing, microbenchmarks
   doctest-dev python3 clang-14 libclang-rt-14-dev libbenchmark-dev
+  # peer tools for bench/ (watch_setup_vs_inotifywait.sh)
+  inotify-tools
 )
 
 missing=()
