@@ -356,8 +356,7 @@ void add_watch_command(CLI::App& app, CommandMain& chosen) {
       ->add_option("--exclude", options->excludes,
                    "Do not watch or report paths matching GLOB (repeatable)")
       ->type_name("GLOB")
-      ->expected(1)
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+      ->allow_extra_args(false);  // one GLOB per --exclude: `--exclude a DIR` keeps DIR a PATH
   command->add_flag("--poll", options->poll,
                     "Poll with stat walks instead of inotify (NFS, FUSE, SMB)");
   command

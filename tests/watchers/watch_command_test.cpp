@@ -225,7 +225,8 @@ TEST_CASE("tetherd watch with several paths says which root - --exclude hides an
   TempDir first;
   TempDir second;
   make_dirs(first / "build/deep");
-  WatchProcess watch({first.path(), second.path(), "--exclude", "build/", "--exclude", "*.o"});
+  // One GLOB per --exclude: the PATH after it stays a PATH.
+  WatchProcess watch({first.path(), "--exclude", "build/", second.path(), "--exclude", "*.o"});
   REQUIRE(watch.ready());
   CHECK(watch.err.find("watching 2 directories") != std::string::npos);
   write_file(first / "build/deep/hidden");
