@@ -13,6 +13,7 @@ int run_cli(int argc, char** argv) {
   CommandMain chosen;
   // Subcommands, one line each (keep in the order `tetherd --help` should list them).
   add_check_command(app, chosen);
+  add_watch_command(app, chosen);
   add_version_command(app, chosen);
 
   try {

@@ -31,5 +31,6 @@ int run_cli(int argc, char** argv);
 /// its body in `chosen` (set from the subcommand's parse callback, run after parsing).
 void add_version_command(CLI::App& app, CommandMain& chosen);
 void add_check_command(CLI::App& app, CommandMain& chosen);
+void add_watch_command(CLI::App& app, CommandMain& chosen);
 
 }  // namespace tetherd::daemon

@@ -1,0 +1,137 @@
+#pragma once
+
+// inotify_watcher: recursive Linux watcher on its own inotify fd (IN_NONBLOCK|IN_CLOEXEC),
+// read on a uv_poll_t (libuv's uv_fs_event is not recursive, reads 4 KiB at a time and drops
+// IN_Q_OVERFLOW). See design/WATCHERS.md for the cases this handles; in short:
+//
+// - one watch per directory the filter admits; a new or moved-in directory is watched FIRST
+//   and then listed, and everything found is reported as created (duplicates are fine,
+//   losses are not);
+// - renames are paired by cookie across reads; a MOVED_FROM unpaired after rename_timeout is
+//   a removal, an unpaired MOVED_TO a creation;
+// - the watched directories form a tree of nodes (wd -> node, parent links, name -> child),
+//   so a directory rename re-keys its whole subtree in O(1) and paths are derived on demand;
+// - IN_Q_OVERFLOW -> rescan("", "overflow") plus a re-walk that re-establishes watches;
+//   an unknown wd -> rescan of its nearest known ancestor, which for a wd never seen is the
+//   root; IN_IGNORED frees the node (the map shrinks back);
+// - root deleted / moved / unmounted -> root_gone(reason), then the watcher stops itself;
+// - ENOSPC from inotify_add_watch -> an error naming fs.inotify.max_user_watches, its value
+//   and the number of directories the tree needs; the uncovered subtree is polled.
+//
+// Listing a new directory runs on the loop thread, right after its watch is added: the watch
+// map must be updated before the next event is read, and the common case is a handful of
+// entries.
+
+#include <cstddef>
+#include <map>
+#include <unordered_map>
+
+#include "tetherd/watchers/inotify_api.hpp"
+#include "tetherd/watchers/poll_watcher.hpp"
+#include "tetherd/watchers/watcher.hpp"
+
+namespace tetherd::watchers {
+
+/// The inotify event mask every watch uses.
+std::uint32_t inotify_watch_mask() noexcept;
+
+class InotifyWatcher final : public Watcher {
+ public:
+  InotifyWatcher(uv_loop_t* loop, WatcherOptions options,
+                 std::shared_ptr<InotifyApi> api = system_inotify_api());
+  ~InotifyWatcher() override;
+
+  std::optional<WatcherError> start() override;
+  void stop() override;
+  /// inotify watches plus the directories the polling fallback covers.
+  std::size_t watched_directory_count() const override;
+
+  /// Watch descriptors currently known (live or awaiting their IN_IGNORED).
+  std::size_t inotify_watch_count() const { return nodes_.size(); }
+  /// Relative roots of the subtrees polled because the watch limit was reached.
+  std::vector<std::string> polled_subtrees() const;
+
+  /// The read buffer size: a whole default queue (16384 events) of short names fits.
+  static constexpr std::size_t read_buffer_size = 256 * 1024;
+
+ private:
+  struct Node {
+    int wd = -1;
+    Node* parent = nullptr;  // null for the root and for detached nodes
+    std::string name;
+    std::map<std::string, Node*, std::less<>> children;
+    bool detached = false;  // no longer part of the tree; waiting for IN_IGNORED
+    std::uint64_t seen_in_walk = 0;
+  };
+  struct PendingMove {
+    std::uint32_t cookie = 0;
+    std::string from;
+    bool is_dir = false;
+    int wd = -1;  // the moved directory's watch, if it had one
+    std::uint64_t deadline_ms = 0;
+  };
+  struct WalkItem {
+    Node* parent;
+    std::string name;
+    std::string relative;
+  };
+
+  static void on_readable(uv_poll_t* handle, int status, int events) noexcept;
+  static void on_rename_timer(uv_timer_t* timer) noexcept;
+  static void on_flush_timer(uv_timer_t* timer) noexcept;
+
+  void read_events();
+  void handle_event(int wd, std::uint32_t mask, std::uint32_t cookie, std::string_view name);
+  void handle_root_event(std::uint32_t mask);
+  void complete_move(const PendingMove& move, Node* new_parent, std::string_view name,
+                     const std::string& relative);
+  void expire_moves(bool all);
+  void arm_rename_timer();
+
+  void watch_tree(Node* parent, std::string name, std::string relative, bool report_contents,
+                  int known_wd = -1);
+  void resync_after_overflow();
+  void add_watch_failed(const std::string& relative, int error, bool report_contents);
+  void start_polling(const std::string& relative, bool report_contents);
+  void retire_pollers_under(std::string_view relative);
+
+  Node* find_node(int wd) const;
+  Node* child_of(Node* parent, std::string_view name) const;
+  std::string relative_path(const Node* node) const;
+  std::string full_path(std::string_view relative) const;
+  bool admits(std::string_view relative_dir) const;
+  void attach(Node* node, Node* parent, std::string name);
+  void detach(Node* node);
+  void detach_subtree(Node* node);
+  void unwatch_subtree(Node* node);
+  void forget(Node* node);
+
+  void emit(core::Change change);
+  void report(WatcherError error);
+  void flush();
+  void shut_down(std::string reason);
+  void tear_down();
+
+  uv_loop_t* loop_;
+  WatcherOptions options_;
+  std::shared_ptr<InotifyApi> api_;
+  std::string root_;  // options_.root without trailing slashes
+  int fd_ = -1;
+  uv_poll_t* poll_ = nullptr;
+  uv_timer_t* rename_timer_ = nullptr;
+  uv_timer_t* flush_timer_ = nullptr;
+  std::unique_ptr<std::byte[]> buffer_;
+  std::unordered_map<int, std::unique_ptr<Node>> nodes_;
+  Node* root_node_ = nullptr;
+  std::vector<PendingMove> pending_moves_;
+  std::vector<core::Change> batch_;
+  std::vector<WatcherError> errors_;
+  std::map<std::string, std::unique_ptr<PollWatcher>> pollers_;
+  std::vector<std::unique_ptr<PollWatcher>> retired_pollers_;
+  std::uint64_t walk_generation_ = 0;
+  bool running_ = false;
+  bool stopped_by_owner_ = false;  // stop() was called: nothing may be delivered any more
+  bool limit_reported_ = false;
+};
+
+}  // namespace tetherd::watchers
