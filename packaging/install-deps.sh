@@ -10,6 +10,9 @@ packages=(
   libuv1-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   # tests, sanitizers, fuzzing, microbenchmarks
   doctest-dev python3 python3-jsonschema clang-14 libclang-rt-14-dev libbenchmark-dev
+  e2fsprogs
+  # peer tools for bench/
+  inotify-tools rsync lsyncd
 )
 
 missing=()

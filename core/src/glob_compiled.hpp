@@ -30,7 +30,7 @@ struct GlobPattern::Token {
 struct GlobPattern::Segment {
   enum class Kind : std::uint8_t {
     literal,      ///< no metacharacters: the segment must equal `literal` byte for byte
-    any_segment,  ///< only stars (`*`, `a**`-style runs are not this): matches every segment
+    any_segment,  ///< `*` (or `***`): matches every segment
     suffix,       ///< `*` then literal text: the segment must end with `literal` (fast path)
     wildcard,     ///< general: `tokens`
     double_star,  ///< `**` alone: zero or more whole segments

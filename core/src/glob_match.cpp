@@ -100,7 +100,38 @@ std::size_t next_segment(std::string_view path, std::size_t start) noexcept {
 
 namespace glob_detail {
 
+/// Offset where the last `count` segments of `path` begin, or none if the path has
+/// fewer than `count` segments. The empty path has no segments.
+std::size_t tail_start(std::string_view path, std::size_t count) noexcept {
+  std::size_t start = path.size() + 1;  // as if a "/" followed the path
+  for (std::size_t i = 0; i < count; ++i) {
+    if (start == 0 || path.empty()) return none;
+    const std::size_t previous_end = start - 1;  // a '/' or path.size()
+    const std::size_t slash =
+        previous_end == 0 ? std::string_view::npos : path.rfind('/', previous_end - 1);
+    start = slash == std::string_view::npos ? 0 : slash + 1;
+  }
+  return start;
+}
+
 bool match_segments(const Segment* segments, std::size_t count, std::string_view path) noexcept {
+  // Fast path for the common unanchored pattern, `**` followed by a fixed number of segments
+  // (`*.jpg`, `b/*.tmp`): only the path's last segments can match, so skip the search.
+  if (count >= 1 && segments[0].kind == Segment::Kind::double_star) {
+    bool fixed_tail = true;
+    for (std::size_t i = 1; fixed_tail && i < count; ++i) {
+      fixed_tail = segments[i].kind != Segment::Kind::double_star;
+    }
+    if (fixed_tail) {
+      if (count == 1) return true;  // `**` alone matches every path
+      const std::size_t start = tail_start(path, count - 1);
+      if (start == none) return false;
+      // A tail starting at the very end is one empty segment (path "a/"), not zero segments.
+      if (start == path.size()) return match_segment(segments[1], std::string_view());
+      return match_segments(segments + 1, count - 1, path.substr(start));
+    }
+  }
+
   // Segment starts are byte offsets; `end` means no segment is left. The empty path has none.
   const std::size_t end = path.size() + 1;
   std::size_t position = path.empty() ? end : 0;

@@ -17,6 +17,7 @@ int run_cli(int argc, char** argv) {
   add_check_command(app, chosen);
   add_control_commands(app, chosen);
   add_logs_command(app, chosen);
+  add_watch_command(app, chosen);
   add_demo_command(app, chosen);
   add_version_command(app, chosen);
 

@@ -80,9 +80,10 @@ void print_summary(const config::Config& config) {
 // `path` relative to `root` if it is root or beneath it ("" for root itself).
 std::optional<std::string> relative_to(const fs::path& path, const fs::path& root) {
   auto path_it = path.begin();
-  for (auto root_it = root.begin(); root_it != root.end(); ++root_it, ++path_it) {
-    if (root_it->empty()) continue;
+  for (auto root_it = root.begin(); root_it != root.end(); ++root_it) {
+    if (root_it->empty()) continue;  // a trailing separator matches nothing
     if (path_it == path.end() || *path_it != *root_it) return std::nullopt;
+    ++path_it;
   }
   fs::path rest;
   for (; path_it != path.end(); ++path_it) {
@@ -120,12 +121,24 @@ std::string destination(const config::Config& config, const config::Rule& rule,
 }
 
 int explain(const config::Config& config, const std::string& requested) {
-  std::error_code error;
   fs::path path = requested;
-  if (path.is_relative()) path = fs::current_path(error) / path;
+  if (path.is_relative()) {
+    std::error_code cwd_error;
+    const fs::path cwd = fs::current_path(cwd_error);
+    if (cwd_error) {
+      std::fprintf(stderr, "tetherd check: cannot resolve %s: %s\n", requested.c_str(),
+                   cwd_error.message().c_str());
+      return exit_code::io_error;
+    }
+    path = cwd / path;
+  }
   path = normalized(path);
-  const fs::path resolved = normalized(fs::weakly_canonical(path, error));
-  const fs::file_status status = fs::symlink_status(path, error);
+  // Also compared with symbolic links resolved, so a path reached through a link to a source
+  // (or a source given through a link) is still recognized.
+  std::error_code resolve_error;
+  const fs::path resolved = normalized(fs::weakly_canonical(path, resolve_error));
+  std::error_code status_error;
+  const fs::file_status status = fs::symlink_status(path, status_error);
   const bool exists = fs::exists(status);
   const bool is_dir = fs::is_directory(status);
   std::printf("%s (%s)\n", path.c_str(),
@@ -137,8 +150,10 @@ int explain(const config::Config& config, const std::string& requested) {
   bool mirrored = false;
   for (const config::Rule& rule : config.rules) {
     std::optional<std::string> relative = relative_to(path, rule.source);
-    if (!relative && !error) {
-      relative = relative_to(resolved, normalized(fs::weakly_canonical(rule.source, error)));
+    if (!relative && !resolve_error) {
+      std::error_code source_error;
+      const fs::path real_source = normalized(fs::weakly_canonical(rule.source, source_error));
+      if (!source_error) relative = relative_to(resolved, real_source);
     }
     if (!relative) continue;
     covered = true;
@@ -208,11 +223,15 @@ void add_check_command(CLI::App& app, CommandMain& chosen) {
       "check",
       "Validate the config: exit 0, or print every problem as file:line:column and exit 78 "
       "(66: the file cannot be read)");
-  command->add_option("-c,--config", options->config_file,
-                      "Config file (default: $TETHERD_CONFIG, else /etc/tetherd/tetherd.json)");
-  command->add_option("--explain", options->explain_path,
-                      "Say which rule and which include/exclude pattern decide whether PATH is "
-                      "mirrored, and where to (exit 1 if no rule mirrors it)");
+  command
+      ->add_option("-c,--config", options->config_file,
+                   "Config file (default: $TETHERD_CONFIG, else /etc/tetherd/tetherd.json)")
+      ->type_name("FILE");
+  command
+      ->add_option("--explain", options->explain_path,
+                   "Say which rule and which include/exclude pattern decide whether PATH is "
+                   "mirrored, and where to (exit 1 if no rule mirrors it)")
+      ->type_name("PATH");
   command->callback([&chosen, options] { chosen = [options] { return run_check(*options); }; });
 }
 

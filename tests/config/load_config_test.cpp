@@ -23,7 +23,7 @@ using testing::ScratchDir;
 TEST_CASE("a full config produces the values it names, with defaults for the rest") {
   ScratchDir scratch;
   const std::string text = replace_all(R"({
-  "$schema": "https://tetherd.dev/schema/tetherd.schema.json",
+  "$schema": "file:///usr/share/tetherd/tetherd.schema.json",
   "log":   { "file": "/var/log/tetherd//events.jsonl", "level": "debug" },
   "control_socket": "/run/tetherd/control.sock",
   "stores": {

@@ -149,6 +149,20 @@ TEST_CASE("each validation reports its exact position, JSON path and message") {
        "whole number)\n"
        "t.json:2:24: rules[0].max_delete_percent: expected an integer from 0 to 100, got "
        "99999999999999999999999\n"},
+      {"positions inside nested arrays spread over lines",
+       "{\"rules\": [{\"name\": \"r\", \"target\": \"/m\",\n"
+       "  \"include\": [\n"
+       "    \"ok\",\n"
+       "      \"a//b\"\n"
+       "  ],\n"
+       "  \"preserve\": [\n"
+       "    [\n"
+       "      \"mtime\"\n"
+       "    ]\n"
+       "  ], \"source\": \"@SRC@\"}]}",
+       "t.json:4:7: rules[0].include[1]: invalid glob \"a//b\": empty path segment ('//' or a "
+       "segment with nothing in it) at byte offset 2\n"
+       "t.json:7:5: rules[0].preserve[0]: expected \"mtime\" or \"mode\", got an array\n"},
       {"rule must be an object", "{\"rules\": [\n  1,\n  [\"x\"]\n]}",
        "t.json:2:3: rules[0]: expected an object, got 1\n"
        "t.json:3:3: rules[1]: expected an object, got an array\n"},

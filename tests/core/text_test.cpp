@@ -29,7 +29,7 @@ TEST_CASE("is_valid_utf8 accepts well-formed UTF-8 and rejects every ill-formed 
   CHECK_FALSE(is_valid_utf8("\xFF"));
 }
 
-TEST_CASE("utf8_lossy replaces one U+FFFD per maximal subpart, keeps valid text") {
+TEST_CASE("utf8_lossy replaces one U+FFFD per maximal subpart / keeps valid text") {
   CHECK(utf8_lossy("caf\xC3\xA9") == "caf\xC3\xA9");
   CHECK(utf8_lossy("caf\xE9") == "caf" + replacement);
   CHECK(utf8_lossy("a\xFF\xFE"
@@ -84,7 +84,7 @@ TEST_CASE("base64 matches RFC 4648 vectors and round-trips arbitrary bytes") {
   }
 }
 
-TEST_CASE("json_quote escapes quotes, backslashes and control characters") {
+TEST_CASE("json_quote escapes quotes / backslashes and control characters") {
   CHECK(json_quote("plain") == "\"plain\"");
   CHECK(json_quote("a\"b\\c") == "\"a\\\"b\\\\c\"");
   CHECK(json_quote("two\nlines\t!") == "\"two\\nlines\\t!\"");

@@ -41,6 +41,11 @@ std::optional<GlobPattern> compile(std::string_view text) {
   }
 }
 
+bool has_empty_segment(std::string_view path) {
+  return path.empty() || path.front() == '/' || path.back() == '/' ||
+         path.find("//") != std::string_view::npos;
+}
+
 bool has_bad_segment(std::string_view path) {
   if (path.empty() || path.find('\0') != std::string_view::npos) return true;
   std::size_t start = 0;
@@ -79,6 +84,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     if (!pattern->anchored() && matched && !path.empty()) {
       require(pattern->matches(std::string("x/").append(path), is_dir));
+    }
+    if (!pattern->anchored() && (path.empty() || !has_empty_segment(path))) {
+      // Right-anchoring by definition: the anchored pattern matches some tail of the path that
+      // starts at a segment boundary, or the empty tail (this also checks the matcher's
+      // fixed-tail fast path against its general algorithm).
+      const std::optional<GlobPattern> anchored = compile(std::string("/").append(pattern_text));
+      require(anchored.has_value());
+      bool some_tail = anchored->matches("", is_dir);
+      for (std::size_t start = 0; !some_tail && start < path.size();) {
+        some_tail = anchored->matches(std::string_view(path).substr(start), is_dir);
+        const std::size_t slash = path.find('/', start);
+        if (slash == std::string::npos) break;
+        start = slash + 1;
+      }
+      require(some_tail == matched);
     }
     if (pattern->matches_every_child_of(path)) {
       const std::string prefix = path.empty() ? std::string() : path + "/";

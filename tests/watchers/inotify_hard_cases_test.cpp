@@ -20,7 +20,7 @@ std::size_t count_kind(const std::vector<Change>& changes, ChangeKind kind, std:
 
 }  // namespace
 
-TEST_CASE("basic create, modify, attrib, remove and rename are reported") {
+TEST_CASE("basic create / modify / attrib / remove and rename are reported") {
   WatchFixture fixture;
   auto& watcher = fixture.start_inotify();
   CHECK(watcher.watched_directory_count() == 1);
@@ -37,7 +37,7 @@ TEST_CASE("basic create, modify, attrib, remove and rename are reported") {
   CHECK(fixture.errors.empty());
 }
 
-TEST_CASE("hard case 1: mkdir d_i && touch d_i/f 1000 times, every d_i/f reported") {
+TEST_CASE("hard case 1: mkdir d_i && touch d_i/f 1000 times / every d_i/f reported") {
   WatchFixture fixture;
   fixture.start_inotify();
   constexpr int count = 1000;
@@ -64,7 +64,7 @@ TEST_CASE("hard case 1: mkdir d_i && touch d_i/f 1000 times, every d_i/f reporte
   CHECK(fixture.watcher->watched_directory_count() == count + 1);
 }
 
-TEST_CASE("hard case 2: mkdir -p a/b/c/d && touch a/b/c/d/x, then a/b/c/d/y") {
+TEST_CASE("hard case 2: mkdir -p a/b/c/d && touch a/b/c/d/x / then a/b/c/d/y") {
   WatchFixture fixture;
   fixture.start_inotify();
   make_dirs(fixture.dir / "a/b/c/d");
@@ -76,7 +76,7 @@ TEST_CASE("hard case 2: mkdir -p a/b/c/d && touch a/b/c/d/x, then a/b/c/d/y") {
   REQUIRE(fixture.run_until([&] { return fixture.saw(ChangeKind::created, "a/b/c/d/y"); }));
 }
 
-TEST_CASE("hard case 3: overflow while the consumer is paused -> rescan, reconcile finds all") {
+TEST_CASE("hard case 3: overflow while the consumer is paused -> rescan / reconcile finds all") {
   WatchFixture fixture;
   fixture.start_inotify();
   const long queue_limit = read_proc_number("/proc/sys/fs/inotify/max_queued_events");
@@ -197,7 +197,7 @@ TEST_CASE("hard case 8: rename while another writer floods events is paired or r
   CHECK(reported);
 }
 
-TEST_CASE("hard case 9: rm -rf of a deep tree -> all removed, the wd map shrinks back") {
+TEST_CASE("hard case 9: rm -rf of a deep tree -> all removed / the wd map shrinks back") {
   WatchFixture fixture;
   std::string path = fixture.dir / "sub";
   for (int depth = 0; depth < 30; ++depth) {
@@ -234,7 +234,7 @@ TEST_CASE("hard case 10: root deleted -> root_gone(deleted)") {
   CHECK(fixture.watcher->watched_directory_count() == 0);
 }
 
-TEST_CASE("hard case 10: root renamed or replaced -> root_gone(moved), never a mass delete") {
+TEST_CASE("hard case 10: root renamed or replaced -> root_gone(moved) / never a mass delete") {
   WatchFixture fixture;
   TempDir parent;
   make_dirs(parent / "root/sub");
@@ -257,7 +257,7 @@ TEST_CASE("hard case 10: root renamed or replaced -> root_gone(moved), never a m
   CHECK(fixture.changes.size() == reported);
 }
 
-TEST_CASE("hard case 11: atomic save (write f.tmp, rename over f) -> f changed, no f.tmp") {
+TEST_CASE("hard case 11: atomic save (write f.tmp / rename over f) -> f changed / no f.tmp") {
   WatchFixture fixture;
   write_file(fixture.dir / "f", "old");
   fixture.start_inotify();
@@ -325,7 +325,7 @@ TEST_CASE("hard case 13: create then unlink before processing -> nothing or crea
   CHECK(present.count("d") == 1);
 }
 
-TEST_CASE("hard case 14: swap (mv dir bye; mv alt dir) -> both trees right afterwards") {
+TEST_CASE("hard case 14: swap (mv dir bye - mv alt dir) -> both trees right afterwards") {
   WatchFixture fixture;
   make_dirs(fixture.dir / "dir/inner");
   make_dirs(fixture.dir / "alt/other");
@@ -345,7 +345,7 @@ TEST_CASE("hard case 14: swap (mv dir bye; mv alt dir) -> both trees right after
   CHECK(watcher.inotify_watch_count() == 5);
 }
 
-TEST_CASE("hard case 15: non-UTF-8, 255-byte and newline names are reported byte-exact") {
+TEST_CASE("hard case 15: non-UTF-8 / 255-byte and newline names are reported byte-exact") {
   WatchFixture fixture;
   fixture.start_inotify();
   const std::string latin1 = "caf\xe9";

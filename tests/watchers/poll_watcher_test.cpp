@@ -20,7 +20,7 @@ watchers::PollWatcher& start_poll(WatchFixture& fixture, watchers::WatcherOption
 
 }  // namespace
 
-TEST_CASE("poll watcher reports created, modified, attrib, removed and nested directories") {
+TEST_CASE("poll watcher reports created / modified / attrib / removed and nested directories") {
   WatchFixture fixture;
   write_file(fixture.dir / "existing", "a");
   auto& watcher = start_poll(fixture, fixture.options());
@@ -62,7 +62,7 @@ TEST_CASE("poll watcher honours the directory filter") {
   CHECK_FALSE(fixture.mentions("skip/x"));
 }
 
-TEST_CASE("poll watcher: root deleted -> root_gone(deleted), then silence") {
+TEST_CASE("poll watcher: root deleted -> root_gone(deleted) / then silence") {
   WatchFixture fixture;
   TempDir parent;
   make_dirs(parent / "root/sub");
@@ -108,7 +108,7 @@ TEST_CASE("start() on a missing root or a file fails with the errno") {
   }
 }
 
-TEST_CASE("fake watcher delivers pushed batches and errors from the loop, not inside push") {
+TEST_CASE("fake watcher delivers pushed batches and errors from the loop / not inside push") {
   WatchFixture fixture;
   auto fake = std::make_unique<watchers::FakeWatcher>(fixture.loop(), fixture.options());
   auto& watcher = *fake;

@@ -66,7 +66,7 @@ class LimitedInotifyApi final : public watchers::InotifyApi {
 
 }  // namespace
 
-TEST_CASE("hard case 4: ENOSPC names the sysctl, its value and the need; the subtree is polled") {
+TEST_CASE("hard case 4: ENOSPC names the sysctl / its value and the need - the subtree is polled") {
   WatchFixture fixture;
   make_dirs(fixture.dir / "small");
   make_dirs(fixture.dir / "big/inner/deeper");
@@ -148,7 +148,7 @@ TEST_CASE("an event for an unknown watch descriptor -> rescan of the root") {
   }
 }
 
-TEST_CASE("an injected IN_Q_OVERFLOW -> rescan(root, overflow), watches re-established") {
+TEST_CASE("an injected IN_Q_OVERFLOW -> rescan(root / overflow) / watches re-established") {
   WatchFixture fixture;
   make_dirs(fixture.dir / "a/b");
   auto api = std::make_shared<LimitedInotifyApi>();

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <fstream>
 #include <utility>
@@ -120,6 +121,7 @@ std::vector<std::string> InotifyWatcher::polled_subtrees() const {
 
 std::optional<WatcherError> InotifyWatcher::start() {
   if (running_) return std::nullopt;
+  stopped_by_owner_ = false;
   auto fail = [this](int code, std::string message) {
     stop();
     return WatcherError{std::error_code(code, std::system_category()), "", std::move(message)};
@@ -188,6 +190,13 @@ std::optional<WatcherError> InotifyWatcher::start() {
 }
 
 void InotifyWatcher::stop() {
+  stopped_by_owner_ = true;
+  batch_.clear();
+  errors_.clear();
+  tear_down();
+}
+
+void InotifyWatcher::tear_down() {
   running_ = false;
   if (poll_ != nullptr) {
     close_and_delete(poll_);  // uv_close stops polling before the descriptor is closed
@@ -529,6 +538,9 @@ void InotifyWatcher::read_events() {
                    std::string_view(name, ::strnlen(name, name_space)));
       offset += sizeof header + header.len;
     }
+    // A read that left room for another event emptied the queue: skip the read that would
+    // only say EAGAIN (level-triggered uv_poll calls again if more arrived meanwhile).
+    if (total + sizeof(inotify_event) + NAME_MAX + 1 <= read_buffer_size) return;
   }
 }
 
@@ -708,26 +720,25 @@ void InotifyWatcher::report(WatcherError error) {
   errors_.push_back(std::move(error));
 }
 
+// Delivers queued errors, then the batch. A callback may call stop(): nothing is delivered
+// after that.
 void InotifyWatcher::flush() {
   std::vector<WatcherError> errors = std::exchange(errors_, {});
   for (const WatcherError& error : errors) {
+    if (stopped_by_owner_) return;
     if (options_.on_error) options_.on_error(error);
   }
-  if (batch_.empty()) return;
+  if (batch_.empty() || stopped_by_owner_) return;
   std::vector<core::Change> batch = std::exchange(batch_, {});
   options_.on_changes(std::move(batch));
 }
 
-// The root is gone: report it once, stop watching. The batch (ending in root_gone) is still
-// delivered by the flush that follows.
+// The root is gone: report it once and stop watching. The batch (ending in root_gone) and
+// any queued errors are still delivered by the flush that follows.
 void InotifyWatcher::shut_down(std::string reason) {
   expire_moves(true);
   emit(core::Change::root_gone(std::move(reason)));
-  std::vector<core::Change> batch = std::exchange(batch_, {});
-  std::vector<WatcherError> errors = std::exchange(errors_, {});
-  stop();
-  batch_ = std::move(batch);
-  errors_ = std::move(errors);
+  tear_down();
 }
 
 }  // namespace tetherd::watchers

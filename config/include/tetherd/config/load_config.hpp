@@ -3,9 +3,14 @@
 // Reading and validating the JSON config file.
 //
 // Every problem is reported at once (not just the first), each with the file, the 1-based
-// line and column of the offending key or value (columns count Unicode code points; a
-// leading UTF-8 byte order mark is not counted) and its JSON path (e.g. `rules[0].delete`).
-// A JSON syntax error stops parsing: it is reported alone.
+// line and column of the offending key or value (for a missing key: the '{' of the object
+// that lacks it) and its JSON path (e.g. `rules[0].delete`). Columns count Unicode code
+// points, not bytes (a tab is one column; a leading UTF-8 byte order mark is skipped and not
+// counted). A JSON syntax error stops parsing: it is reported alone.
+//
+// The format is strict JSON (RFC 8259, UTF-8): no comments, no trailing commas, duplicate
+// keys are errors, unknown keys are errors (with "did you mean" for near misses), nesting is
+// limited to 64 levels and files to max_config_bytes.
 
 #include <cstddef>
 #include <filesystem>

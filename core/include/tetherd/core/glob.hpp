@@ -18,6 +18,7 @@
 //            matches if it matches the path's last N segments for some N (`*.tmp` matches
 //            `a/b/x.tmp`, `b/*.tmp` matches `a/b/x.tmp`; it is exactly `**/p`).
 //   p/       a trailing '/' makes the pattern match directories only.
+// Matching is case-sensitive, and a leading '.' is not special (`*` matches `.hidden`).
 //
 // Characters: paths are arbitrary bytes, not necessarily UTF-8. A path segment (and each literal
 // run and class member of the pattern) is read as a sequence of characters: a well-formed UTF-8

@@ -35,6 +35,7 @@ void add_run_command(CLI::App& app, CommandMain& chosen);  // run, sync
 void add_mirror_command(CLI::App& app, CommandMain& chosen);
 void add_control_commands(CLI::App& app, CommandMain& chosen);  // status, settle
 void add_logs_command(CLI::App& app, CommandMain& chosen);
+void add_watch_command(CLI::App& app, CommandMain& chosen);
 void add_demo_command(CLI::App& app, CommandMain& chosen);
 
 }  // namespace tetherd::daemon

@@ -110,6 +110,7 @@ class InotifyWatcher final : public Watcher {
   void report(WatcherError error);
   void flush();
   void shut_down(std::string reason);
+  void tear_down();
 
   uv_loop_t* loop_;
   WatcherOptions options_;
@@ -129,6 +130,7 @@ class InotifyWatcher final : public Watcher {
   std::vector<std::unique_ptr<PollWatcher>> retired_pollers_;
   std::uint64_t walk_generation_ = 0;
   bool running_ = false;
+  bool stopped_by_owner_ = false;  // stop() was called: nothing may be delivered any more
   bool limit_reported_ = false;
 };
 
