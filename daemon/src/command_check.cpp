@@ -18,6 +18,7 @@
 #include "tetherd/config/load_config.hpp"
 #include "tetherd/core/path_filter.hpp"
 #include "tetherd/daemon/cli.hpp"
+#include "tetherd/daemon/command_support.hpp"
 
 namespace tetherd::daemon {
 namespace {
@@ -28,16 +29,6 @@ struct CheckOptions {
   std::string config_file;
   std::string explain_path;
 };
-
-// -c, else $TETHERD_CONFIG, else the default location.
-std::string choose_config_file(const std::string& option) {
-  if (!option.empty()) return option;
-  if (const char* from_environment = std::getenv("TETHERD_CONFIG");
-      from_environment != nullptr && *from_environment != '\0') {
-    return from_environment;
-  }
-  return std::string(config::default_config_path);
-}
 
 std::string plural(std::size_t count, const char* noun) {
   return std::to_string(count) + " " + noun + (count == 1 ? "" : "s");
