@@ -306,6 +306,8 @@ OperationHandle Store::rmdir(const StoreKey& key, bool recursive, Callback<void>
 
 OperationHandle Store::set_attrs(const StoreKey& key, Attrs attrs, Callback<void> done) {
   Checks checks{{}, &key};
+  checks.key_needs_name = true;
+  checks.root_refusal = "the store root's attributes are not managed by the store";
   if (attrs.mtime) checks.needs.push_back(Capability::SetMtime);
   if (attrs.mode) checks.needs.push_back(Capability::SetMode);
   return launch<void>(Operation::SetAttrs, checks, std::move(done),
