@@ -106,11 +106,11 @@ bool is_temp_name(std::string_view name) noexcept {
 
 std::string make_temp_name() {
   static std::atomic<unsigned long> counter{0};
+  static const unsigned long pid = static_cast<unsigned long>(::getpid());
   thread_local std::mt19937_64 random{std::random_device{}()};
   char buffer[96];
   std::snprintf(buffer, sizeof buffer, "%.*s%lx.%lx.%016llx", static_cast<int>(kTempPrefix.size()),
-                kTempPrefix.data(), static_cast<unsigned long>(::getpid()),
-                counter.fetch_add(1, std::memory_order_relaxed),
+                kTempPrefix.data(), pid, counter.fetch_add(1, std::memory_order_relaxed),
                 static_cast<unsigned long long>(random()));
   return buffer;
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <vector>
@@ -32,6 +33,12 @@ struct Shared {
   std::string root_path;
   LocalStoreOptions options;
   ResolveMode resolve_mode = ResolveMode::Auto;
+  // Set once FICLONE answered that this file system cannot share extents, so later copies
+  // skip the attempt (a property of the target file system, not of one file).
+  mutable std::atomic<bool> clone_unsupported{false};
+  // O_TMPFILE in use; cleared once the file system refuses it (or /proc is missing, which
+  // linking an anonymous file into place needs).
+  mutable std::atomic<bool> anonymous_temps{true};
 };
 using SharedPtr = std::shared_ptr<const Shared>;
 
@@ -108,13 +115,17 @@ Result<void> write_all(int fd, const std::byte* data, std::size_t size) {
 // whole file where the file system shares extents, else copy_file_range, else read/write.
 Result<void> kernel_copy(const Shared& shared, int in, std::uint64_t offset, std::uint64_t length,
                          int out, const OperationState* op) {
-  if (shared.options.allow_clone && offset == 0) {
+  if (shared.options.allow_clone && offset == 0 && length > 0 &&
+      !shared.clone_unsupported.load(std::memory_order_relaxed)) {
     struct stat info {};
-    if (::fstat(in, &info) == 0 && static_cast<std::uint64_t>(info.st_size) == length &&
-        ::ioctl(out, FICLONE, in) == 0) {
-      return success();
+    if (::fstat(in, &info) == 0 && static_cast<std::uint64_t>(info.st_size) == length) {
+      if (::ioctl(out, FICLONE, in) == 0) return success();
+      // EOPNOTSUPP/ENOTTY: the file system never shares extents (ext4, tmpfs); EXDEV or
+      // EINVAL concern this pair of files only. Either way: copy instead.
+      if (errno == EOPNOTSUPP || errno == ENOTTY) {
+        shared.clone_unsupported.store(true, std::memory_order_relaxed);
+      }
     }
-    // EOPNOTSUPP (ext4, tmpfs), EXDEV, EINVAL: no extent sharing here; copy instead.
   }
   bool use_copy_range = shared.options.allow_copy_file_range;
   std::vector<std::byte> buffer;
@@ -167,12 +178,24 @@ Result<void> check_destination(int dir_fd, const std::string& name, bool overwri
   return success();
 }
 
+// A temporary file in the target directory: anonymous (O_TMPFILE: no name to clean up,
+// not even after a crash) where the file system has it, else a hidden ".tetherd.tmp.*".
 struct TempFile {
   UniqueFd fd;
-  std::string name;
+  std::string name;  // empty while anonymous, and once published
 };
 
-Result<TempFile> create_temp(int dir_fd) {
+std::string fd_path(int fd) {
+  return "/proc/self/fd/" + std::to_string(fd);
+}
+
+Result<TempFile> create_temp(const Shared& shared, int dir_fd) {
+  if (shared.anonymous_temps.load(std::memory_order_relaxed)) {
+    int fd = ::openat(dir_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+    if (fd >= 0) return TempFile{UniqueFd(fd), {}};
+    if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) return errno_error(errno);
+    shared.anonymous_temps.store(false, std::memory_order_relaxed);  // no O_TMPFILE here
+  }
   for (int attempt = 0; attempt < 8; ++attempt) {
     std::string name = make_temp_name();
     int fd =
@@ -183,21 +206,55 @@ Result<TempFile> create_temp(int dir_fd) {
   return errno_error(EEXIST, "could not create a unique temporary file");
 }
 
-// Makes `temp` appear as `name` (same directory): replace, or refuse to clobber.
-Result<void> publish(const Shared& shared, int dir_fd, const std::string& temp,
-                     const std::string& name, bool overwrite) {
-  if (::renameat2(dir_fd, temp.c_str(), dir_fd, name.c_str(), overwrite ? 0 : RENAME_NOREPLACE) !=
-      0) {
+// Gives an anonymous temporary file a hidden name (to rename it over an existing entry).
+Result<void> name_temp(int dir_fd, TempFile& temp) {
+  std::string source = fd_path(temp.fd.get());
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    std::string name = make_temp_name();
+    if (::linkat(AT_FDCWD, source.c_str(), dir_fd, name.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+      temp.name = std::move(name);
+      return success();
+    }
+    if (errno != EEXIST) return errno_error(errno);
+  }
+  return errno_error(EEXIST, "could not name a temporary file");
+}
+
+// Makes `temp` appear as `name` (same directory) in one atomic step: replacing what is
+// there, or refusing to clobber it. On failure `temp` is left for discard_temp().
+Result<void> publish(const Shared& shared, int dir_fd, TempFile& temp, const std::string& name,
+                     bool overwrite) {
+  if (temp.name.empty()) {
+    // Anonymous: linking it in is atomic and never clobbers.
+    std::string source = fd_path(temp.fd.get());
+    if (::linkat(AT_FDCWD, source.c_str(), dir_fd, name.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+      return sync_fd(shared, dir_fd);
+    }
+    if (errno != EEXIST || !overwrite) return errno_error(errno);
+    if (auto named = name_temp(dir_fd, temp); !named) return named;
+  }
+  if (::renameat2(dir_fd, temp.name.c_str(), dir_fd, name.c_str(),
+                  overwrite ? 0 : RENAME_NOREPLACE) != 0) {
     int error_number = errno;
     if (error_number == EINVAL && !overwrite) {
       // A file system without RENAME_NOREPLACE: link() refuses to clobber just as atomically.
-      if (::linkat(dir_fd, temp.c_str(), dir_fd, name.c_str(), 0) != 0) return errno_error(errno);
-      ::unlinkat(dir_fd, temp.c_str(), 0);
+      if (::linkat(dir_fd, temp.name.c_str(), dir_fd, name.c_str(), 0) != 0) {
+        return errno_error(errno);
+      }
+      ::unlinkat(dir_fd, temp.name.c_str(), 0);
     } else {
       return errno_error(error_number);
     }
   }
+  temp.name.clear();
   return sync_fd(shared, dir_fd);
+}
+
+// Removes a temporary file that will not be published.
+void discard_temp(int dir_fd, TempFile& temp) {
+  if (!temp.name.empty()) ::unlinkat(dir_fd, temp.name.c_str(), 0);
+  temp.name.clear();
+  temp.fd.reset();
 }
 
 struct FileAttrs {
@@ -408,7 +465,7 @@ Result<void> copy_entry(const Shared& shared, const StoreKey& from, const StoreK
   if (!dir) return dir.error();
   std::string name(to.name());
   if (auto ok = check_destination(dir->get(), name, overwrite); !ok) return ok;
-  auto temp = create_temp(dir->get());
+  auto temp = create_temp(shared, dir->get());
   if (!temp) return temp.error();
   auto outcome = [&]() -> Result<void> {
     if (auto copied = kernel_copy(shared, in->get(), 0, static_cast<std::uint64_t>(info.st_size),
@@ -419,9 +476,9 @@ Result<void> copy_entry(const Shared& shared, const StoreKey& from, const StoreK
     FileAttrs attrs{static_cast<std::uint32_t>(info.st_mode & 07777), info.st_mtim};
     if (auto sealed = seal(shared, temp->fd.get(), to, attrs); !sealed) return sealed.error();
     if (op && op->cancel_requested()) return cancelled();
-    return publish(shared, dir->get(), temp->name, name, overwrite);
+    return publish(shared, dir->get(), *temp, name, overwrite);
   }();
-  if (!outcome) ::unlinkat(dir->get(), temp->name.c_str(), 0);
+  discard_temp(dir->get(), *temp);
   return outcome;
 }
 
@@ -445,7 +502,8 @@ Result<void> move_across(const Shared& shared, int from_dir, const std::string& 
     (void)remove_tree(to_dir, temp);
     return copied;
   }
-  if (auto published = publish(shared, to_dir, temp, to_name, overwrite); !published) {
+  TempFile copy{UniqueFd(), temp};
+  if (auto published = publish(shared, to_dir, copy, to_name, overwrite); !published) {
     (void)remove_tree(to_dir, temp);
     if (published.error().native_code == EEXIST && overwrite) return errno_error(ENOTEMPTY);
     return published;
@@ -707,7 +765,7 @@ class LocalWrite : public std::enable_shared_from_this<LocalWrite> {
           if (auto prepared = self->prepare(); !prepared) return prepared.error();
           if (!region) return std::optional<EntryInfo>();
           auto copied = kernel_copy(*self->shared_, region->fd, region->offset, region->length,
-                                    self->file_.get(), self->op_.get());
+                                    self->file_.fd.get(), self->op_.get());
           if (!copied) {
             self->discard();
             return copied.error();
@@ -727,10 +785,9 @@ class LocalWrite : public std::enable_shared_from_this<LocalWrite> {
     name_ = std::string(key_.name());
     if (auto ok = check_destination(dir_.get(), name_, options_.overwrite); !ok) return ok;
     if (options_.atomic) {
-      auto temp = create_temp(dir_.get());
+      auto temp = create_temp(*shared_, dir_.get());
       if (!temp) return temp.error();
-      file_ = std::move(temp->fd);
-      file_name_ = std::move(temp->name);
+      file_ = std::move(*temp);
     } else {
       int flags =
           O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | (options_.overwrite ? 0 : O_EXCL);
@@ -741,10 +798,8 @@ class LocalWrite : public std::enable_shared_from_this<LocalWrite> {
         fd = ::openat(dir_.get(), name_.c_str(), flags, 0666);
       }
       if (fd < 0) return errno_error(errno);
-      file_ = UniqueFd(fd);
-      file_name_ = name_;
+      file_ = TempFile{UniqueFd(fd), name_};  // a partial target is removed on failure
     }
-    created_ = true;
     return success();
   }
 
@@ -757,9 +812,9 @@ class LocalWrite : public std::enable_shared_from_this<LocalWrite> {
     FileAttrs attrs;
     attrs.mode = options_.mode;
     if (options_.mtime) attrs.mtime = to_timespec(*options_.mtime);
-    auto sealed = seal(*shared_, file_.get(), key_, attrs);
+    auto sealed = seal(*shared_, file_.fd.get(), key_, attrs);
     if (sealed && options_.atomic) {
-      if (auto published = publish(*shared_, dir_.get(), file_name_, name_, options_.overwrite);
+      if (auto published = publish(*shared_, dir_.get(), file_, name_, options_.overwrite);
           !published) {
         sealed = published.error();
       }
@@ -770,17 +825,13 @@ class LocalWrite : public std::enable_shared_from_this<LocalWrite> {
       discard();
       return sealed;
     }
-    created_ = false;
-    file_.reset();
+    file_.name.clear();  // published: nothing to discard
+    file_.fd.reset();
     return sealed;
   }
 
   // Worker: removes what this write created (the temporary file, or the partial target).
-  void discard() {
-    if (created_) ::unlinkat(dir_.get(), file_name_.c_str(), 0);
-    created_ = false;
-    file_.reset();
-  }
+  void discard() { discard_temp(dir_.get(), file_); }
 
   void abort(StoreError error) {
     auto self = shared_from_this();
@@ -811,7 +862,8 @@ class LocalWrite : public std::enable_shared_from_this<LocalWrite> {
               if (!finished) return finished.error();
               return std::optional<EntryInfo>(std::move(*finished));
             }
-            if (auto written = write_all(self->file_.get(), data->data(), data->size()); !written) {
+            if (auto written = write_all(self->file_.fd.get(), data->data(), data->size());
+                !written) {
               self->discard();
               return written.error();
             }
@@ -829,10 +881,8 @@ class LocalWrite : public std::enable_shared_from_this<LocalWrite> {
   Callback<EntryInfo> done_;
   // Touched by one worker job at a time (each job starts after the previous completed).
   UniqueFd dir_;
-  UniqueFd file_;
+  TempFile file_;  // the temporary file, or (non-atomic) the target being written
   std::string name_;
-  std::string file_name_;
-  bool created_ = false;
 };
 
 // ---------------------------------------------------------------- the store
@@ -991,6 +1041,7 @@ Result<StorePtr> open_local_store(Executor& executor, LocalStoreOptions options)
   shared->root_path = ::realpath(options.root.c_str(), resolved) ? resolved : options.root;
   shared->resolve_mode = options.force_walk_resolution ? ResolveMode::Walk : ResolveMode::Auto;
   shared->options = options;
+  shared->anonymous_temps = options.allow_anonymous_temps && ::access("/proc/self/fd", X_OK) == 0;
   remove_stale_temps(shared->root.get(), 0);
 
   CapabilitySet capabilities{

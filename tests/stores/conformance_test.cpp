@@ -211,6 +211,10 @@ TEST_CASE_TEMPLATE("conformance 08: cancelling a write leaves no target, no temp
     });
     REQUIRE(h.loop.run_until([&] { return source->stalled(); }));
     CHECK(handle.pending());
+    // Readers see the old state while the write is in progress.
+    if (target == "keep.txt") CHECK(*h.read("keep.txt") == "previous");
+    if (target == "new.bin") CHECK_FALSE(h.exists("new.bin"));
+    CHECK(h.keys() == std::vector<std::string>{"keep.txt"});
     handle.cancel();
     REQUIRE(h.loop.run_until([&] { return result.has_value(); }));
     REQUIRE_FALSE(result->ok());

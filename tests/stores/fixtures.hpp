@@ -111,8 +111,9 @@ struct LocalWalkFixture : LocalFixtureBase {
   explicit LocalWalkFixture(core::Executor& executor) : LocalFixtureBase(executor, options()) {}
 };
 
-/// No FICLONE, no copy_file_range, every rename answering EXDEV: exercises the
-/// read/write copy loop and the copy-then-delete move a mount inside the root causes.
+/// No FICLONE, no copy_file_range, no O_TMPFILE, every rename answering EXDEV: exercises
+/// the read/write copy loop, named temporary files and the copy-then-delete move that a
+/// mount inside the root causes.
 struct LocalFallbackFixture : LocalFixtureBase {
   static constexpr const char* kName = "local-fallback";
   static stores::LocalStoreOptions options() {
@@ -120,6 +121,7 @@ struct LocalFallbackFixture : LocalFixtureBase {
     options.allow_clone = false;
     options.allow_copy_file_range = false;
     options.simulate_cross_device = true;
+    options.allow_anonymous_temps = false;
     options.durable = false;
     return options;
   }
