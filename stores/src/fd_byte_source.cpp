@@ -28,14 +28,18 @@ Result<std::shared_ptr<FdByteSource>> FdByteSource::open(Executor& executor,
     return error;
   }
   struct stat info {};
-  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
-    int error_number = errno;
+  std::optional<StoreError> refused;
+  if (::fstat(fd, &info) != 0) {
+    refused = errno_error(errno);
+  } else if (S_ISDIR(info.st_mode)) {
+    refused = errno_error(EISDIR);
+  } else if (!S_ISREG(info.st_mode)) {
+    refused = StoreError::make(Errc::InvalidPath, "not a regular file");
+  }
+  if (refused) {
     ::close(fd);
-    auto error = S_ISDIR(info.st_mode)
-                     ? StoreError::make(Errc::IsDirectory)
-                     : errno_error(error_number ? error_number : EINVAL, "not a regular file");
-    error.key = path;
-    return error;
+    refused->key = path;
+    return *refused;
   }
   return std::make_shared<FdByteSource>(executor, fd, 0, static_cast<std::uint64_t>(info.st_size));
 }

@@ -3,8 +3,11 @@
 
 #include <doctest/doctest.h>
 
+#include <fstream>
+
 #include "fixtures.hpp"
 #include "harness.hpp"
+#include "tetherd/stores/fd_byte_source.hpp"
 #include "tetherd/stores/open_store.hpp"
 
 using namespace tetherd;
@@ -85,4 +88,56 @@ TEST_CASE("open_store: picks the backend by type and names unknown ones") {
   CHECK(missing.error().code == Errc::NotFound);
   CHECK(missing.error().message() ==
         "store 'gone': open '/nonexistent/dir': no such file or directory (ENOENT)");
+}
+
+TEST_CASE("front: close twice, and children close alone") {
+  TestLoop loop;
+  auto memory = stores::open_memory_store(loop.executor());
+  core::StorePtr store = memory;
+  auto child = store->child(key("sub"));
+  int child_closed = 0;
+  child->close([&](core::Result<void> r) { child_closed += r.ok(); });
+  REQUIRE(loop.run_until([&] { return child_closed == 1; }));
+  CHECK(child->closed());
+  CHECK_FALSE(store->closed());
+  auto written = loop.await<core::EntryInfo>([&](core::Callback<core::EntryInfo> done) {
+    store->write(key("sub/x"), core::MemoryByteSource::make(loop.executor(), core::to_bytes("x")),
+                 {}, done);
+  });
+  CHECK(written.ok());
+  int closed = 0;
+  store->close([&](core::Result<void> r) { closed += r.ok(); });
+  store->close([&](core::Result<void> r) { closed += r.ok(); });
+  REQUIRE(loop.run_until([&] { return closed == 2; }));
+  store->close([&](core::Result<void> r) { closed += r.ok(); });
+  REQUIRE(loop.run_until([&] { return closed == 3; }));
+}
+
+TEST_CASE("FdByteSource: reads a local file, refuses directories") {
+  TestLoop loop;
+  TempDir dir;
+  std::string data = pattern(300'000, 9);
+  {
+    std::ofstream out(dir.path() / "f.bin", std::ios::binary);
+    out << data;
+  }
+  auto source = stores::FdByteSource::open(loop.executor(), (dir.path() / "f.bin").string());
+  REQUIRE(source.ok());
+  CHECK((*source)->size() == data.size());
+  REQUIRE((*source)->file_region().has_value());
+  std::string back;
+  while (true) {
+    auto chunk = loop.await<core::Bytes>(
+        [&](core::Callback<core::Bytes> done) { (*source)->read(65536, done); });
+    REQUIRE(chunk.ok());
+    if (chunk->empty()) break;
+    CHECK(chunk->size() <= 65536);
+    back += core::bytes_to_string(*chunk);
+  }
+  CHECK(back == data);
+  auto directory = stores::FdByteSource::open(loop.executor(), dir.path().string());
+  REQUIRE_FALSE(directory.ok());
+  CHECK(directory.error().code == Errc::IsDirectory);
+  auto missing = stores::FdByteSource::open(loop.executor(), (dir.path() / "nope").string());
+  CHECK(missing.error().code == Errc::NotFound);
 }
