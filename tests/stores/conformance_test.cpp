@@ -190,6 +190,18 @@ TEST_CASE_TEMPLATE("conformance 07: a source failing mid-write leaves no target,
   }
   CHECK_FALSE(h.exists("fresh/new.bin"));
   CHECK(*h.read("keep.txt") == "previous");
+  // Opted out of atomicity: a failed write still leaves no partial file behind.
+  core::WriteOptions plain;
+  plain.atomic = false;
+  auto partial =
+      std::make_shared<ScriptedSource>(h.loop.executor(), 3u << 20, ScriptedSource::End::Fail,
+                                       core::StoreError::make(Errc::IoError));
+  auto plain_result =
+      h.loop.template await<core::EntryInfo>([&](core::Callback<core::EntryInfo> done) {
+        h.store->write(key("fresh/plain.bin"), partial, plain, done);
+      });
+  CHECK(code_of(plain_result) == Errc::IoError);
+  CHECK_FALSE(h.exists("fresh/plain.bin"));
   auto after = raw_names(h);
   after.erase(std::remove(after.begin(), after.end(), "fresh"), after.end());  // parent may stay
   CHECK(after == before);

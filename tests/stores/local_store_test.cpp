@@ -12,6 +12,7 @@
 #include "errno_map.hpp"
 #include "fixtures.hpp"
 #include "harness.hpp"
+#include "tetherd/stores/fd_byte_source.hpp"
 
 using namespace tetherd;
 using namespace tetherd::test;
@@ -223,4 +224,93 @@ TEST_CASE("local: cross-device moves copy then delete; sources survive failures"
   CHECK(h.exists("moved/a/1"));
   for (const auto& name : h.fixture.raw_names())
     CHECK(name.find(".tetherd.tmp.") == std::string::npos);
+}
+
+TEST_CASE_TEMPLATE("local: writes from a file source copy in the kernel, whole or ranged", F,
+                   LocalFixture, LocalFallbackFixture) {
+  Harness<F> h;
+  TempDir source_dir;
+  std::string data = pattern((9u << 20) + 77, 11);
+  {
+    std::ofstream out(source_dir.path() / "big.bin", std::ios::binary);
+    out << data;
+  }
+  std::ofstream(source_dir.path() / "empty.bin").close();
+  for (std::string name : {"big.bin", "empty.bin"}) {
+    CAPTURE(name);
+    auto source =
+        stores::FdByteSource::open(h.loop.executor(), (source_dir.path() / name).string());
+    REQUIRE(source.ok());
+    REQUIRE((*source)->file_region().has_value());
+    auto written =
+        h.loop.template await<core::EntryInfo>([&](core::Callback<core::EntryInfo> done) {
+          h.store->write(key("in/" + name), *source, {}, done);
+        });
+    REQUIRE(written.ok());
+    CHECK(slurp(h.fixture.root() / "in" / name) == (name == "big.bin" ? data : std::string()));
+  }
+  // A ranged read of the store is itself a file source: store-to-store copy of a range.
+  auto ranged =
+      h.loop.template await<core::ByteSourcePtr>([&](core::Callback<core::ByteSourcePtr> done) {
+        h.store->read(key("in/big.bin"), {1000, 5u << 20}, done);
+      });
+  REQUIRE(ranged.ok());
+  REQUIRE((*ranged)->file_region().has_value());
+  auto copied = h.loop.template await<core::EntryInfo>([&](core::Callback<core::EntryInfo> done) {
+    h.store->write(key("out/part.bin"), *ranged, {}, done);
+  });
+  REQUIRE(copied.ok());
+  CHECK(copied->size == 5u << 20);
+  CHECK(slurp(h.fixture.root() / "out" / "part.bin") == data.substr(1000, 5u << 20));
+  // Cancelled during the kernel copy: nothing appears, no temporary file stays.
+  auto source =
+      stores::FdByteSource::open(h.loop.executor(), (source_dir.path() / "big.bin").string());
+  REQUIRE(source.ok());
+  std::optional<core::Result<core::EntryInfo>> result;
+  auto handle =
+      h.store->write(key("cancelled.bin"), *source, {},
+                     [&](core::Result<core::EntryInfo> r) { result.emplace(std::move(r)); });
+  handle.cancel();
+  REQUIRE(h.loop.run_until([&] { return result.has_value(); }));
+  CHECK(result->error().code == Errc::Cancelled);
+  for (const auto& name : h.fixture.raw_names()) {
+    CHECK(name.find("cancelled") == std::string::npos);
+    CHECK(name.find(".tetherd.tmp.") == std::string::npos);
+  }
+}
+
+TEST_CASE("local to memory: a file source streams into another backend") {
+  TestLoop loop;
+  LocalFixture local(loop.executor());
+  auto memory = stores::open_memory_store(loop.executor());
+  std::string data = pattern(3u << 20, 5);
+  {
+    std::ofstream out(local.root() / "f.bin", std::ios::binary);
+    out << data;
+  }
+  auto source = loop.await<core::ByteSourcePtr>(
+      [&](core::Callback<core::ByteSourcePtr> done) { local.store->read(key("f.bin"), {}, done); });
+  REQUIRE(source.ok());
+  auto written = loop.await<core::EntryInfo>([&](core::Callback<core::EntryInfo> done) {
+    memory->write(key("copy.bin"), *source, {}, done);
+  });
+  REQUIRE(written.ok());
+  CHECK(written->size == data.size());
+  auto back = loop.await<core::ByteSourcePtr>(
+      [&](core::Callback<core::ByteSourcePtr> done) { memory->read(key("copy.bin"), {}, done); });
+  REQUIRE(back.ok());
+  std::string content;
+  while (true) {
+    auto chunk = loop.await<core::Bytes>(
+        [&](core::Callback<core::Bytes> done) { (*back)->read(1 << 20, done); });
+    REQUIRE(chunk.ok());
+    if (chunk->empty()) break;
+    content += core::bytes_to_string(*chunk);
+  }
+  CHECK(content == data);
+  for (auto store : {local.store, core::StorePtr(memory)}) {
+    bool closed = false;
+    store->close([&](auto) { closed = true; });
+    REQUIRE(loop.run_until([&] { return closed; }));
+  }
 }
