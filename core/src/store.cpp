@@ -174,10 +174,15 @@ OperationHandle Store::launch(Operation operation, const Checks& checks, Callbac
 
 void Store::operation_finished(std::uint64_t id) {
   in_flight_.erase(id);
-  if (!closing_ || !in_flight_.empty() || backend_closed_ || close_waiters_.empty()) return;
+  release_backend_if_idle();
+}
+
+void Store::release_backend_if_idle() {
+  if (!closing_ || !in_flight_.empty() || backend_closed_) return;
   backend_closed_ = true;
   auto self = shared_from_this();
   do_close([self](Result<void> result) {
+    self->close_result_ = result;
     auto waiters = std::move(self->close_waiters_);
     self->close_waiters_.clear();
     for (auto& waiter : waiters) {
@@ -187,8 +192,8 @@ void Store::operation_finished(std::uint64_t id) {
 }
 
 void Store::close(Callback<void> done) {
-  if (backend_closed_ && close_waiters_.empty()) {
-    executor_.post([done = std::move(done)] { done(success()); });
+  if (close_result_) {  // closed already: report how it went
+    executor_.post([done = std::move(done), result = *close_result_] { done(result); });
     return;
   }
   close_waiters_.push_back(std::move(done));
@@ -200,11 +205,7 @@ void Store::close(Callback<void> done) {
   }
   for (auto& state : running)
     state->request_cancel();
-  if (in_flight_.empty()) {
-    // Nothing in flight: release the backend now (operation_finished does it otherwise).
-    in_flight_.emplace(0, std::weak_ptr<OperationState>());
-    operation_finished(0);
-  }
+  release_backend_if_idle();
 }
 
 OperationHandle Store::stat(const StoreKey& key, Callback<EntryInfo> done) {
@@ -306,6 +307,8 @@ OperationHandle Store::rmdir(const StoreKey& key, bool recursive, Callback<void>
 
 OperationHandle Store::set_attrs(const StoreKey& key, Attrs attrs, Callback<void> done) {
   Checks checks{{}, &key};
+  checks.key_needs_name = true;
+  checks.root_refusal = "the store root's attributes are not managed by the store";
   if (attrs.mtime) checks.needs.push_back(Capability::SetMtime);
   if (attrs.mode) checks.needs.push_back(Capability::SetMode);
   return launch<void>(Operation::SetAttrs, checks, std::move(done),

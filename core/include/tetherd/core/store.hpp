@@ -319,6 +319,7 @@ class Store : public std::enable_shared_from_this<Store> {
   template <typename T>
   void fail_later(StoreError error, Callback<T> done);
   void operation_finished(std::uint64_t id);
+  void release_backend_if_idle();
 
   Executor& executor_;
   std::string name_;
@@ -328,6 +329,7 @@ class Store : public std::enable_shared_from_this<Store> {
   std::map<std::uint64_t, std::weak_ptr<OperationState>> in_flight_;
   std::vector<Callback<void>> close_waiters_;
   bool backend_closed_ = false;
+  std::optional<Result<void>> close_result_;
 };
 using StorePtr = std::shared_ptr<Store>;
 

@@ -1,0 +1,1062 @@
+#include "tetherd/stores/local_store.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <vector>
+
+#include "beneath.hpp"
+#include "errno_map.hpp"
+#include "tetherd/stores/fd_byte_source.hpp"
+
+namespace tetherd::stores {
+
+using namespace core;
+
+namespace {
+
+constexpr std::size_t kPullChunk = 1 << 20;          // chunk pulled from a non-file source
+constexpr std::uint64_t kKernelChunk = 64ull << 20;  // copy_file_range step (cancel checks)
+constexpr std::size_t kCopyBuffer = 1 << 20;         // read/write fallback buffer
+
+// Immutable after open; shared with worker threads.
+struct Shared {
+  UniqueFd root;
+  std::string root_path;
+  LocalStoreOptions options;
+  ResolveMode resolve_mode = ResolveMode::Auto;
+  // Set once FICLONE answered that this file system cannot share extents, so later copies
+  // skip the attempt (a property of the target file system, not of one file).
+  mutable std::atomic<bool> clone_unsupported{false};
+  // O_TMPFILE in use; cleared once the file system refuses it (or /proc is missing, which
+  // linking an anonymous file into place needs).
+  mutable std::atomic<bool> anonymous_temps{true};
+};
+using SharedPtr = std::shared_ptr<const Shared>;
+
+StoreError cancelled() {
+  return StoreError::make(Errc::Cancelled, "operation cancelled");
+}
+
+StoreError symlink_not_file() {
+  auto error = errno_error(ELOOP, "is a symbolic link, not a regular file");
+  error.code = Errc::InvalidPath;  // the key is fine, but names a link where a file is needed
+  return error;
+}
+
+TimePoint to_time_point(const timespec& time) {
+  return TimePoint(std::chrono::seconds(time.tv_sec) + std::chrono::nanoseconds(time.tv_nsec));
+}
+
+timespec to_timespec(TimePoint time) {
+  auto since = time.time_since_epoch();
+  auto seconds = std::chrono::floor<std::chrono::seconds>(since);
+  timespec out{};
+  out.tv_sec = static_cast<time_t>(seconds.count());
+  out.tv_nsec = static_cast<long>((since - seconds).count());
+  return out;
+}
+
+EntryType type_of(mode_t mode) {
+  if (S_ISREG(mode)) return EntryType::File;
+  if (S_ISDIR(mode)) return EntryType::Directory;
+  if (S_ISLNK(mode)) return EntryType::Symlink;
+  return EntryType::Other;
+}
+
+std::optional<std::string> read_link(int dir_fd, const std::string& name) {
+  std::string target(4096, '\0');
+  ssize_t length = ::readlinkat(dir_fd, name.c_str(), target.data(), target.size());
+  if (length < 0) return std::nullopt;
+  target.resize(static_cast<std::size_t>(length));
+  return target;
+}
+
+EntryInfo describe(const StoreKey& key, const struct stat& info) {
+  EntryInfo entry;
+  entry.key = key;
+  entry.type = type_of(info.st_mode);
+  entry.size = entry.type == EntryType::Directory ? 0 : static_cast<std::uint64_t>(info.st_size);
+  entry.mtime = to_time_point(info.st_mtim);
+  entry.mode = static_cast<std::uint32_t>(info.st_mode & 07777);
+  return entry;
+}
+
+Result<void> check(int rc) {
+  if (rc != 0) return errno_error(errno);
+  return success();
+}
+
+Result<void> sync_fd(const Shared& shared, int fd) {
+  if (!shared.options.durable) return success();
+  return check(::fsync(fd));
+}
+
+Result<void> write_all(int fd, const std::byte* data, std::size_t size) {
+  while (size > 0) {
+    ssize_t written = ::write(fd, data, size);
+    if (written < 0 && errno == EINTR) continue;
+    if (written < 0) return errno_error(errno);
+    data += written;
+    size -= static_cast<std::size_t>(written);
+  }
+  return success();
+}
+
+// Copies [offset, offset + length) of `in` to `out` (at out's position): FICLONE for a
+// whole file where the file system shares extents, else copy_file_range, else read/write.
+Result<void> kernel_copy(const Shared& shared, int in, std::uint64_t offset, std::uint64_t length,
+                         int out, const OperationState* op) {
+  if (shared.options.allow_clone && offset == 0 && length > 0 &&
+      !shared.clone_unsupported.load(std::memory_order_relaxed)) {
+    struct stat info {};
+    if (::fstat(in, &info) == 0 && static_cast<std::uint64_t>(info.st_size) == length) {
+      if (::ioctl(out, FICLONE, in) == 0) return success();
+      // EOPNOTSUPP/ENOTTY: the file system never shares extents (ext4, tmpfs); EXDEV or
+      // EINVAL concern this pair of files only. Either way: copy instead.
+      if (errno == EOPNOTSUPP || errno == ENOTTY) {
+        shared.clone_unsupported.store(true, std::memory_order_relaxed);
+      }
+    }
+  }
+  bool use_copy_range = shared.options.allow_copy_file_range;
+  std::vector<std::byte> buffer;
+  std::uint64_t copied = 0;
+  while (copied < length) {
+    if (op && op->cancel_requested()) return cancelled();
+    std::uint64_t step = std::min<std::uint64_t>(length - copied, kKernelChunk);
+    if (use_copy_range) {
+      loff_t in_offset = static_cast<loff_t>(offset + copied);
+      ssize_t n = ::copy_file_range(in, &in_offset, out, nullptr, step, 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && copied == 0 &&
+          (errno == ENOSYS || errno == EXDEV || errno == EOPNOTSUPP || errno == EINVAL)) {
+        use_copy_range = false;
+        continue;
+      }
+      if (n < 0) return errno_error(errno);
+      if (n == 0) break;  // the source shrank
+      copied += static_cast<std::uint64_t>(n);
+      continue;
+    }
+    if (buffer.empty()) buffer.resize(kCopyBuffer);
+    std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(step, buffer.size()));
+    ssize_t n = ::pread(in, buffer.data(), want, static_cast<off_t>(offset + copied));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno_error(errno);
+    if (n == 0) break;
+    if (auto written = write_all(out, buffer.data(), static_cast<std::size_t>(n)); !written) {
+      return written;
+    }
+    copied += static_cast<std::uint64_t>(n);
+  }
+  return success();
+}
+
+Result<UniqueFd> open_parent(const Shared& shared, const StoreKey& key, bool create) {
+  return open_dir_beneath(shared.root.get(), key.parent(), create, shared.resolve_mode);
+}
+
+// Whether `name` in `dir_fd` may receive a new file (a directory never; an existing entry
+// only with overwrite). The rename re-checks atomically; this only fails fast.
+Result<void> check_destination(int dir_fd, const std::string& name, bool overwrite) {
+  struct stat info {};
+  if (::fstatat(dir_fd, name.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) return success();
+    return errno_error(errno);
+  }
+  if (S_ISDIR(info.st_mode)) return errno_error(EISDIR);
+  if (!overwrite) return errno_error(EEXIST);
+  return success();
+}
+
+// A temporary file in the target directory: anonymous (O_TMPFILE: no name to clean up,
+// not even after a crash) where the file system has it, else a hidden ".tetherd.tmp.*".
+struct TempFile {
+  UniqueFd fd;
+  std::string name;  // empty while anonymous, and once published
+};
+
+std::string fd_path(int fd) {
+  return "/proc/self/fd/" + std::to_string(fd);
+}
+
+Result<TempFile> create_temp(const Shared& shared, int dir_fd) {
+  if (shared.anonymous_temps.load(std::memory_order_relaxed)) {
+    int fd = ::openat(dir_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+    if (fd >= 0) return TempFile{UniqueFd(fd), {}};
+    if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) return errno_error(errno);
+    shared.anonymous_temps.store(false, std::memory_order_relaxed);  // no O_TMPFILE here
+  }
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    std::string name = make_temp_name();
+    int fd =
+        ::openat(dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (fd >= 0) return TempFile{UniqueFd(fd), std::move(name)};
+    if (errno != EEXIST) return errno_error(errno);
+  }
+  return errno_error(EEXIST, "could not create a unique temporary file");
+}
+
+// Gives an anonymous temporary file a hidden name (to rename it over an existing entry).
+Result<void> name_temp(int dir_fd, TempFile& temp) {
+  std::string source = fd_path(temp.fd.get());
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    std::string name = make_temp_name();
+    if (::linkat(AT_FDCWD, source.c_str(), dir_fd, name.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+      temp.name = std::move(name);
+      return success();
+    }
+    if (errno != EEXIST) return errno_error(errno);
+  }
+  return errno_error(EEXIST, "could not name a temporary file");
+}
+
+// Makes `temp` appear as `name` (same directory) in one atomic step: replacing what is
+// there, or refusing to clobber it. On failure `temp` is left for discard_temp().
+Result<void> publish(const Shared& shared, int dir_fd, TempFile& temp, const std::string& name,
+                     bool overwrite) {
+  if (temp.name.empty()) {
+    // Anonymous: linking it in is atomic and never clobbers.
+    std::string source = fd_path(temp.fd.get());
+    if (::linkat(AT_FDCWD, source.c_str(), dir_fd, name.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+      return sync_fd(shared, dir_fd);
+    }
+    if (errno != EEXIST || !overwrite) return errno_error(errno);
+    if (auto named = name_temp(dir_fd, temp); !named) return named;
+  }
+  if (::renameat2(dir_fd, temp.name.c_str(), dir_fd, name.c_str(),
+                  overwrite ? 0 : RENAME_NOREPLACE) != 0) {
+    int error_number = errno;
+    if (error_number == EINVAL && !overwrite) {
+      // A file system without RENAME_NOREPLACE: link() refuses to clobber just as atomically.
+      if (::linkat(dir_fd, temp.name.c_str(), dir_fd, name.c_str(), 0) != 0) {
+        return errno_error(errno);
+      }
+      ::unlinkat(dir_fd, temp.name.c_str(), 0);
+    } else {
+      return errno_error(error_number);
+    }
+  }
+  temp.name.clear();
+  return sync_fd(shared, dir_fd);
+}
+
+// Removes a temporary file that will not be published.
+void discard_temp(int dir_fd, TempFile& temp) {
+  if (!temp.name.empty()) ::unlinkat(dir_fd, temp.name.c_str(), 0);
+  temp.name.clear();
+  temp.fd.reset();
+}
+
+struct FileAttrs {
+  std::optional<std::uint32_t> mode;
+  std::optional<timespec> mtime;
+};
+
+// Applies attributes, syncs, and describes the written file before it is published.
+Result<EntryInfo> seal(const Shared& shared, int fd, const StoreKey& key, const FileAttrs& attrs) {
+  if (attrs.mode) {
+    if (auto r = check(::fchmod(fd, static_cast<mode_t>(*attrs.mode & 07777))); !r)
+      return r.error();
+  }
+  if (attrs.mtime) {
+    timespec times[2] = {{0, UTIME_OMIT}, *attrs.mtime};
+    if (auto r = check(::futimens(fd, times)); !r) return r.error();
+  }
+  if (auto r = sync_fd(shared, fd); !r) return r.error();
+  struct stat info {};
+  if (::fstat(fd, &info) != 0) return errno_error(errno);
+  return describe(key, info);
+}
+
+std::vector<std::string> list_names(int dir_fd, int& error_number) {
+  std::vector<std::string> names;
+  error_number = 0;
+  int copy = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) {
+    error_number = errno;
+    return names;
+  }
+  DIR* dir = ::fdopendir(copy);
+  if (!dir) {
+    error_number = errno;
+    ::close(copy);
+    return names;
+  }
+  ::rewinddir(dir);
+  errno = 0;
+  while (dirent* entry = ::readdir(dir)) {
+    std::string_view name = entry->d_name;
+    if (name == "." || name == ".." || is_temp_name(name)) continue;
+    names.emplace_back(name);
+  }
+  ::closedir(dir);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// Removes `name` in `dir_fd` and everything beneath it, never following symlinks.
+Result<void> remove_tree(int dir_fd, const std::string& name) {
+  struct stat info {};
+  if (::fstatat(dir_fd, name.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) return errno_error(errno);
+  if (!S_ISDIR(info.st_mode)) return check(::unlinkat(dir_fd, name.c_str(), 0));
+  int fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return errno_error(errno);
+  UniqueFd child(fd);
+  DIR* dir = ::fdopendir(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
+  if (!dir) return errno_error(errno);
+  std::vector<std::string> names;
+  while (dirent* entry = ::readdir(dir)) {
+    std::string_view entry_name = entry->d_name;
+    if (entry_name != "." && entry_name != "..") names.emplace_back(entry_name);
+  }
+  ::closedir(dir);
+  for (const auto& entry_name : names) {
+    if (auto removed = remove_tree(child.get(), entry_name); !removed) return removed;
+  }
+  return check(::unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR));
+}
+
+// Removes temporary files a crash left behind, anywhere beneath `dir_fd`.
+void remove_stale_temps(int dir_fd, int depth) {
+  if (depth > 256) return;
+  int copy = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) return;
+  DIR* dir = ::fdopendir(copy);
+  if (!dir) {
+    ::close(copy);
+    return;
+  }
+  std::vector<std::string> stale, subdirs;
+  while (dirent* entry = ::readdir(dir)) {
+    std::string_view name = entry->d_name;
+    if (name == "." || name == "..") continue;
+    if (is_temp_name(name)) {
+      stale.emplace_back(name);
+      continue;
+    }
+    unsigned char type = entry->d_type;
+    if (type == DT_UNKNOWN) {
+      struct stat info {};
+      if (::fstatat(dir_fd, entry->d_name, &info, AT_SYMLINK_NOFOLLOW) == 0 &&
+          S_ISDIR(info.st_mode)) {
+        type = DT_DIR;
+      }
+    }
+    if (type == DT_DIR) subdirs.emplace_back(name);
+  }
+  ::closedir(dir);
+  for (const auto& name : stale)
+    (void)remove_tree(dir_fd, name);
+  for (const auto& name : subdirs) {
+    int fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) continue;
+    UniqueFd child(fd);
+    remove_stale_temps(child.get(), depth + 1);
+  }
+}
+
+// Copies entry `name` of `from_dir` to `to_name` in `to_dir` (which must not exist),
+// recursively, preserving mode and mtime, never following symlinks.
+Result<void> copy_tree(const Shared& shared, int from_dir, const std::string& name, int to_dir,
+                       const std::string& to_name, const OperationState* op) {
+  if (op && op->cancel_requested()) return cancelled();
+  struct stat info {};
+  if (::fstatat(from_dir, name.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) return errno_error(errno);
+  timespec times[2] = {{0, UTIME_OMIT}, info.st_mtim};
+  if (S_ISLNK(info.st_mode)) {
+    auto target = read_link(from_dir, name);
+    if (!target) return errno_error(errno);
+    return check(::symlinkat(target->c_str(), to_dir, to_name.c_str()));
+  }
+  if (S_ISREG(info.st_mode)) {
+    int in_fd = ::openat(from_dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (in_fd < 0) return errno_error(errno);
+    UniqueFd in(in_fd);
+    int out_fd = ::openat(to_dir, to_name.c_str(),
+                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (out_fd < 0) return errno_error(errno);
+    UniqueFd out(out_fd);
+    if (auto copied = kernel_copy(shared, in.get(), 0, static_cast<std::uint64_t>(info.st_size),
+                                  out.get(), op);
+        !copied) {
+      return copied;
+    }
+    FileAttrs attrs{static_cast<std::uint32_t>(info.st_mode & 07777), info.st_mtim};
+    auto sealed = seal(shared, out.get(), StoreKey(), attrs);
+    if (!sealed) return sealed.error();
+    return success();
+  }
+  if (!S_ISDIR(info.st_mode)) {
+    return errno_error(EINVAL, "'" + printable(name) + "' is a special file; it cannot be copied");
+  }
+  if (::mkdirat(to_dir, to_name.c_str(), 0700) != 0) return errno_error(errno);
+  int source_fd = ::openat(from_dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (source_fd < 0) return errno_error(errno);
+  UniqueFd source(source_fd);
+  int target_fd =
+      ::openat(to_dir, to_name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (target_fd < 0) return errno_error(errno);
+  UniqueFd target(target_fd);
+  int error_number = 0;
+  auto names = list_names(source.get(), error_number);
+  if (error_number != 0) return errno_error(error_number);
+  for (const auto& child : names) {
+    if (auto copied = copy_tree(shared, source.get(), child, target.get(), child, op); !copied) {
+      return copied;
+    }
+  }
+  if (auto r = check(::fchmod(target.get(), info.st_mode & 07777)); !r) return r;
+  if (auto r = check(::futimens(target.get(), times)); !r) return r;
+  return sync_fd(shared, target.get());
+}
+
+// ---------------------------------------------------------------- worker operations
+
+Result<EntryInfo> stat_entry(const Shared& shared, const StoreKey& key) {
+  struct stat info {};
+  if (key.is_root()) {
+    if (::fstat(shared.root.get(), &info) != 0) return errno_error(errno);
+    return describe(key, info);
+  }
+  auto dir = open_parent(shared, key, false);
+  if (!dir) return dir.error();
+  std::string name(key.name());
+  if (::fstatat(dir->get(), name.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0)
+    return errno_error(errno);
+  EntryInfo entry = describe(key, info);
+  if (entry.type == EntryType::Symlink) entry.link_target = read_link(dir->get(), name);
+  return entry;
+}
+
+// Opens `key` as a regular file for reading; the symlink and directory cases are refused.
+Result<UniqueFd> open_regular(const Shared& shared, const StoreKey& key, struct stat& info) {
+  auto dir = open_parent(shared, key, false);
+  if (!dir) return dir.error();
+  std::string name(key.name());
+  int fd = ::openat(dir->get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ELOOP) return symlink_not_file();
+    return errno_error(errno);
+  }
+  UniqueFd file(fd);
+  if (::fstat(file.get(), &info) != 0) return errno_error(errno);
+  if (S_ISDIR(info.st_mode)) return errno_error(EISDIR);
+  if (!S_ISREG(info.st_mode)) return errno_error(EINVAL, "not a regular file");
+  return file;
+}
+
+Result<void> copy_entry(const Shared& shared, const StoreKey& from, const StoreKey& to,
+                        bool overwrite, const OperationState* op) {
+  struct stat info {};
+  auto in = open_regular(shared, from, info);
+  if (!in) return in.error();
+  if (from == to) return success();
+  auto dir = open_parent(shared, to, true);
+  if (!dir) return dir.error();
+  std::string name(to.name());
+  if (auto ok = check_destination(dir->get(), name, overwrite); !ok) return ok;
+  auto temp = create_temp(shared, dir->get());
+  if (!temp) return temp.error();
+  auto outcome = [&]() -> Result<void> {
+    if (auto copied = kernel_copy(shared, in->get(), 0, static_cast<std::uint64_t>(info.st_size),
+                                  temp->fd.get(), op);
+        !copied) {
+      return copied;
+    }
+    FileAttrs attrs{static_cast<std::uint32_t>(info.st_mode & 07777), info.st_mtim};
+    if (auto sealed = seal(shared, temp->fd.get(), to, attrs); !sealed) return sealed.error();
+    if (op && op->cancel_requested()) return cancelled();
+    return publish(shared, dir->get(), *temp, name, overwrite);
+  }();
+  discard_temp(dir->get(), *temp);
+  return outcome;
+}
+
+// Move across file systems (EXDEV): copy under a temporary name, publish, then delete the
+// source. The source survives until the copy is complete.
+Result<void> move_across(const Shared& shared, int from_dir, const std::string& from_name,
+                         int to_dir, const std::string& to_name, bool overwrite,
+                         const OperationState* op) {
+  struct stat source {};
+  if (::fstatat(from_dir, from_name.c_str(), &source, AT_SYMLINK_NOFOLLOW) != 0) {
+    return errno_error(errno);
+  }
+  struct stat existing {};
+  if (::fstatat(to_dir, to_name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (!overwrite) return errno_error(EEXIST);
+    if (S_ISDIR(existing.st_mode) && !S_ISDIR(source.st_mode)) return errno_error(EISDIR);
+    if (!S_ISDIR(existing.st_mode) && S_ISDIR(source.st_mode)) return errno_error(ENOTDIR);
+  }
+  std::string temp = make_temp_name();
+  if (auto copied = copy_tree(shared, from_dir, from_name, to_dir, temp, op); !copied) {
+    (void)remove_tree(to_dir, temp);
+    return copied;
+  }
+  TempFile copy{UniqueFd(), temp};
+  if (auto published = publish(shared, to_dir, copy, to_name, overwrite); !published) {
+    (void)remove_tree(to_dir, temp);
+    if (published.error().native_code == EEXIST && overwrite) return errno_error(ENOTEMPTY);
+    return published;
+  }
+  if (auto removed = remove_tree(from_dir, from_name); !removed) return removed;
+  return sync_fd(shared, from_dir);
+}
+
+Result<void> move_entry(const Shared& shared, const StoreKey& from, const StoreKey& to,
+                        bool overwrite, const OperationState* op) {
+  auto from_dir = open_parent(shared, from, false);
+  if (!from_dir) return from_dir.error();
+  std::string from_name(from.name());
+  struct stat info {};
+  if (::fstatat(from_dir->get(), from_name.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) {
+    return errno_error(errno);
+  }
+  if (from == to) return success();
+  if (S_ISDIR(info.st_mode) && to.is_within(from)) {
+    return errno_error(EINVAL, "cannot move a directory into itself");
+  }
+  auto to_dir = open_parent(shared, to, true);
+  if (!to_dir) return to_dir.error();
+  std::string to_name(to.name());
+  int rc = -1;
+  if (shared.options.simulate_cross_device) {
+    errno = EXDEV;
+  } else {
+    rc = ::renameat2(from_dir->get(), from_name.c_str(), to_dir->get(), to_name.c_str(),
+                     overwrite ? 0 : RENAME_NOREPLACE);
+  }
+  if (rc != 0) {
+    int error_number = errno;
+    if (error_number == EXDEV) {
+      return move_across(shared, from_dir->get(), from_name, to_dir->get(), to_name, overwrite, op);
+    }
+    if (error_number == EINVAL && !overwrite) {
+      // No RENAME_NOREPLACE on this file system: check, then rename (not atomic here).
+      struct stat existing {};
+      if (::fstatat(to_dir->get(), to_name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0) {
+        return errno_error(EEXIST);
+      }
+      if (::renameat(from_dir->get(), from_name.c_str(), to_dir->get(), to_name.c_str()) != 0) {
+        return errno_error(errno);
+      }
+    } else {
+      if (error_number == EEXIST && overwrite) error_number = ENOTEMPTY;
+      return errno_error(error_number);
+    }
+  }
+  if (auto synced = sync_fd(shared, to_dir->get()); !synced) return synced;
+  return sync_fd(shared, from_dir->get());
+}
+
+Result<void> remove_entry(const Shared& shared, const StoreKey& key, bool missing_ok) {
+  auto dir = open_parent(shared, key, false);
+  Result<void> outcome = success();
+  if (!dir) {
+    outcome = dir.error();
+  } else {
+    std::string name(key.name());
+    if (::unlinkat(dir->get(), name.c_str(), 0) != 0) {
+      outcome = errno_error(errno);
+    } else {
+      outcome = sync_fd(shared, dir->get());
+    }
+  }
+  if (!outcome && missing_ok && outcome.error().code == Errc::NotFound) return success();
+  return outcome;
+}
+
+Result<void> make_directory(const Shared& shared, const StoreKey& key) {
+  auto dir = open_parent(shared, key, true);
+  if (!dir) return dir.error();
+  std::string name(key.name());
+  if (::mkdirat(dir->get(), name.c_str(), 0777) != 0) {
+    if (errno != EEXIST) return errno_error(errno);
+    struct stat info {};
+    if (::fstatat(dir->get(), name.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) {
+      return errno_error(errno);
+    }
+    if (S_ISDIR(info.st_mode)) return success();
+    return errno_error(EEXIST, "exists and is not a directory");
+  }
+  return sync_fd(shared, dir->get());
+}
+
+Result<void> remove_directory(const Shared& shared, const StoreKey& key, bool recursive) {
+  auto dir = open_parent(shared, key, false);
+  if (!dir) return dir.error();
+  std::string name(key.name());
+  struct stat info {};
+  if (::fstatat(dir->get(), name.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0)
+    return errno_error(errno);
+  if (!S_ISDIR(info.st_mode)) return errno_error(ENOTDIR);
+  if (recursive) {
+    if (auto removed = remove_tree(dir->get(), name); !removed) return removed;
+  } else if (::unlinkat(dir->get(), name.c_str(), AT_REMOVEDIR) != 0) {
+    return errno_error(errno);
+  }
+  return sync_fd(shared, dir->get());
+}
+
+Result<void> set_attributes(const Shared& shared, const StoreKey& key, const Attrs& attrs) {
+  auto dir = open_parent(shared, key, false);
+  if (!dir) return dir.error();
+  std::string name(key.name());
+  if (attrs.mode) {
+    // glibc checks the entry through O_PATH|O_NOFOLLOW: a symlink is refused, never followed.
+    if (::fchmodat(dir->get(), name.c_str(), static_cast<mode_t>(*attrs.mode & 07777),
+                   AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == EOPNOTSUPP) {
+        auto error = errno_error(errno, "symbolic links have no mode of their own");
+        error.code = Errc::PermissionDenied;
+        return error;
+      }
+      return errno_error(errno);
+    }
+  }
+  if (attrs.mtime) {
+    timespec times[2] = {{0, UTIME_OMIT}, to_timespec(*attrs.mtime)};
+    if (::utimensat(dir->get(), name.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
+      return errno_error(errno);
+    }
+  }
+  return success();
+}
+
+Result<void> make_symlink(const Shared& shared, const StoreKey& key, const std::string& target) {
+  auto dir = open_parent(shared, key, true);
+  if (!dir) return dir.error();
+  std::string name(key.name());
+  if (::symlinkat(target.c_str(), dir->get(), name.c_str()) != 0) return errno_error(errno);
+  return sync_fd(shared, dir->get());
+}
+
+Result<std::string> read_symlink(const Shared& shared, const StoreKey& key) {
+  auto dir = open_parent(shared, key, false);
+  if (!dir) return dir.error();
+  auto target = read_link(dir->get(), std::string(key.name()));
+  if (!target) {
+    if (errno == EINVAL) return errno_error(EINVAL, "not a symbolic link");
+    return errno_error(errno);
+  }
+  return *target;
+}
+
+// Runs `work` on a worker thread and completes `done` with its result on the loop.
+template <typename T, typename Work>
+void run_blocking(Executor& executor, Callback<T> done, Work work) {
+  auto slot = std::make_shared<std::optional<Result<T>>>();
+  executor.run_blocking([slot, work = std::move(work)]() mutable { slot->emplace(work()); },
+                        [slot, done = std::move(done)] {
+                          if (*slot) return done(std::move(**slot));
+                          done(StoreError::make(Errc::IoError, "internal error in a blocking job"));
+                        });
+}
+
+// ---------------------------------------------------------------- listing
+
+class LocalEntryStream final : public EntryStream {
+ public:
+  struct Level {
+    UniqueFd fd;
+    StoreKey prefix;
+    std::vector<std::string> names;
+    std::size_t index = 0;
+  };
+
+  LocalEntryStream(Executor& executor, ListOptions options, Level first)
+      : executor_(executor), options_(options) {
+    levels_.push_back(std::move(first));
+  }
+
+  void next(Callback<std::vector<EntryInfo>> done) override {
+    auto self = std::static_pointer_cast<LocalEntryStream>(shared_from_this());
+    run_blocking<std::vector<EntryInfo>>(
+        executor_,
+        [self, done = std::move(done)](Result<std::vector<EntryInfo>> batch) {
+          if (self->cancelled_.load(std::memory_order_acquire)) return done(cancelled());
+          done(std::move(batch));
+        },
+        [self] { return self->produce(); });
+  }
+  void cancel() override { cancelled_.store(true, std::memory_order_release); }
+
+ private:
+  // Worker thread; one call at a time (the contract allows one next() in flight).
+  Result<std::vector<EntryInfo>> produce() {
+    std::vector<EntryInfo> batch;
+    while (batch.size() < options_.batch_size && !levels_.empty()) {
+      if (cancelled_.load(std::memory_order_acquire)) return cancelled();
+      Level& top = levels_.back();
+      if (top.index == top.names.size()) {
+        levels_.pop_back();
+        continue;
+      }
+      const std::string name = top.names[top.index++];
+      int dir_fd = top.fd.get();
+      auto key = top.prefix.join(name);
+      if (!key) continue;  // not representable as a key (cannot happen for readdir names)
+      struct stat info {};
+      if (::fstatat(dir_fd, name.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT) continue;  // removed since the directory was read
+        return errno_error(errno);
+      }
+      EntryInfo entry = describe(*key, info);
+      if (entry.type == EntryType::Symlink) entry.link_target = read_link(dir_fd, name);
+      batch.push_back(entry);
+      if (options_.recursive && entry.type == EntryType::Directory) {
+        int fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+          if (errno == ENOENT) continue;
+          return errno_error(errno);
+        }
+        Level child{UniqueFd(fd), *key, {}, 0};
+        int error_number = 0;
+        child.names = list_names(child.fd.get(), error_number);
+        if (error_number != 0) return errno_error(error_number);
+        levels_.push_back(std::move(child));  // invalidates `top`; not used below
+      }
+    }
+    return batch;
+  }
+
+  Executor& executor_;
+  ListOptions options_;
+  std::vector<Level> levels_;
+  std::atomic<bool> cancelled_{false};
+};
+
+// ---------------------------------------------------------------- writing
+
+class LocalWrite : public std::enable_shared_from_this<LocalWrite> {
+ public:
+  LocalWrite(SharedPtr shared, Executor& executor, StoreKey key, ByteSourcePtr source,
+             WriteOptions options, OperationRef op, Callback<EntryInfo> done)
+      : shared_(std::move(shared)),
+        executor_(executor),
+        key_(std::move(key)),
+        source_(std::move(source)),
+        options_(options),
+        op_(std::move(op)),
+        done_(std::move(done)) {}
+
+  void start() {
+    auto self = shared_from_this();
+    auto region = source_->file_region();
+    run_blocking<std::optional<EntryInfo>>(
+        executor_,
+        [self](Result<std::optional<EntryInfo>> prepared) {
+          if (!prepared) return self->done_(std::move(prepared).error());
+          if (*prepared) return self->done_(std::move(**prepared));  // kernel copy finished
+          if (self->op_->cancel_requested()) return self->abort(cancelled());
+          self->op_->set_cancel_hook([source = self->source_] { source->cancel(); });
+          self->pump();
+        },
+        [self, region]() -> Result<std::optional<EntryInfo>> {
+          if (auto prepared = self->prepare(); !prepared) return prepared.error();
+          if (!region) return std::optional<EntryInfo>();
+          auto copied = kernel_copy(*self->shared_, region->fd, region->offset, region->length,
+                                    self->file_.fd.get(), self->op_.get());
+          if (!copied) {
+            self->discard();
+            return copied.error();
+          }
+          auto finished = self->finish();
+          if (!finished) return finished.error();
+          return std::optional<EntryInfo>(std::move(*finished));
+        });
+  }
+
+ private:
+  // Worker: opens (creating) the parent, checks the destination, creates the file.
+  Result<void> prepare() {
+    auto dir = open_parent(*shared_, key_, true);
+    if (!dir) return dir.error();
+    dir_ = std::move(*dir);
+    name_ = std::string(key_.name());
+    if (auto ok = check_destination(dir_.get(), name_, options_.overwrite); !ok) return ok;
+    if (options_.atomic) {
+      auto temp = create_temp(*shared_, dir_.get());
+      if (!temp) return temp.error();
+      file_ = std::move(*temp);
+    } else {
+      int flags =
+          O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | (options_.overwrite ? 0 : O_EXCL);
+      int fd = ::openat(dir_.get(), name_.c_str(), flags, 0666);
+      if (fd < 0 && errno == ELOOP) {
+        // A symlink at the key is replaced, never written through.
+        ::unlinkat(dir_.get(), name_.c_str(), 0);
+        fd = ::openat(dir_.get(), name_.c_str(), flags, 0666);
+      }
+      if (fd < 0) return errno_error(errno);
+      file_ = TempFile{UniqueFd(fd), name_};  // a partial target is removed on failure
+    }
+    return success();
+  }
+
+  // Worker: attributes, fsync, rename into place.
+  Result<EntryInfo> finish() {
+    if (op_->cancel_requested()) {
+      discard();
+      return cancelled();
+    }
+    FileAttrs attrs;
+    attrs.mode = options_.mode;
+    if (options_.mtime) attrs.mtime = to_timespec(*options_.mtime);
+    auto sealed = seal(*shared_, file_.fd.get(), key_, attrs);
+    if (sealed && options_.atomic) {
+      if (auto published = publish(*shared_, dir_.get(), file_, name_, options_.overwrite);
+          !published) {
+        sealed = published.error();
+      }
+    } else if (sealed) {
+      if (auto synced = sync_fd(*shared_, dir_.get()); !synced) sealed = synced.error();
+    }
+    if (!sealed) {
+      discard();
+      return sealed;
+    }
+    file_.name.clear();  // published: nothing to discard
+    file_.fd.reset();
+    return sealed;
+  }
+
+  // Worker: removes what this write created (the temporary file, or the partial target).
+  void discard() { discard_temp(dir_.get(), file_); }
+
+  void abort(StoreError error) {
+    auto self = shared_from_this();
+    run_blocking<void>(
+        executor_, [self, error](Result<void>) { self->done_(error); },
+        [self]() -> Result<void> {
+          self->discard();
+          return success();
+        });
+  }
+
+  void pump() {
+    auto self = shared_from_this();
+    source_->read(kPullChunk, [self](Result<Bytes> chunk) {
+      if (self->op_->cancel_requested()) return self->abort(cancelled());
+      if (!chunk) return self->abort(std::move(chunk).error());
+      auto data = std::make_shared<Bytes>(std::move(*chunk));
+      run_blocking<std::optional<EntryInfo>>(
+          self->executor_,
+          [self](Result<std::optional<EntryInfo>> step) {
+            if (!step) return self->done_(std::move(step).error());
+            if (*step) return self->done_(std::move(**step));
+            self->pump();
+          },
+          [self, data]() -> Result<std::optional<EntryInfo>> {
+            if (data->empty()) {
+              auto finished = self->finish();
+              if (!finished) return finished.error();
+              return std::optional<EntryInfo>(std::move(*finished));
+            }
+            if (auto written = write_all(self->file_.fd.get(), data->data(), data->size());
+                !written) {
+              self->discard();
+              return written.error();
+            }
+            return std::optional<EntryInfo>();
+          });
+    });
+  }
+
+  SharedPtr shared_;
+  Executor& executor_;
+  StoreKey key_;
+  ByteSourcePtr source_;
+  WriteOptions options_;
+  OperationRef op_;
+  Callback<EntryInfo> done_;
+  // Touched by one worker job at a time (each job starts after the previous completed).
+  UniqueFd dir_;
+  TempFile file_;  // the temporary file, or (non-atomic) the target being written
+  std::string name_;
+};
+
+// ---------------------------------------------------------------- the store
+
+class LocalStore final : public Store {
+ public:
+  LocalStore(Executor& executor, std::string name, CapabilitySet capabilities, SharedPtr shared)
+      : Store(executor, std::move(name), std::move(capabilities)),
+        shared_(std::move(shared)),
+        root_path_(shared_->root_path) {}
+
+ protected:
+  void do_stat(const StoreKey& key, const OperationRef&, Callback<EntryInfo> done) override {
+    run_blocking<EntryInfo>(executor(), std::move(done),
+                            [shared = shared_, key] { return stat_entry(*shared, key); });
+  }
+
+  void do_list(const StoreKey& dir, ListOptions options, const OperationRef&,
+               Callback<EntryStreamPtr> done) override {
+    auto& loop = executor();
+    run_blocking<EntryStreamPtr>(
+        loop, std::move(done), [shared = shared_, dir, options, &loop]() -> Result<EntryStreamPtr> {
+          auto fd = open_dir_beneath(shared->root.get(), dir, false, shared->resolve_mode);
+          if (!fd) return fd.error();
+          LocalEntryStream::Level first{std::move(*fd), dir, {}, 0};
+          int error_number = 0;
+          first.names = list_names(first.fd.get(), error_number);
+          if (error_number != 0) return errno_error(error_number);
+          return EntryStreamPtr(
+              std::make_shared<LocalEntryStream>(loop, options, std::move(first)));
+        });
+  }
+
+  void do_read(const StoreKey& key, ReadRange range, const OperationRef&,
+               Callback<ByteSourcePtr> done) override {
+    auto& loop = executor();
+    run_blocking<ByteSourcePtr>(
+        loop, std::move(done), [shared = shared_, key, range, &loop]() -> Result<ByteSourcePtr> {
+          struct stat info {};
+          auto file = open_regular(*shared, key, info);
+          if (!file) return file.error();
+          auto size = static_cast<std::uint64_t>(info.st_size);
+          std::uint64_t begin = std::min(range.offset, size);
+          std::uint64_t length = size - begin;
+          if (range.length) length = std::min(length, *range.length);
+          return ByteSourcePtr(
+              std::make_shared<FdByteSource>(loop, file->release(), begin, length));
+        });
+  }
+
+  void do_write(const StoreKey& key, ByteSourcePtr source, WriteOptions options,
+                const OperationRef& op, Callback<EntryInfo> done) override {
+    std::make_shared<LocalWrite>(shared_, executor(), key, std::move(source), options, op,
+                                 std::move(done))
+        ->start();
+  }
+
+  void do_copy(const StoreKey& from, const StoreKey& to, bool overwrite, const OperationRef& op,
+               Callback<void> done) override {
+    run_blocking<void>(executor(), std::move(done), [shared = shared_, from, to, overwrite, op] {
+      return copy_entry(*shared, from, to, overwrite, op.get());
+    });
+  }
+
+  void do_move(const StoreKey& from, const StoreKey& to, bool overwrite, const OperationRef& op,
+               Callback<void> done) override {
+    run_blocking<void>(executor(), std::move(done), [shared = shared_, from, to, overwrite, op] {
+      return move_entry(*shared, from, to, overwrite, op.get());
+    });
+  }
+
+  void do_remove(const StoreKey& key, bool missing_ok, const OperationRef&,
+                 Callback<void> done) override {
+    run_blocking<void>(executor(), std::move(done), [shared = shared_, key, missing_ok] {
+      return remove_entry(*shared, key, missing_ok);
+    });
+  }
+
+  void do_mkdir(const StoreKey& key, const OperationRef&, Callback<void> done) override {
+    run_blocking<void>(executor(), std::move(done),
+                       [shared = shared_, key] { return make_directory(*shared, key); });
+  }
+
+  void do_rmdir(const StoreKey& key, bool recursive, const OperationRef&,
+                Callback<void> done) override {
+    run_blocking<void>(executor(), std::move(done), [shared = shared_, key, recursive] {
+      return remove_directory(*shared, key, recursive);
+    });
+  }
+
+  void do_set_attrs(const StoreKey& key, Attrs attrs, const OperationRef&,
+                    Callback<void> done) override {
+    run_blocking<void>(executor(), std::move(done), [shared = shared_, key, attrs] {
+      return set_attributes(*shared, key, attrs);
+    });
+  }
+
+  void do_symlink(const StoreKey& key, std::string target, const OperationRef&,
+                  Callback<void> done) override {
+    run_blocking<void>(executor(), std::move(done), [shared = shared_, key, target] {
+      return make_symlink(*shared, key, target);
+    });
+  }
+
+  void do_readlink(const StoreKey& key, const OperationRef&, Callback<std::string> done) override {
+    run_blocking<std::string>(executor(), std::move(done),
+                              [shared = shared_, key] { return read_symlink(*shared, key); });
+  }
+
+  Resolution do_resolve(const StoreKey& key) const override {
+    std::string path = root_path_;
+    if (!key.is_root()) path += "/" + key.str();
+    return {"local", path,
+            openat2_available() && !shared_->options.force_walk_resolution
+                ? "confined by openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS)"
+                : "confined by an O_NOFOLLOW component walk"};
+  }
+
+  void do_close(Callback<void> done) override {
+    // Workers hold their own reference; the root closes when the last one finishes.
+    done(success());
+  }
+
+  std::optional<StoreError> reject_key(const StoreKey& key) const override {
+    for (auto segment : key.segments()) {
+      if (is_temp_name(segment)) {
+        return StoreError::make(Errc::InvalidPath,
+                                "names starting with '.tetherd.tmp.' are reserved for the "
+                                "store's temporary files");
+      }
+    }
+    return std::nullopt;
+  }
+
+ private:
+  SharedPtr shared_;
+  std::string root_path_;
+};
+
+}  // namespace
+
+Result<StorePtr> open_local_store(Executor& executor, LocalStoreOptions options) {
+  auto fail = [&](StoreError error) {
+    error.store = options.name;
+    error.operation = Operation::Open;
+    error.key = options.root;
+    return error;
+  };
+  if (options.root.empty())
+    return fail(StoreError::make(Errc::InvalidPath, "no root directory given"));
+  int fd = ::open(options.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return fail(errno_error(errno));
+  auto shared = std::make_shared<Shared>();
+  shared->root = UniqueFd(fd);
+  char resolved[PATH_MAX];
+  shared->root_path = ::realpath(options.root.c_str(), resolved) ? resolved : options.root;
+  shared->resolve_mode = options.force_walk_resolution ? ResolveMode::Walk : ResolveMode::Auto;
+  shared->options = options;
+  shared->anonymous_temps = options.allow_anonymous_temps && ::access("/proc/self/fd", X_OK) == 0;
+  remove_stale_temps(shared->root.get(), 0);
+
+  CapabilitySet capabilities{
+      Capability::Read,         Capability::Write,         Capability::Delete,
+      Capability::List,         Capability::Move,          Capability::Copy,
+      Capability::AtomicWrite,  Capability::Metadata,      Capability::SetMtime,
+      Capability::SetMode,      Capability::Symlink,       Capability::Mkdir,
+      Capability::AtomicMove,   Capability::AtomicReplace, Capability::NoClobberCreate,
+      Capability::ExplicitDirs, Capability::LazyRead,      Capability::ServerSideCopy};
+  if (options.durable) capabilities.add(Capability::Durable);
+  // ext4, xfs, btrfs and tmpfs keep nanoseconds; coarser file systems round further.
+  capabilities.mtime_precision = std::chrono::nanoseconds(1);
+  std::string name = options.name;
+  return StorePtr(std::make_shared<LocalStore>(executor, std::move(name), std::move(capabilities),
+                                               std::move(shared)));
+}
+
+}  // namespace tetherd::stores

@@ -1,0 +1,135 @@
+#pragma once
+
+// The fixture registry of the conformance suite. A fixture makes a fresh, empty store for
+// one test (and whatever server it needs). To run the suite against a new backend, add a
+// fixture type here and name it in TETHERD_STORE_FIXTURES.
+//
+// A fixture provides:
+//   static constexpr const char* kName;
+//   explicit Fixture(core::Executor&);   // a fresh empty store
+//   core::StorePtr store;
+//   bool posix_bytes() const;            // names may hold any byte but NUL and '/'
+//   std::vector<std::string> raw_names(); // every name the backend holds, store files
+//                                         // and internal ones (temporary files) alike
+//   std::optional<std::filesystem::path> outside();  // a directory outside the store
+//                                         // (for symlink escape tests), if meaningful
+
+#include <stdlib.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "tetherd/stores/local_store.hpp"
+#include "tetherd/stores/memory_store.hpp"
+
+namespace tetherd::test {
+
+/// A fresh directory under $TMPDIR (or /tmp), removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string pattern = std::string(base && *base ? base : "/tmp") + "/tetherd-test-XXXXXX";
+    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    // Make everything removable again (tests may have removed permissions).
+    for (auto it = std::filesystem::recursive_directory_iterator(path_, ignored);
+         it != std::filesystem::recursive_directory_iterator(); it.increment(ignored)) {
+      if (it->is_directory(ignored) && !it->is_symlink(ignored)) {
+        std::filesystem::permissions(it->path(), std::filesystem::perms::owner_all,
+                                     std::filesystem::perm_options::add, ignored);
+      }
+    }
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct MemoryFixture {
+  static constexpr const char* kName = "memory";
+  explicit MemoryFixture(core::Executor& executor)
+      : memory(stores::open_memory_store(executor, {"memory", std::nullopt})), store(memory) {}
+  bool posix_bytes() const { return true; }
+  std::optional<std::filesystem::path> outside() const { return std::nullopt; }
+
+  std::shared_ptr<stores::MemoryStore> memory;
+  core::StorePtr store;
+};
+
+struct LocalFixtureBase {
+  explicit LocalFixtureBase(core::Executor& executor, stores::LocalStoreOptions options) {
+    std::filesystem::create_directory(root());
+    std::filesystem::create_directory(*outside());
+    options.root = root().string();
+    auto opened = stores::open_local_store(executor, options);
+    if (!opened) throw std::runtime_error(opened.error().message());
+    store = *opened;
+  }
+  bool posix_bytes() const { return true; }
+  std::filesystem::path root() const { return dir.path() / "root"; }
+  std::optional<std::filesystem::path> outside() const { return dir.path() / "outside"; }
+  std::vector<std::string> raw_names() const {
+    std::vector<std::string> names;
+    for (auto& entry : std::filesystem::recursive_directory_iterator(root())) {
+      names.push_back(entry.path().lexically_relative(root()).string());
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  TempDir dir;
+  core::StorePtr store;
+};
+
+struct LocalFixture : LocalFixtureBase {
+  static constexpr const char* kName = "local";
+  explicit LocalFixture(core::Executor& executor) : LocalFixtureBase(executor, {}) {}
+};
+
+/// The O_NOFOLLOW walk instead of openat2, as on kernels before 5.6.
+struct LocalWalkFixture : LocalFixtureBase {
+  static constexpr const char* kName = "local-walk";
+  static stores::LocalStoreOptions options() {
+    stores::LocalStoreOptions options;
+    options.force_walk_resolution = true;
+    return options;
+  }
+  explicit LocalWalkFixture(core::Executor& executor) : LocalFixtureBase(executor, options()) {}
+};
+
+/// No FICLONE, no copy_file_range, no O_TMPFILE, every rename answering EXDEV: exercises
+/// the read/write copy loop, named temporary files and the copy-then-delete move that a
+/// mount inside the root causes.
+struct LocalFallbackFixture : LocalFixtureBase {
+  static constexpr const char* kName = "local-fallback";
+  static stores::LocalStoreOptions options() {
+    stores::LocalStoreOptions options;
+    options.allow_clone = false;
+    options.allow_copy_file_range = false;
+    options.simulate_cross_device = true;
+    options.allow_anonymous_temps = false;
+    options.durable = false;
+    return options;
+  }
+  explicit LocalFallbackFixture(core::Executor& executor) : LocalFixtureBase(executor, options()) {}
+};
+
+}  // namespace tetherd::test
+
+#define TETHERD_STORE_FIXTURES                                                                \
+  tetherd::test::MemoryFixture, tetherd::test::LocalFixture, tetherd::test::LocalWalkFixture, \
+      tetherd::test::LocalFallbackFixture
