@@ -262,7 +262,9 @@ TEST_CASE_TEMPLATE("local: writes from a file source copy in the kernel, whole o
   REQUIRE(copied.ok());
   CHECK(copied->size == 5u << 20);
   CHECK(slurp(h.fixture.root() / "out" / "part.bin") == data.substr(1000, 5u << 20));
-  // Cancelled during the kernel copy: nothing appears, no temporary file stays.
+  // Cancelled during the kernel copy: nothing appears, no temporary file stays. The copy
+  // runs on a worker at once, so on a loaded machine it may finish before the cancel
+  // lands: then the write reports success and the whole file is there (the contract).
   auto source =
       stores::FdByteSource::open(h.loop.executor(), (source_dir.path() / "big.bin").string());
   REQUIRE(source.ok());
@@ -272,9 +274,13 @@ TEST_CASE_TEMPLATE("local: writes from a file source copy in the kernel, whole o
                      [&](core::Result<core::EntryInfo> r) { result.emplace(std::move(r)); });
   handle.cancel();
   REQUIRE(h.loop.run_until([&] { return result.has_value(); }));
-  CHECK(result->error().code == Errc::Cancelled);
+  if (result->ok()) {
+    CHECK(slurp(h.fixture.root() / "cancelled.bin") == data);
+  } else {
+    CHECK(result->error().code == Errc::Cancelled);
+    CHECK_FALSE(fs::exists(h.fixture.root() / "cancelled.bin"));
+  }
   for (const auto& name : h.fixture.raw_names()) {
-    CHECK(name.find("cancelled") == std::string::npos);
     CHECK(name.find(".tetherd.tmp.") == std::string::npos);
   }
 }
