@@ -379,14 +379,14 @@ class Logs(MirrorTestCase):
         try:
             self.write(self.src("second"), b"2")
             daemon.settle()
-            lines = []
+            received = bytearray()
 
             def saw_second():
+                # Raw reads: a buffered reader could hold the line while select() waits.
                 ready, _, _ = select.select([follower.stdout], [], [], 0.1)
                 if ready:
-                    line = follower.stdout.readline()
-                    if line:
-                        lines.append(json.loads(line))
+                    received.extend(os.read(follower.stdout.fileno(), 65536))
+                lines = [json.loads(line) for line in bytes(received).split(b"\n") if line]
                 return any(event.get("path") == "second" for event in lines)
 
             wait_until(saw_second, what="logs -f to print the new copy")
