@@ -71,6 +71,7 @@ MirrorRule::MirrorRule(uv_loop_t* loop, core::Executor& executor, EventLog& log,
 
 MirrorRule::~MirrorRule() {
   if (watcher_) watcher_->stop();
+  if (progress_timer_) executor_.cancel_timer(*progress_timer_);
   if (pump_timer_) executor_.cancel_timer(*pump_timer_);
   if (root_check_timer_) executor_.cancel_timer(*root_check_timer_);
 }
@@ -149,6 +150,7 @@ core::Result<void> MirrorRule::begin(Origin scan_origin) {
                   .text("source", settings_.source)
                   .text("target", settings_.target_label));
     start_rescan("", next_seq(), Origin::startup_scan);
+    schedule_progress();
   } else {
     state_ = RuleState::watching;
     initial_scan_done_ = true;
@@ -168,6 +170,10 @@ void MirrorRule::stop(std::function<void()> done) {
   if (root_check_timer_) {
     executor_.cancel_timer(*root_check_timer_);
     root_check_timer_.reset();
+  }
+  if (progress_timer_) {
+    executor_.cancel_timer(*progress_timer_);
+    progress_timer_.reset();
   }
   // Pending (not started) work is dropped: the next start reconciles it.
   dirty_.clear();
@@ -580,6 +586,29 @@ void MirrorRule::settle(std::function<void(SettleOutcome)> done) {
         done(SettleOutcome{false, "cannot create the settle cookie in " + self->settings_.source +
                                       ": " + std::strerror(*failed)});
       });
+}
+
+void MirrorRule::schedule_progress() {
+  auto weak = weak_from_this();
+  progress_timer_ = executor_.start_timer(std::chrono::seconds(5), [weak] {
+    auto self = weak.lock();
+    if (!self) return;
+    self->progress_timer_.reset();
+    if (self->state_ != RuleState::initial_sync) return;
+    Event event(EventLevel::info, "progress");
+    event.rule(self->settings_.name);
+    if (self->reconciler_) {
+      const ReconcileSummary& walked = self->reconciler_->progress();
+      event.number("walked", static_cast<std::int64_t>(walked.source_entries))
+          .number("differences", static_cast<std::int64_t>(walked.differences));
+    }
+    event.number("queued", static_cast<std::int64_t>(self->dirty_.size()))
+        .number("copies", static_cast<std::int64_t>(self->counters_.copies))
+        .number("bytes", static_cast<std::int64_t>(self->counters_.bytes))
+        .duration(Clock::now() - self->started_at_);
+    self->log_.emit(event);
+    self->schedule_progress();
+  });
 }
 
 void MirrorRule::check_initial_sync_end() {

@@ -256,6 +256,9 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   std::optional<InitialSyncProgress> initial_sync_;  ///< walked, actions still running
   Clock::time_point started_at_{};
   void check_initial_sync_end();
+  /// While the initial sync runs: a progress event every few seconds (large trees).
+  void schedule_progress();
+  std::optional<core::Executor::TimerId> progress_timer_;
 };
 
 }  // namespace tetherd::daemon

@@ -59,6 +59,8 @@ class Reconciler : public std::enable_shared_from_this<Reconciler> {
   /// Stops the walk; on_finished is called with Cancelled.
   void cancel();
   const std::string& subtree() const noexcept { return subtree_; }
+  /// Counts so far (for progress reports while the walk runs).
+  const ReconcileSummary& progress() const noexcept { return summary_; }
 
  private:
   struct Frame {
