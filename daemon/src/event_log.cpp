@@ -105,8 +105,9 @@ std::string Event::to_json() const {
   line["ts"] = utc_timestamp(time_, true);
   line["level"] = to_string(level_);
   line["event"] = name_;
-  for (const auto& [key, value] : fields_) {
-    std::visit([&line, &key](const auto& v) { line[key] = v; }, value);
+  for (const auto& field : fields_) {
+    const std::string& key = field.first;
+    std::visit([&line, &key](const auto& v) { line[key] = v; }, field.second);
   }
   return line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }

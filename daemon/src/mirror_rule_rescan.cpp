@@ -56,7 +56,8 @@ void MirrorRule::maybe_start_queued_rescan() {
   }
   auto first = queued_rescans_.begin();
   const std::string subtree = first->first;
-  const auto [seq, origin] = first->second;
+  const Seq seq = first->second.first;
+  const Origin origin = first->second.second;
   queued_rescans_.erase(first);
   reconciler_seq_ = seq;
   reconciler_origin_ = origin;
@@ -168,9 +169,10 @@ void MirrorRule::rescan_finished(Seq seq, Origin origin, core::Result<ReconcileS
             "paused");
       return;
     }
-    for (auto& [path, target] : summary.deletions) {
+    for (auto& deletion : summary.deletions) {
       ++planned_deletes;
-      mark_dirty(path, seq, origin, Clock::now(), [&](Dirty& entry) {
+      TargetState& target = deletion.second;
+      mark_dirty(deletion.first, seq, origin, Clock::now(), [&target](Dirty& entry) {
         entry.target_known = true;
         entry.known_target = std::move(target);
       });
