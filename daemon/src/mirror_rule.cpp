@@ -19,6 +19,8 @@ namespace {
 
 /// Dirty entries beyond this collapse into one rescan of the root (memory bound).
 constexpr std::size_t kMaxDirty = 200'000;
+/// The least time a live removal waits before it is mirrored (see handle_changes).
+constexpr std::chrono::milliseconds kDeleteHold{250};
 
 bool is_within(std::string_view path, std::string_view ancestor) noexcept {
   if (ancestor.empty()) return true;
@@ -273,8 +275,9 @@ void MirrorRule::handle_changes(std::vector<core::Change>&& batch) {
         });
         if (!from_included) continue;
       }
-      if (from_included && !to_wanted) {
-        mark_dirty(change.path, next_seq(), Origin::live, due, [](Dirty&) {});
+      if (from_included && !to_wanted) {  // moved out of the tree: a removal
+        mark_dirty(change.path, next_seq(), Origin::live, std::max(due, now + kDeleteHold),
+                   [](Dirty&) {});
       }
       continue;
     }
@@ -287,7 +290,11 @@ void MirrorRule::handle_changes(std::vector<core::Change>&& batch) {
     const bool wanted = filter_.includes(change.path, change.is_dir) ||
                         (change.is_dir && filter_.should_descend(change.path));
     if (!wanted) continue;
-    mark_dirty(change.path, next_seq(), Origin::live, due, [&](Dirty& entry) {
+    // A removal waits a little longer than other changes: `rm -rf ROOT` removes the
+    // children first and the root last, and the root's removal (root_gone: pause, delete
+    // nothing) must be seen before any of those deletions is mirrored.
+    const auto when = change.kind == ChangeKind::removed ? std::max(due, now + kDeleteHold) : due;
+    mark_dirty(change.path, next_seq(), Origin::live, when, [&](Dirty& entry) {
       if (change.kind == ChangeKind::created && change.is_dir) entry.created_directory = true;
     });
   }

@@ -361,6 +361,17 @@ void MirrorRule::action_failed(std::shared_ptr<Examination> work, const StoreErr
     finish_work(work->path, work->entry.seq);
     return;
   }
+  if (error.store != "source" && work->entry.attempts < 3 &&
+      (error.code == Errc::AlreadyExists || error.code == Errc::NotFound ||
+       error.code == Errc::NotADirectory || error.code == Errc::IsDirectory)) {
+    // The target is not what the plan assumed (a listing raced with a live action, or
+    // something else changed it): examine again with a fresh stat.
+    Dirty again = work->entry;
+    mark_dirty(work->path, again.seq, again.origin, Clock::now(),
+               [&again](Dirty& entry) { entry.attempts = again.attempts + 1; });
+    finish_work(work->path, work->entry.seq);
+    return;
+  }
   if (error.code == Errc::PreconditionFailed && error.store == "source") {
     // Still being written: copy again once it is quiet.
     Dirty again = work->entry;
