@@ -19,6 +19,8 @@ namespace {
 
 /// Dirty entries beyond this collapse into one rescan of the root (memory bound).
 constexpr std::size_t kMaxDirty = 200'000;
+/// Longer than the watcher's rename-pairing timeout (20 ms): see settle.
+constexpr std::chrono::milliseconds kRenamePairingAllowance{50};
 /// The least time a live removal waits before it is mirrored (see handle_changes).
 constexpr std::chrono::milliseconds kDeleteHold{250};
 
@@ -219,12 +221,23 @@ void MirrorRule::handle_changes(std::vector<core::Change>&& batch) {
     if (state_ == RuleState::paused) continue;  // resuming rescans everything
     if (is_settle_cookie(change.path) && change.kind == ChangeKind::created) {
       for (auto& waiter : settle_waiters_) {
-        if (!waiter.threshold && change.path == waiter.cookie) {
-          // Every event before the cookie's creation has been delivered and marked.
-          waiter.threshold = next_seq_;
-          const std::string cookie_path = settings_.source + "/" + waiter.cookie;
-          executor_.run_blocking([cookie_path] { ::unlink(cookie_path.c_str()); }, [] {});
-        }
+        if (waiter.threshold || waiter.cookie_seen || change.path != waiter.cookie) continue;
+        // Every event before the cookie's creation has been delivered, except a rename
+        // half the watcher still holds for pairing (it reports an unpaired one as a removal
+        // after its rename timeout). Take the threshold once that time has passed.
+        waiter.cookie_seen = true;
+        const std::string cookie = waiter.cookie;
+        const std::string cookie_path = settings_.source + "/" + cookie;
+        executor_.run_blocking([cookie_path] { ::unlink(cookie_path.c_str()); }, [] {});
+        auto weak = weak_from_this();
+        executor_.start_timer(kRenamePairingAllowance, [weak, cookie] {
+          auto self = weak.lock();
+          if (!self) return;
+          for (auto& pending : self->settle_waiters_) {
+            if (pending.cookie == cookie) pending.threshold = self->next_seq_;
+          }
+          self->check_settled();
+        });
       }
       continue;
     }
@@ -382,9 +395,15 @@ void MirrorRule::schedule_pump() {
   });
 }
 
-bool MirrorRule::blocked(const std::string& path) const {
+bool MirrorRule::blocked(const std::string& path,
+                         const std::optional<std::string>& moved_from) const {
+  auto overlaps = [](const std::string& a, const std::string& b) {
+    return is_within(a, b) || is_within(b, a);
+  };
   for (const InFlight& work : in_flight_) {
-    if (is_within(path, work.path) || is_within(work.path, path)) return true;
+    if (overlaps(path, work.path)) return true;
+    if (moved_from && overlaps(*moved_from, work.path)) return true;
+    if (work.moved_from && overlaps(path, *work.moved_from)) return true;
   }
   return false;
 }
@@ -408,7 +427,7 @@ void MirrorRule::pump() {
     ready_.pop_front();
     auto it = dirty_.find(path);
     if (it == dirty_.end() || it->second.due > now) continue;  // done, or pushed back
-    if (blocked(path)) {
+    if (blocked(path, it->second.moved_from)) {
       waiting.push_back(std::move(path));
       continue;
     }

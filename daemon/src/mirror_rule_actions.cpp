@@ -36,7 +36,7 @@ bool is_absence(Errc code) noexcept {
 }  // namespace
 
 void MirrorRule::start_examine(std::string path, Dirty entry) {
-  in_flight_.push_back(InFlight{path, entry.seq});
+  in_flight_.push_back(InFlight{path, entry.seq, entry.moved_from});
   auto key = StoreKey::parse(path);
   if (!key) {
     note_error(key.error(), path, "examine");
@@ -83,7 +83,7 @@ void MirrorRule::examine_with_source(std::shared_ptr<Examination> work) {
           return;
         } else {
           self->note_error(job->stat.error(), work->path, "stat");
-          self->finish_work(work->path, work->entry.seq);
+          self->end_examination(work, std::nullopt);
           return;
         }
         self->examine_with_target(work);
@@ -112,7 +112,10 @@ void MirrorRule::examine_with_target(std::shared_ptr<Examination> work) {
     }
     self->run_actions(work);
   };
-  if (work->entry.target_known) {
+  // A listing may be older than an action that completed since; trusting it is harmless
+  // for copies (they overwrite) but not for a missing source, where it could hide a file
+  // that must be deleted: then the target is always stat'ed afresh.
+  if (work->entry.target_known && work->source) {
     work->target = std::move(work->entry.known_target);
     work->entry.target_known = false;
     work->entry.known_target.reset();
@@ -125,10 +128,11 @@ void MirrorRule::examine_with_target(std::shared_ptr<Examination> work) {
     } else if (!is_absence(info.error().code)) {
       if (self->worth_retrying(info.error())) {
         self->retry_later(work->path, work->entry, info.error());
+        self->finish_work(work->path, work->entry.seq);
       } else {
         self->note_error(info.error(), work->path, "stat");
+        self->end_examination(work, std::nullopt);
       }
-      self->finish_work(work->path, work->entry.seq);
       return;
     }
     decide();
@@ -185,6 +189,19 @@ void MirrorRule::try_move(std::shared_ptr<Examination> work) {
 void MirrorRule::run_actions(std::shared_ptr<Examination> work) {
   const bool may_delete = deletes_allowed(work->entry.origin) && work->root_intact;
   work->plan = plan_path(work->source, work->target, policy_, may_delete);
+  if (log_.enabled(EventLevel::debug)) {
+    std::string actions;
+    for (ActionKind kind : work->plan.actions) {
+      if (!actions.empty()) actions += ',';
+      actions += to_string(kind);
+    }
+    log_.emit(Event(EventLevel::debug, "plan")
+                  .rule(settings_.name)
+                  .path(work->path)
+                  .flag("source", work->source.has_value())
+                  .flag("target", work->target.has_value())
+                  .text("actions", actions));
+  }
   if (!work->plan.refused.empty()) {
     log_.emit(Event(EventLevel::warn, "skip")
                   .rule(settings_.name)
@@ -357,8 +374,7 @@ void MirrorRule::action_failed(std::shared_ptr<Examination> work, const StoreErr
   if (error.store == "source" && (is_absence(error.code) || error.code == Errc::InvalidPath ||
                                   error.code == Errc::IsDirectory)) {
     // The source changed type or vanished between the stat and the open: look again.
-    mark_dirty(work->path, work->entry.seq, work->entry.origin, Clock::now(), [](Dirty&) {});
-    finish_work(work->path, work->entry.seq);
+    end_examination(work, Clock::now());
     return;
   }
   if (error.store != "source" && work->entry.attempts < 3 &&
@@ -366,23 +382,19 @@ void MirrorRule::action_failed(std::shared_ptr<Examination> work, const StoreErr
        error.code == Errc::NotADirectory || error.code == Errc::IsDirectory)) {
     // The target is not what the plan assumed (a listing raced with a live action, or
     // something else changed it): examine again with a fresh stat.
-    Dirty again = work->entry;
-    mark_dirty(work->path, again.seq, again.origin, Clock::now(),
-               [&again](Dirty& entry) { entry.attempts = again.attempts + 1; });
-    finish_work(work->path, work->entry.seq);
+    work->entry.attempts++;
+    end_examination(work, Clock::now());
     return;
   }
   if (error.code == Errc::PreconditionFailed && error.store == "source") {
     // Still being written: copy again once it is quiet.
-    Dirty again = work->entry;
     const auto wait =
         std::max<std::chrono::milliseconds>(settings_.delay, std::chrono::milliseconds(50));
     log_.emit(Event(EventLevel::debug, "retry")
                   .rule(settings_.name)
                   .path(work->path)
                   .message("source changed while being copied; copying again when quiet"));
-    mark_dirty(work->path, again.seq, again.origin, Clock::now() + wait, [](Dirty&) {});
-    finish_work(work->path, work->entry.seq);
+    end_examination(work, Clock::now() + wait);
     return;
   }
   if (worth_retrying(error)) {
@@ -391,7 +403,24 @@ void MirrorRule::action_failed(std::shared_ptr<Examination> work, const StoreErr
     return;
   }
   note_error(error, work->path, action);
-  finish_work(work->path, work->entry.seq);
+  end_examination(work, std::nullopt);
+}
+
+void MirrorRule::end_examination(const std::shared_ptr<Examination>& work,
+                                 std::optional<Clock::time_point> again) {
+  const Dirty& entry = work->entry;
+  if (again) {
+    // Look at this path again later, keeping what the first look was for.
+    mark_dirty(work->path, entry.seq, entry.origin, *again, [&entry](Dirty& pending) {
+      if (!pending.moved_from) pending.moved_from = entry.moved_from;
+      pending.created_directory = pending.created_directory || entry.created_directory;
+      pending.attempts = std::max(pending.attempts, entry.attempts);
+    });
+  } else if (entry.moved_from && !work->moved) {
+    // Given up on the new path: the old one must still be looked at (as a removal).
+    mark_dirty(*entry.moved_from, entry.seq, Origin::live, Clock::now(), [](Dirty&) {});
+  }
+  finish_work(work->path, entry.seq);
 }
 
 void MirrorRule::complete_examination(std::shared_ptr<Examination> work) {

@@ -44,11 +44,12 @@ Errc errc_for_errno(int error_number) noexcept {
     case EISDIR:
       return Errc::IsDirectory;
     case ENOTDIR:
+    case ELOOP:  // a symlink where a directory was expected (RESOLVE_NO_SYMLINKS): the path
+                 // does not exist as a real entry of the tree
       return Errc::NotADirectory;
     case EACCES:
     case EPERM:
       return Errc::PermissionDenied;
-    case ELOOP:  // a symlink where a directory was expected (RESOLVE_NO_SYMLINKS)
     case EXDEV:  // the path would leave the root (RESOLVE_BENEATH)
     case ENAMETOOLONG:
       return Errc::InvalidPath;

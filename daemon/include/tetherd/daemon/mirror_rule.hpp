@@ -146,6 +146,7 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   struct InFlight {
     std::string path;
     Seq seq = 0;
+    std::optional<std::string> moved_from;  ///< a rename's old path, busy too
   };
 
   core::Result<void> begin(Origin scan_origin);
@@ -156,7 +157,8 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   Seq next_seq() { return next_seq_++; }
   void schedule_pump();
   void pump();
-  bool blocked(const std::string& path) const;
+  /// Whether `path` (or `moved_from`) is, contains or lies within a path in flight.
+  bool blocked(const std::string& path, const std::optional<std::string>& moved_from) const;
   void start_examine(std::string path, Dirty entry);
   void finish_work(const std::string& path, Seq seq);
   void retry_later(const std::string& path, Dirty entry, const core::StoreError& error);
@@ -171,6 +173,10 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   void run_next_action(std::shared_ptr<Examination> work);
   void action_failed(std::shared_ptr<Examination> work, const core::StoreError& error);
   void complete_examination(std::shared_ptr<Examination> work);
+  /// Ends an examination that did not complete: looks again at `again` when given (with
+  /// the same hints), else hands a pending rename's old path on.
+  void end_examination(const std::shared_ptr<Examination>& work,
+                       std::optional<Clock::time_point> again);
 
   // Reconciliation.
   void start_rescan(std::string subtree, Seq seq, Origin origin);
@@ -234,7 +240,8 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   void rename_subtree(const std::string& from, const std::string& to);
 
   struct SettleWaiter {
-    std::string cookie;            ///< file name in the source root
+    std::string cookie;  ///< file name in the source root
+    bool cookie_seen = false;
     std::optional<Seq> threshold;  ///< set once the cookie's creation was seen
     std::function<void(SettleOutcome)> done;
     std::uint64_t errors_before = 0;
