@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "tetherd/stores/errno_map.hpp"
+
 namespace tetherd::daemon {
 namespace {
 
@@ -34,40 +36,6 @@ class FdGuard {
  private:
   int fd_;
 };
-
-Errc errc_for_errno(int error_number) noexcept {
-  switch (error_number) {
-    case ENOENT:
-      return Errc::NotFound;
-    case EEXIST:
-      return Errc::AlreadyExists;
-    case EISDIR:
-      return Errc::IsDirectory;
-    case ENOTDIR:
-    case ELOOP:  // a symlink where a directory was expected (RESOLVE_NO_SYMLINKS): the path
-                 // does not exist as a real entry of the tree
-      return Errc::NotADirectory;
-    case EACCES:
-    case EPERM:
-      return Errc::PermissionDenied;
-    case EXDEV:  // the path would leave the root (RESOLVE_BENEATH)
-    case ENAMETOOLONG:
-      return Errc::InvalidPath;
-    case ENOSPC:
-    case EDQUOT:
-      return Errc::NoSpace;
-    case EROFS:
-      return Errc::ReadOnly;
-    case EAGAIN:
-    case EINTR:
-    case EMFILE:
-    case ENFILE:
-    case ENOMEM:
-      return Errc::Unavailable;
-    default:
-      return Errc::IoError;
-  }
-}
 
 std::int64_t to_ns(const struct timespec& time) noexcept {
   return static_cast<std::int64_t>(time.tv_sec) * 1'000'000'000 + time.tv_nsec;
@@ -131,7 +99,7 @@ bool kernel_has_openat2() {
 }  // namespace
 
 StoreError source_error(int error_number, std::string_view relative, std::string_view what) {
-  StoreError error = StoreError::make(errc_for_errno(error_number));
+  StoreError error = StoreError::make(stores::errc_from_errno(error_number));
   error.store = "source";
   error.key = std::string(relative);
   error.native_code = error_number;

@@ -11,7 +11,7 @@
 #include <cstdio>
 #include <random>
 
-#include "errno_map.hpp"
+#include "tetherd/stores/errno_map.hpp"
 
 namespace tetherd::stores {
 

@@ -1,4 +1,4 @@
-#include "errno_map.hpp"
+#include "tetherd/stores/errno_map.hpp"
 
 #include <cerrno>
 #include <cstring>

@@ -6,7 +6,7 @@
 
 #include <cerrno>
 
-#include "errno_map.hpp"
+#include "tetherd/stores/errno_map.hpp"
 
 namespace tetherd::stores {
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "beneath.hpp"
-#include "errno_map.hpp"
+#include "tetherd/stores/errno_map.hpp"
 #include "tetherd/stores/fd_byte_source.hpp"
 
 namespace tetherd::stores {

@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "errno_map.hpp"
+#include "tetherd/stores/errno_map.hpp"
 #include "fixtures.hpp"
 #include "harness.hpp"
 #include "tetherd/stores/fd_byte_source.hpp"
