@@ -244,31 +244,9 @@ void MirrorRule::run_next_action(std::shared_ptr<Examination> work) {
 
   switch (kind) {
     case ActionKind::Remove:
-      store->remove(work->key, true, [self, work, succeeded](core::Result<void> outcome) {
-        if (!outcome && outcome.error().code == Errc::IsDirectory) {
-          self->settings_.target->rmdir(work->key, true,
-                                        [self, work, succeeded](core::Result<void> tree) {
-                                          if (!tree && tree.error().code != Errc::NotFound) {
-                                            self->action_failed(work, tree.error());
-                                            return;
-                                          }
-                                          self->counters_.deletes++;
-                                          self->forget_subtree(work->path);
-                                          succeeded(0);
-                                        });
-          return;
-        }
-        if (!outcome) {
-          self->action_failed(work, outcome.error());
-          return;
-        }
-        self->counters_.deletes++;
-        self->forget_subtree(work->path);
-        succeeded(0);
-      });
-      return;
-    case ActionKind::RemoveTree:
-      store->rmdir(work->key, true, [self, work, succeeded](core::Result<void> outcome) {
+    case ActionKind::RemoveTree: {
+      // Either way the path is gone once the store says so, or says it was not there.
+      auto removed = [self, work, succeeded](core::Result<void> outcome) {
         if (!outcome && outcome.error().code != Errc::NotFound) {
           self->action_failed(work, outcome.error());
           return;
@@ -276,8 +254,21 @@ void MirrorRule::run_next_action(std::shared_ptr<Examination> work) {
         self->counters_.deletes++;
         self->forget_subtree(work->path);
         succeeded(0);
+      };
+      if (kind == ActionKind::RemoveTree) {
+        store->rmdir(work->key, true, removed);
+        return;
+      }
+      store->remove(work->key, true, [self, work, removed](core::Result<void> outcome) {
+        // A directory appeared where the plan saw a file: remove the tree.
+        if (!outcome && outcome.error().code == Errc::IsDirectory) {
+          self->settings_.target->rmdir(work->key, true, removed);
+          return;
+        }
+        removed(std::move(outcome));
       });
       return;
+    }
     case ActionKind::Mkdir:
       store->mkdir(work->key, [self, work, succeeded](core::Result<void> outcome) {
         if (!outcome) {
