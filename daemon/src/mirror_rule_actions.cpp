@@ -4,6 +4,8 @@
 // listing just made, else a store stat), try a server-side move for a rename, plan, then
 // run the planned actions one after the other. Each action logs one event.
 
+#include <cstdio>
+
 #include "tetherd/daemon/mirror_rule.hpp"
 #include "tetherd/daemon/source_file_source.hpp"
 
@@ -28,6 +30,9 @@ struct MirrorRule::Examination {
 };
 
 namespace {
+
+/// The sliding window of the live mass-delete guard (live_removal_allowed).
+constexpr std::chrono::seconds kLiveDeleteWindow{60};
 
 bool is_absence(Errc code) noexcept {
   return code == Errc::NotFound || code == Errc::NotADirectory;
@@ -252,6 +257,11 @@ void MirrorRule::run_next_action(std::shared_ptr<Examination> work) {
   switch (kind) {
     case ActionKind::Remove:
     case ActionKind::RemoveTree: {
+      if (!work->source && work->entry.origin == Origin::live &&
+          !live_removal_allowed(work->path, kind == ActionKind::RemoveTree)) {
+        finish_work(work->path, work->entry.seq);
+        return;
+      }
       // Either way the path is gone once the store says so, or says it was not there.
       auto removed = [self, work, succeeded](core::Result<void> outcome) {
         if (!outcome && outcome.error().code != Errc::NotFound) {
@@ -438,6 +448,46 @@ void MirrorRule::complete_examination(std::shared_ptr<Examination> work) {
 }
 
 // ---- the mirror index -----------------------------------------------------------------
+
+bool MirrorRule::live_removal_allowed(const std::string& path, bool tree) {
+  if (state_ == RuleState::paused) return false;  // a pause stops removals already planned
+  if (settings_.max_delete_percent >= 100) return true;
+  const auto now = Clock::now();
+  while (!recent_deletes_.empty() && now - recent_deletes_.front().first > kLiveDeleteWindow) {
+    recent_deleted_ -= recent_deletes_.front().second;
+    recent_deletes_.pop_front();
+  }
+  std::uint64_t entries = 1;
+  if (tree) {
+    const std::string prefix = path + "/";
+    for (auto it = index_.lower_bound(prefix); it != index_.end() && it->first.starts_with(prefix);
+         ++it) {
+      ++entries;
+    }
+  }
+  // The index holds what is mirrored now; this window's deletions are already gone from it.
+  const std::uint64_t before = std::max<std::uint64_t>(1, index_.size() + recent_deleted_);
+  const double percent =
+      100.0 * static_cast<double>(recent_deleted_ + entries) / static_cast<double>(before);
+  if (percent > static_cast<double>(settings_.max_delete_percent)) {
+    char share[16];
+    std::snprintf(share, sizeof share, "%.0f%%", percent);
+    pause("mass-delete guard: live removals would delete " +
+              std::to_string(recent_deleted_ + entries) + " of about " + std::to_string(before) +
+              " entries on the target within " +
+              std::to_string(
+                  std::chrono::duration_cast<std::chrono::seconds>(kLiveDeleteWindow).count()) +
+              " s (" + share + "), more than max_delete_percent=" +
+              std::to_string(settings_.max_delete_percent) + "; '" + path +
+              "' and later removals were not mirrored. Check the source, then raise "
+              "max_delete_percent or restart the rule to proceed",
+          "paused");
+    return false;
+  }
+  recent_deletes_.emplace_back(now, entries);
+  recent_deleted_ += entries;
+  return true;
+}
 
 void MirrorRule::remember(const SourceEntry& source, const TargetState& target) {
   Mirrored& known = index_[source.path];

@@ -329,6 +329,38 @@ class Resilience(MirrorTestCase):
         self.assertEqual(len(os.listdir(self.target)), 10)
         daemon.stop()
 
+    def test_mass_delete_guard_stops_live_removals(self):
+        os.makedirs(self.target)
+        for i in range(20):
+            self.write(self.src(f"f{i:02}"), b"f")
+        config = os.path.join(self.workdir, "tetherd.json")
+        with open(config, "w") as handle:
+            json.dump({"rules": [{"name": "guarded", "source": self.source,
+                                  "target": self.target, "delete": True, "delay_ms": 0,
+                                  "max_delete_percent": 25}]}, handle)
+        from harness import Daemon
+        daemon = Daemon(self.workdir, ["run", "-c", config], name="live-guard")
+        self.daemons.append(daemon)
+        daemon.settle()
+        self.assertEqual(len(os.listdir(self.target)), 20)
+        # Two removals (10%) are mirrored; then a mass removal trips the guard.
+        for i in range(2):
+            os.remove(self.src(f"f{i:02}"))
+        daemon.settle()
+        self.assertEqual(len(os.listdir(self.target)), 18)
+        for i in range(2, 20):
+            os.remove(self.src(f"f{i:02}"))
+        wait_until(lambda: daemon.events("paused"), what="the guard to pause the rule")
+        message = daemon.events("paused")[0]["message"]
+        self.assertIn("live removals", message)
+        self.assertIn("max_delete_percent", message)
+        wait_until(lambda: not daemon.status()["rules"][0]["in_flight"],
+                   what="removals in flight to finish")
+        self.assertEqual(daemon.status()["rules"][0]["state"], "paused")
+        # At most 25% of the 20 entries (5) are gone in the window: at least 15 remain.
+        self.assertGreaterEqual(len(os.listdir(self.target)), 15)
+        daemon.stop()
+
     def test_seeded_random_churn(self):
         rng = random.Random(20261125)
         daemon = self.mirror()

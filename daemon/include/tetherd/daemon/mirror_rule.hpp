@@ -241,6 +241,15 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   std::map<std::string, Mirrored> index_;
   void remember(const SourceEntry& source, const TargetState& target);
   void forget_subtree(const std::string& path);
+
+  /// The mass-delete guard for live removals: the entries deleted over a sliding window
+  /// (kLiveDeleteWindow) may not exceed max_delete_percent of the target as it was before
+  /// them. The removal that would cross the limit pauses the rule instead (false), so at
+  /// most that share is deleted before a person looks. Scan batches are guarded as a whole
+  /// in rescan_finished.
+  bool live_removal_allowed(const std::string& path, bool tree);
+  std::deque<std::pair<Clock::time_point, std::uint64_t>> recent_deletes_;
+  std::uint64_t recent_deleted_ = 0;
   void rename_subtree(const std::string& from, const std::string& to);
 
   struct SettleWaiter {
