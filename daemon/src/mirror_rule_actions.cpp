@@ -62,11 +62,21 @@ void MirrorRule::examine_with_source(std::shared_ptr<Examination> work) {
   };
   auto self = shared_from_this();
   if (work->entry.known_source) {
-    // A listing just saw it: no second stat.
-    work->source = std::move(work->entry.known_source);
+    std::optional<SourceEntry> listed = std::move(work->entry.known_source);
     work->entry.known_source.reset();
-    examine_with_target(std::move(work));
-    return;
+    // A listing just saw the path. When what it saw plans a plain copy of a file, the
+    // second stat is skipped: the copy opens the file and takes content, mode and mtime
+    // from what it opened, so a listing that is stale by now cannot make it wrong. Any
+    // other plan (attributes, type changes, nothing) needs the source as it is now.
+    if (work->entry.target_known && listed->type == EntryType::File) {
+      const Plan listed_plan = plan_path(listed, work->entry.known_target, policy_, false);
+      if (listed_plan.refused.empty() && listed_plan.actions.size() == 1 &&
+          listed_plan.actions.front() == ActionKind::Write) {
+        work->source = std::move(listed);
+        examine_with_target(std::move(work));
+        return;
+      }
+    }
   }
   auto job = std::make_shared<Job>();
   executor_.run_blocking(

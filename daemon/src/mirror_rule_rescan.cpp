@@ -73,10 +73,12 @@ void MirrorRule::maybe_start_queued_rescan() {
                                                 std::optional<TargetState> target) {
     auto self = weak.lock();
     if (!self) return false;
+    // Only for a path no change is pending on: the listing may predate that change.
+    const bool pending = self->dirty_.count(source.path) > 0;
     self->mark_dirty(source.path, seq, origin, Clock::now(), [&](Dirty& entry) {
       entry.target_known = true;
       entry.known_target = std::move(target);
-      entry.known_source = source;
+      if (!pending) entry.known_source = source;
     });
     return self->dirty_.size() < kPauseWalkAt;
   };

@@ -9,6 +9,7 @@ import shutil
 import signal
 import stat
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -143,6 +144,9 @@ class MirrorTestCase(unittest.TestCase):
             if daemon.process.poll() is None:
                 daemon.process.kill()
                 daemon.process.wait()
+        if os.environ.get("TETHERD_E2E_KEEP"):  # debugging: keep logs and trees
+            print(f"\nkept {self.workdir}", file=sys.stderr)
+            return
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def mirror(self, *extra, name="d"):

@@ -293,6 +293,40 @@ class Resilience(MirrorTestCase):
         self.assertMirrored()
         daemon.stop()
 
+    def test_full_target_is_retried_until_space_returns(self):
+        os.makedirs(self.target)
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tetherd-full",
+                                  self.target], capture_output=True, text=True)
+        if mounted.returncode != 0:
+            self.skipTest("cannot mount a small tmpfs here (needs root): " + mounted.stderr)
+        try:
+            for i in range(10):
+                self.write(self.src(f"small{i}"), b"s" * 1024)
+            self.write(self.src("big"), os.urandom(3 << 20))
+            daemon = self.mirror()
+            wait_until(lambda: [e for e in daemon.events("retry")
+                                if e.get("path") == "big" and e.get("errc") == "NoSpace"],
+                       what="a retry of the write that did not fit")
+            # What fits is mirrored meanwhile (a small file that met the full disk is retried).
+            wait_until(lambda: all(os.path.exists(self.dst(f"small{i}")) for i in range(10)),
+                       timeout=60, what="the small files to be mirrored")
+            self.assertFalse(os.path.exists(self.dst("big")), "no partial file may appear")
+            # Still running, retrying: not paused, not stopped.
+            self.assertIn(daemon.status()["rules"][0]["state"], ("initial-sync", "watching"))
+            self.assertIn("big", daemon.status()["rules"][0]["last_error"])
+            subprocess.run(["mount", "-o", "remount,size=16m", self.target], check=True)
+            daemon.settle(timeout=120)
+            self.assertMirrored()
+            self.assertEqual([n for n in os.listdir(self.target) if n.startswith(".tetherd")],
+                             [], "no temporary file may be left behind")
+            daemon.stop()
+        finally:
+            for daemon in self.daemons:
+                if daemon.process.poll() is None:
+                    daemon.process.kill()
+                    daemon.process.wait()
+            subprocess.run(["umount", "-l", self.target], check=False)
+
     def test_source_root_gone_pauses_and_deletes_nothing(self):
         for i in range(5):
             self.write(self.src(f"keep{i}"), b"precious")

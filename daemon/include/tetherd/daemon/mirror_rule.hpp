@@ -139,9 +139,9 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
     /// "nothing there"). Any later change to the path forgets it.
     bool target_known = false;
     std::optional<TargetState> known_target;
-    /// What that listing saw in the source, when it saw the path there: examining the path
-    /// then needs no second stat (a stale entry is harmless: a copy re-checks the file's
-    /// identity when it opens it, and absence is never taken from a listing).
+    /// What that listing saw in the source, when it saw the path there and no live change
+    /// was pending on it: a plain copy planned from it needs no second stat (see
+    /// examine_with_source). Absence is never taken from a listing.
     std::optional<SourceEntry> known_source;
     bool created_directory = false;
     unsigned attempts = 0;
