@@ -191,13 +191,15 @@ def write_plots(out, results):
     os.makedirs(data_dir, exist_ok=True)
     script = ["set terminal png size 960,600", "set grid", "set key left top"]
 
-    series = [(tool, samples) for tool, samples in results.latency_samples.items() if samples]
+    # The fraction is of every file written: a tool that never delivered some of them
+    # ends below 1.
+    series = [(tool, samples, count) for tool, (samples, count)
+              in results.latency_samples.items() if samples]
     if series:
         plot = []
-        for tool, samples in series:
+        for tool, samples, count in series:
             file = os.path.join(data_dir, f"latency-{tool.replace(' ', '_')}.dat")
             with open(file, "w") as handle:
-                count = len(samples)
                 for index, value in enumerate(samples):
                     handle.write(f"{value:.4f} {(index + 1) / count:.5f}\n")
             plot.append(f"'{file}' using 1:2 with lines lw 2 title '{tool}'")

@@ -98,7 +98,7 @@ def latency(ctx):
             ctx.results.add("1 latency", f"close()→mirrored {key}", tool, "ms", entry[key],
                             note if key == "p50" else "",
                             timed_out=key in entry["bounds"])
-        ctx.results.latency_samples[tool] = sorted(entry["samples"])
+        ctx.results.latency_samples[tool] = (sorted(entry["samples"]), count)
 
 
 def percentile(values, fraction):
