@@ -88,7 +88,7 @@ args=(--tetherd "$tetherd" --out "$out" --work "$work" --command-line "$command_
 [[ -n $only ]] && args+=(--only "$only")
 [[ -n $max_files ]] && args+=(--max-files "$max_files")
 status=0
-python3 "$here/harness/run_bench.py" "${args[@]}" || status=$?
+PYTHONDONTWRITEBYTECODE=1 python3 "$here/harness/run_bench.py" "${args[@]}" || status=$?
 
 # 4. Microbenchmarks (full run): appended to RESULTS.md.
 microbench=$(dirname "$(dirname "$tetherd")")/bench/tetherd_microbench
