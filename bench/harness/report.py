@@ -86,13 +86,14 @@ def table(results):
     return "\n".join(lines)
 
 
-def command_output(argv):
+def command_output(argv, lines=1):
     try:
         result = subprocess.run(argv, capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return "not installed"
-    text = (result.stdout + result.stderr).strip().split("\n")
-    return text[0].strip() if text and text[0].strip() else "unknown"
+    text = [line.strip() for line in (result.stdout + result.stderr).strip().split("\n")
+            if line.strip()]
+    return "; ".join(text[:lines]) if text else "unknown"
 
 
 def machine(work_dir, tetherd):
@@ -107,7 +108,7 @@ def machine(work_dir, tetherd):
     mount = subprocess.run(["findmnt", "-n", "-o", "SOURCE,FSTYPE,OPTIONS", "-T", work_dir],
                            capture_output=True, text=True).stdout.strip()
     tools = {
-        "tetherd": command_output([tetherd, "version"]) + f" ({tetherd})",
+        "tetherd": command_output([tetherd, "version"], lines=4) + f" (`{tetherd}`)",
         "lsyncd": command_output(["lsyncd", "--version"]),
         "rsync": command_output(["rsync", "--version"]),
         "inotifywait": command_output(["inotifywait", "--help"]),
