@@ -22,7 +22,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
-quick=0 out="" tetherd="" work="${TMPDIR:-/tmp}" only="" max_files="" install=1 micro=1
+quick=0 out="" tetherd="" source_note="given with --tetherd" work="${TMPDIR:-/tmp}" only="" max_files="" install=1 micro=1
 command_line="bench/run.sh $*"
 while (($#)); do
   case "$1" in
@@ -65,6 +65,7 @@ if [[ -z $tetherd ]]; then
   (cd "$repo" && cmake --preset release -DCMAKE_CXX_FLAGS=-Wno-restrict >/dev/null &&
     cmake --build --preset release -j2 --target tetherd)
   tetherd=$repo/build/release/daemon/tetherd
+  source_note="built by run.sh (release preset) from $(git -C "$repo" describe --always --dirty 2>/dev/null || echo 'an unknown commit')"
 fi
 [[ -x $tetherd ]] || { echo "run.sh: no tetherd binary at $tetherd" >&2; exit 66; }
 
@@ -83,7 +84,8 @@ if [[ -z $out ]]; then
   out=$([[ $quick -eq 1 ]] && echo "$repo/build/bench-quick" || echo "$here/results")
 fi
 mkdir -p "$out"
-args=(--tetherd "$tetherd" --out "$out" --work "$work" --command-line "$command_line")
+args=(--tetherd "$tetherd" --out "$out" --work "$work" --command-line "$command_line"
+  --tetherd-source "$source_note")
 ((quick)) && args+=(--quick)
 [[ -n $only ]] && args+=(--only "$only")
 [[ -n $max_files ]] && args+=(--max-files "$max_files")

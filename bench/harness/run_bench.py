@@ -102,6 +102,7 @@ def main():
                         help="leave out the scaling points above this many files")
     parser.add_argument("--keep", action="store_true", help="keep the scratch trees")
     parser.add_argument("--command-line", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--tetherd-source", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.tetherd = os.path.abspath(args.tetherd)
     if not os.access(args.tetherd, os.X_OK):
@@ -128,6 +129,8 @@ def main():
     results = report.Results()
     context = scenarios.Context(args, work, results, plan)
     info = report.machine(work.root, args.tetherd)
+    if args.tetherd_source:
+        info["tools"]["tetherd"] += f", {args.tetherd_source}"
     started = time.monotonic()
     try:
         for name, function in SCENARIOS:
