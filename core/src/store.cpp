@@ -52,6 +52,17 @@ void OperationState::request_cancel() {
   if (hook) hook();
 }
 
+// ---------------------------------------------------------------- ByteSource
+
+Result<void> ByteSource::check_region_copied(std::uint64_t copied) const {
+  const auto region = file_region();
+  if (region && copied == region->length) return success();
+  return StoreError::make(Errc::PreconditionFailed,
+                          "the data changed while it was copied (" + std::to_string(copied) +
+                              " bytes copied of " + std::to_string(region ? region->length : 0) +
+                              ")");
+}
+
 // ---------------------------------------------------------------- MemoryByteSource
 
 MemoryByteSource::MemoryByteSource(Executor& executor, Bytes data)

@@ -341,6 +341,7 @@ void MirrorRule::mark_dirty(const std::string& path, Seq seq, Origin origin, Clo
   entry.due = due;
   entry.target_known = false;  // only a fresh listing may say what the target has
   entry.known_target.reset();
+  entry.known_source.reset();
   update(entry);
   schedule_.emplace(due, path);
   if (dirty_.size() > kMaxDirty) {

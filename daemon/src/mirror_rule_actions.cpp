@@ -55,8 +55,15 @@ void MirrorRule::examine_with_source(std::shared_ptr<Examination> work) {
     core::Result<SourceEntry> stat = StoreError::make(Errc::IoError);
     bool root_intact = true;
   };
-  auto job = std::make_shared<Job>();
   auto self = shared_from_this();
+  if (work->entry.known_source) {
+    // A listing just saw it: no second stat.
+    work->source = std::move(work->entry.known_source);
+    work->entry.known_source.reset();
+    examine_with_target(std::move(work));
+    return;
+  }
+  auto job = std::make_shared<Job>();
   executor_.run_blocking(
       [source = source_, path = work->path, job] {
         job->stat = source->stat(path);

@@ -69,13 +69,14 @@ void MirrorRule::maybe_start_queued_rescan() {
 
   ReconcilerCallbacks callbacks;
   auto weak = weak_from_this();
-  callbacks.on_difference = [weak, seq, origin](const std::string& path,
+  callbacks.on_difference = [weak, seq, origin](const SourceEntry& source,
                                                 std::optional<TargetState> target) {
     auto self = weak.lock();
     if (!self) return false;
-    self->mark_dirty(path, seq, origin, Clock::now(), [&](Dirty& entry) {
+    self->mark_dirty(source.path, seq, origin, Clock::now(), [&](Dirty& entry) {
       entry.target_known = true;
       entry.known_target = std::move(target);
+      entry.known_source = source;
     });
     return self->dirty_.size() < kPauseWalkAt;
   };

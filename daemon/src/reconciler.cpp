@@ -170,7 +170,7 @@ void Reconciler::handle_source_only(const SourceEntry& source) {
   ++summary_.source_entries;
   ++summary_.differences;
   descend_after(source);
-  if (!callbacks_.on_difference(source.path, std::nullopt)) paused_ = true;
+  if (!callbacks_.on_difference(source, std::nullopt)) paused_ = true;
 }
 
 void Reconciler::handle_target_only(const core::EntryInfo& target) {
@@ -199,7 +199,7 @@ void Reconciler::handle_both(const SourceEntry& source, const core::EntryInfo& t
     return;
   }
   ++summary_.differences;
-  if (!callbacks_.on_difference(source.path, state)) paused_ = true;
+  if (!callbacks_.on_difference(source, state)) paused_ = true;
 }
 
 void Reconciler::step() {

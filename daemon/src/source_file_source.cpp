@@ -17,7 +17,45 @@ core::StoreError changed_while_copying(const SourceEntry& state, std::string_vie
   return error;
 }
 
+// The end-of-data check: `end` bytes were read and the data ended there. Only a file still
+// in its opened state (same size, mtime, ctime) may end there.
+std::optional<core::StoreError> check_end(int fd, const SourceEntry& expected, std::uint64_t end) {
+  struct stat info {};
+  if (::fstat(fd, &info) != 0) return source_error(errno, expected.path, "stat");
+  SourceEntry now = expected;
+  now.size = static_cast<std::uint64_t>(info.st_size);
+  now.mtime_ns =
+      static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec;
+  now.ctime_ns =
+      static_cast<std::int64_t>(info.st_ctim.tv_sec) * 1'000'000'000 + info.st_ctim.tv_nsec;
+  if (end < expected.size) return changed_while_copying(expected, "it shrank");
+  if (end > expected.size) return changed_while_copying(expected, "it grew");
+  if (!now.same_state(expected)) return changed_while_copying(expected, "it was modified");
+  return std::nullopt;
+}
+
 }  // namespace
+
+std::optional<core::ByteSource::FileRegion> SourceFileSource::file_region() const {
+  if (fd_ < 0) return std::nullopt;
+  return FileRegion{fd_, 0, state_.size};
+}
+
+core::Result<void> SourceFileSource::check_region_copied(std::uint64_t copied) const {
+  std::uint64_t end = copied;
+  if (copied == state_.size) {
+    // Data past the size means it grew: the copy stopped at the size, not at the end.
+    char extra = 0;
+    ssize_t n;
+    do {
+      n = ::pread(fd_, &extra, 1, static_cast<off_t>(state_.size));
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) return source_error(errno, state_.path, "read");
+    end += static_cast<std::uint64_t>(n);
+  }
+  if (auto error = check_end(fd_, state_, end)) return *error;
+  return core::success();
+}
 
 SourceFileSource::SourceFileSource(core::Executor& executor, OpenSourceFile file)
     : executor_(executor), fd_(file.fd), state_(std::move(file.state)) {}
@@ -79,22 +117,7 @@ void SourceFileSource::read(std::size_t max_bytes, core::Callback<core::Bytes> d
         }
         if (filled < want) {  // end of data: only a file in its opened state may end here
           job->at_end = true;
-          struct stat info {};
-          if (::fstat(fd, &info) != 0) {
-            job->error = source_error(errno, expected.path, "stat");
-            return;
-          }
-          SourceEntry now = expected;
-          now.size = static_cast<std::uint64_t>(info.st_size);
-          now.mtime_ns =
-              static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec;
-          now.ctime_ns =
-              static_cast<std::int64_t>(info.st_ctim.tv_sec) * 1'000'000'000 + info.st_ctim.tv_nsec;
-          if (end != expected.size) {
-            job->error = changed_while_copying(expected, "it shrank");
-          } else if (!now.same_state(expected)) {
-            job->error = changed_while_copying(expected, "it was modified");
-          }
+          job->error = check_end(fd, expected, end);
         }
       },
       // Loop thread.

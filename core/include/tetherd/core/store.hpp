@@ -147,6 +147,12 @@ class ByteSource : public std::enable_shared_from_this<ByteSource> {
     std::uint64_t length = 0;
   };
   virtual std::optional<FileRegion> file_region() const { return std::nullopt; }
+  /// With file_region(): called by the consumer on its worker thread once it has copied
+  /// `copied` bytes of the region, before it makes them visible. An error means those bytes
+  /// are not a state the data really had (the file changed while it was copied): the
+  /// consumer discards them and fails with this error. Must be thread-safe. The default
+  /// accepts exactly the region's length.
+  virtual Result<void> check_region_copied(std::uint64_t copied) const;
 };
 using ByteSourcePtr = std::shared_ptr<ByteSource>;
 

@@ -139,6 +139,10 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
     /// "nothing there"). Any later change to the path forgets it.
     bool target_known = false;
     std::optional<TargetState> known_target;
+    /// What that listing saw in the source, when it saw the path there: examining the path
+    /// then needs no second stat (a stale entry is harmless: a copy re-checks the file's
+    /// identity when it opens it, and absence is never taken from a listing).
+    std::optional<SourceEntry> known_source;
     bool created_directory = false;
     unsigned attempts = 0;
   };

@@ -38,7 +38,7 @@ struct ReconcileSummary {
 struct ReconcilerCallbacks {
   /// A path to examine (create, update, replace). `target` is what the target listed, or
   /// nullopt when it has nothing there. Return false to pause the walk until resume().
-  std::function<bool(const std::string& path, std::optional<TargetState> target)> on_difference;
+  std::function<bool(const SourceEntry& source, std::optional<TargetState> target)> on_difference;
   /// Source and target agree at this path (feeds the mirror index).
   std::function<void(const SourceEntry& source, const TargetState& target)> on_unchanged;
   /// The walk ended: the summary, or the error that stopped it (source or target).

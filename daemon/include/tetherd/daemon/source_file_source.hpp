@@ -8,6 +8,8 @@
 // with fstat; if anything changed, or fewer or more bytes than the size were read, the
 // last read fails with PreconditionFailed (retryable) instead of ending, so an atomic
 // write discards its temporary file and the engine copies again once the file is quiet.
+// A local store copies the file in the kernel instead (file_region) and asks
+// check_region_copied() the same question before publishing.
 
 #include <memory>
 
@@ -25,6 +27,11 @@ class SourceFileSource final : public core::ByteSource {
   void read(std::size_t max_bytes, core::Callback<core::Bytes> done) override;
   void cancel() override;
   std::optional<std::uint64_t> size() const override { return state_.size; }
+  /// The whole file as opened, for a consumer that copies in the kernel; such a consumer
+  /// must call check_region_copied() before publishing, which applies the same identity
+  /// check as the end of read().
+  std::optional<FileRegion> file_region() const override;
+  core::Result<void> check_region_copied(std::uint64_t copied) const override;
 
   /// The state the file had when opened (what the target will show once written).
   const SourceEntry& state() const noexcept { return state_; }
