@@ -152,7 +152,10 @@ lsyncd is tuned for speed, not run with its defaults: `delay = 0` (the smallest 
 `maxProcesses = 8` in `settings` and in the `sync` (its default of 1 serialises every
 action), `insist`, `nodaemon`; both `default.direct` (one `cp`/`mv`/`rm` per event, its
 lowest latency) and `default.rsync` (batched rsync). tetherd runs `tetherd mirror SRC DST
---delay 0` (live) or `--once` (one reconciliation, like rsync).
+--delay 0` (live) or `--once` (one reconciliation, like rsync), with its defaults otherwise:
+it publishes every file atomically and durably (data and names synced before it reports a
+copy done); cp, rsync and lsyncd do not sync at all, so they leave the writeback to the
+kernel after the figure stops.
 
 ## How completion is measured
 The same for every tool: the target is polled until every expected file is present with
