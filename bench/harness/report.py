@@ -121,15 +121,17 @@ def machine(work_dir, tetherd):
             "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
 
 
-def write_markdown(path, results, info, args, plan_text, plots, started, finished):
+def write_markdown(path, results, info, args, plan_text, plots, started, finished, pending):
     loads = "\n".join(f"- {what}: {load}" for what, load in results.loads)
     tools = "\n".join(f"- {name}: {version}" for name, version in info["tools"].items())
     durations = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in results.durations)
     errors = "\n".join(f"- **{scenario}**: {message}" for scenario, message in results.errors)
     plot_lines = "\n".join(f"![{title}]({os.path.basename(file)})" for title, file in plots) \
         or "(no plots: gnuplot is not installed)"
+    status = (f"\n**Incomplete: still to run when this was written: {', '.join(pending)}.**\n"
+              if pending else "")
     text = f"""# tetherd benchmark results ({'quick' if args.quick else 'full'} run)
-
+{status}
 Produced by `{args.command_line}` on {info['date']} in {finished - started:.0f} s
 ({durations}).
 

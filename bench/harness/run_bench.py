@@ -30,7 +30,7 @@ from tools import Work
 PLANS = {
     "full": {
         "latency": {"seconds": 30, "rate": 100, "reps": 5, "grace": 10},
-        "burst": {"files": 10_000, "dirs": 100, "reps": 5, "timeout": 120},
+        "burst": {"files": 10_000, "dirs": 100, "reps": 5, "timeout": 60},
         "scaling": {"headline": 100_000, "sizes": [
             {"files": 1_000, "reps": 5, "bytes": 4096, "timeout": 600},
             {"files": 10_000, "reps": 5, "bytes": 4096, "timeout": 600},
@@ -132,10 +132,19 @@ def main():
     if args.tetherd_source:
         info["tools"]["tetherd"] += f", {args.tetherd_source}"
     started = time.monotonic()
+    path = os.path.join(args.out, "RESULTS.md")
+    selected = [(name, function) for name, function in SCENARIOS if not only or name in only]
+
+    def write(done):
+        """RESULTS.md after every scenario: a run stopped early still leaves its figures."""
+        pending = [name for name, _ in selected if name not in done]
+        plots = report.write_plots(args.out, results)
+        report.write_markdown(path, results, info, args, describe(plan), plots, started,
+                              time.monotonic(), pending)
+
     try:
-        for name, function in SCENARIOS:
-            if only and name not in only:
-                continue
+        done = []
+        for name, function in selected:
             results.record_load(f"before {name}")
             began = time.monotonic()
             try:
@@ -144,15 +153,15 @@ def main():
                 traceback.print_exc()
                 results.errors.append((name, f"{type(error).__name__}: {error}"))
             results.durations.append((name, time.monotonic() - began))
+            done.append(name)
+            if len(done) < len(selected):
+                write(done)
         results.record_load("at the end")
+        write(done)
     finally:
         if not args.keep:
             context.log(f"removing {work.root}")
             work.remove()
-    plots = report.write_plots(args.out, results)
-    path = os.path.join(args.out, "RESULTS.md")
-    report.write_markdown(path, results, info, args, describe(plan), plots, started,
-                          time.monotonic())
     print(f"wrote {path}")
     print(report.table(results))
     for scenario, message in results.errors:
