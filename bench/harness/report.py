@@ -1,0 +1,249 @@
+"""Results of a run: the table rows, latency samples and scaling series, and their
+rendering as RESULTS.md plus gnuplot PNGs."""
+
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import time
+
+
+class Results:
+    def __init__(self):
+        self.rows = []
+        self.latency_samples = {}
+        self.scaling = []  # (files, tool, kind, times s, rss MiB)
+        self.loads = []  # (what, load average text)
+        self.errors = []  # (scenario, message)
+        self.durations = []  # (scenario, seconds)
+
+    def add(self, scenario, measure, tool, unit, values, note="", timed_out=False,
+            ref="tetherd", reference=False, ratio=True):
+        self.rows.append({"scenario": scenario, "measure": measure, "tool": tool, "unit": unit,
+                          "values": list(values), "note": note, "timed_out": timed_out,
+                          "ref": ref if ratio else None, "reference": reference,
+                          "skipped": False})
+
+    def skip(self, scenario, measure, tool, note):
+        self.rows.append({"scenario": scenario, "measure": measure, "tool": tool, "unit": "",
+                          "values": [], "note": note, "timed_out": False, "ref": "tetherd",
+                          "reference": False, "skipped": True})
+
+    def record_load(self, what):
+        with open("/proc/loadavg") as handle:
+            self.loads.append((what, " ".join(handle.read().split()[:3])))
+
+
+def fmt(value, unit):
+    if unit == "s":
+        return f"{value:.3f}" if value < 10 else f"{value:.1f}"
+    if unit == "ms":
+        return f"{value:.2f}" if value < 100 else f"{value:.0f}"
+    return f"{value:.1f}"
+
+
+def median(values):
+    return statistics.median(values) if values else None
+
+
+def ratio_text(row, rows):
+    if row["skipped"] or not row["values"] or row["tool"] == row["ref"]:
+        return "—"
+    ref = next((r for r in rows if r["scenario"] == row["scenario"] and
+                r["measure"] == row["measure"] and r["tool"] == row["ref"] and r["values"]),
+               None)
+    if ref is None:
+        return "—"
+    mine = median(row["values"])
+    theirs = median(ref["values"])
+    if mine == 0:
+        return "—" if theirs == 0 else "∞"
+    value = theirs / mine
+    text = f"{value:.2f}" if value >= 0.1 else f"{value:.2g}"
+    if row["timed_out"]:
+        return f"≤ {text}"
+    if ref["timed_out"]:
+        return f"≥ {text}"
+    return text
+
+
+def table(results):
+    lines = ["| scenario | measure | tool | median | min–max | runs | "
+             "tetherd ÷ tool | note |",
+             "|---|---|---|---:|---|---:|---:|---|"]
+    for row in results.rows:
+        values, unit = row["values"], row["unit"]
+        if row["skipped"] or not values:
+            cells = ["—", "—", "0"]
+        else:
+            prefix = "≥ " if row["timed_out"] else ""
+            cells = [f"{prefix}{fmt(median(values), unit)} {unit}",
+                     f"{fmt(min(values), unit)}–{fmt(max(values), unit)}", str(len(values))]
+        lines.append(f"| {row['scenario']} | {row['measure']} | {row['tool']} | "
+                     + " | ".join(cells) + f" | {ratio_text(row, results.rows)} | "
+                     f"{row['note']} |")
+    return "\n".join(lines)
+
+
+def command_output(argv, lines=1):
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return "not installed"
+    text = [line.strip() for line in (result.stdout + result.stderr).strip().split("\n")
+            if line.strip()]
+    return "; ".join(text[:lines]) if text else "unknown"
+
+
+def machine(work_dir, tetherd):
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as handle:
+        for line in handle:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as handle:
+        memory = int(handle.readline().split()[1]) // 1024
+    mount = subprocess.run(["findmnt", "-n", "-o", "SOURCE,FSTYPE,OPTIONS", "-T", work_dir],
+                           capture_output=True, text=True).stdout.strip()
+    tools = {
+        "tetherd": command_output([tetherd, "version"], lines=4) + f" (`{tetherd}`)",
+        "lsyncd": command_output(["lsyncd", "--version"]),
+        "rsync": command_output(["rsync", "--version"]),
+        "inotifywait": command_output(["inotifywait", "--help"]),
+        "cp": command_output(["cp", "--version"]),
+        "gnuplot": command_output(["gnuplot", "--version"]),
+        "python3": platform.python_version(),
+    }
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_mib": memory,
+            "kernel": platform.release(), "mount": mount, "tools": tools,
+            "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+
+
+def write_markdown(path, results, info, args, plan_text, plots, started, finished, pending):
+    loads = "\n".join(f"- {what}: {load}" for what, load in results.loads)
+    tools = "\n".join(f"- {name}: {version}" for name, version in info["tools"].items())
+    durations = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in results.durations)
+    errors = "\n".join(f"- **{scenario}**: {message}" for scenario, message in results.errors)
+    plot_lines = "\n".join(f"![{title}]({os.path.basename(file)})" for title, file in plots) \
+        or "(no plots: gnuplot is not installed)"
+    status = (f"\n**Incomplete: still to run when this was written: {', '.join(pending)}.**\n"
+              if pending else "")
+    text = f"""# tetherd benchmark results ({'quick' if args.quick else 'full'} run)
+{status}
+Produced by `{args.command_line}` on {info['date']} in {finished - started:.0f} s
+({durations}).
+
+## Machine
+- CPU: {info['cpu']}, {info['cores']} cores; RAM {info['memory_mib']} MiB
+- kernel: {info['kernel']}
+- bench directory: `{args.work_parent}` on {info['mount']}
+- page cache: **warm**. It cannot be dropped in this container; every source tree was
+  written just before it was read, so reads come from memory and the figures are about
+  metadata, copying within memory and writeback, not disk reads.
+- load average (1/5/15 min) when each scenario started: the machine is shared with other
+  builds, so **figures are noisy**; compare tools within a scenario (runs are interleaved
+  tool by tool), not across runs.
+{loads}
+
+## Tools
+{tools}
+
+lsyncd is tuned for speed, not run with its defaults: `delay = 0` (the smallest it accepts),
+`maxProcesses = 8` in `settings` and in the `sync` (its default of 1 serialises every
+action), `insist`, `nodaemon`; both `default.direct` (one `cp`/`mv`/`rm` per event, its
+lowest latency) and `default.rsync` (batched rsync). tetherd runs `tetherd mirror SRC DST
+--delay 0` (live) or `--once` (one reconciliation, like rsync), with its defaults otherwise:
+it publishes every file atomically and durably (data and names synced before it reports a
+copy done); cp, rsync and lsyncd do not sync at all, so they leave the writeback to the
+kernel after the figure stops.
+
+## How completion is measured
+The same for every tool: the target is polled until every expected file is present with
+its full size (directories checked in order; the poll interval is 1–20 ms, small against
+each figure; the latency poller stats pending files every 0.2 ms). One-shot tools (cp,
+rsync, `tetherd mirror --once`) are also waited for to exit. "No-op" figures time a run
+against an already identical target (for lsyncd: until its log says the startup rsync
+finished). Peak RSS: `/usr/bin/time -f %M` for one-shot tools; VmHWM from /proc for daemons
+(for lsyncd plus the largest child rsync seen while polling). Trees are created fresh for
+every run and deleted only when the whole run ends (this ext4 has no journal: creating
+files after mass deletions is up to 30× slower for minutes).
+
+## Sizes and repetitions
+{plan_text}
+
+## Figures
+"tetherd ÷ tool" is tetherd's median divided by the tool's median: below 1 tetherd is
+faster (or smaller), above 1 it is slower. A "≥" median is a run stopped at its timeout.
+
+{table(results)}
+
+{('## Errors' + chr(10) + errors) if errors else ''}
+
+## Plots
+{plot_lines}
+"""
+    with open(path, "w") as handle:
+        handle.write(text)
+
+
+def write_plots(out, results):
+    """PNGs by gnuplot: latency CDF per tool, scaling time and RSS (log-log)."""
+    if shutil.which("gnuplot") is None:
+        return []
+    plots = []
+    data_dir = os.path.join(out, "data")
+    os.makedirs(data_dir, exist_ok=True)
+    script = ["set terminal png size 960,600", "set grid", "set key left top"]
+
+    # The fraction is of every file written: a tool that never delivered some of them
+    # ends below 1.
+    series = [(tool, samples, count) for tool, (samples, count)
+              in results.latency_samples.items() if samples]
+    if series:
+        plot = []
+        for tool, samples, count in series:
+            file = os.path.join(data_dir, f"latency-{tool.replace(' ', '_')}.dat")
+            with open(file, "w") as handle:
+                for index, value in enumerate(samples):
+                    handle.write(f"{value:.4f} {(index + 1) / count:.5f}\n")
+            plot.append(f"'{file}' using 1:2 with lines lw 2 title '{tool}'")
+        png = os.path.join(out, "latency_cdf.png")
+        script += [f"set output '{png}'",
+                   "set title 'Latency close() → complete at target, 4 KiB files at 100/s (CDF)'",
+                   "set xlabel 'latency (ms, log scale)'", "set ylabel 'fraction of files'",
+                   "set logscale x", "unset logscale y", "set yrange [0:1]",
+                   "plot " + ", ".join(plot)]
+        plots.append(("latency CDF", png))
+
+    for kind, column, unit, name, title in (
+            ("initial", 2, "s", "scaling_time.png", "time"),
+            ("initial", 3, "MiB", "scaling_rss.png", "peak RSS"),
+            ("watch", 2, "s", "watch_scaling_time.png", "time to watching"),
+            ("watch", 3, "MiB", "watch_scaling_rss.png", "RSS watching")):
+        tools = sorted({tool for _, tool, k, _, _ in results.scaling if k == kind})
+        if not tools:
+            continue
+        plot = []
+        for tool in tools:
+            file = os.path.join(data_dir, f"scaling-{kind}-{tool.replace(' ', '_')}.dat")
+            with open(file, "w") as handle:
+                for files, t, k, times, rss in sorted(results.scaling):
+                    if t == tool and k == kind and times:
+                        handle.write(f"{files} {median(times):.6f} {median(rss):.3f}\n")
+            plot.append(f"'{file}' using 1:{column} with linespoints lw 2 title '{tool}'")
+        png = os.path.join(out, name)
+        what = "initial sync" if kind == "initial" else "watch setup"
+        script += [f"set output '{png}'", f"set title 'Scaling: {what}, {title} vs files'",
+                   "set xlabel 'files (log)'", f"set ylabel '{title} ({unit}, log)'",
+                   "set logscale xy", "set autoscale y", "plot " + ", ".join(plot)]
+        plots.append((f"scaling {what} {title}", png))
+
+    script_file = os.path.join(data_dir, "plots.gp")
+    with open(script_file, "w") as handle:
+        handle.write("\n".join(script) + "\n")
+    result = subprocess.run(["gnuplot", script_file], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"gnuplot failed: {result.stderr}")
+    return plots

@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""Runs the scenarios of issue 7 (tetherd vs lsyncd, rsync, cp, inotifywait) and writes
+RESULTS.md plus PNG plots into --out. Normally started by bench/run.sh, which installs the
+peers and builds tetherd first.
+
+  run_bench.py --tetherd PATH --out DIR [--quick] [--work DIR] [--only NAME,...]
+
+Exit status: 0 when every scenario ran and the table was written; 1 when a scenario failed
+(its error is in RESULTS.md and on stderr; the other scenarios still run); 2 on bad usage.
+"""
+
+import argparse
+import copy
+import os
+import shlex
+import sys
+import time
+import traceback
+
+import report
+import scenarios
+from tools import Work
+
+# Sizes and repetitions. full: 5 runs of everything except the heaviest steps, where 5
+# runs would not fit the ~45 minute budget on a loaded 2-core machine: the 100,000-file
+# initial sync and the 50,000-file overflow (3 runs each), the 1M-file scaling point (1 run;
+# empty files; left out with --max-files 100000 when the budget is tight) and the idle
+# window (one 60 s window with every tool at once). quick: every scenario reduced, under
+# 2 minutes.
+PLANS = {
+    "full": {
+        "latency": {"seconds": 30, "rate": 100, "reps": 5, "grace": 10},
+        "burst": {"files": 10_000, "dirs": 100, "reps": 5, "timeout": 60},
+        "scaling": {"headline": 100_000, "sizes": [
+            {"files": 1_000, "reps": 5, "bytes": 4096, "timeout": 600},
+            {"files": 10_000, "reps": 5, "bytes": 4096, "timeout": 600},
+            {"files": 100_000, "reps": 3, "bytes": 4096, "timeout": 1200},
+            {"files": 1_000_000, "reps": 1, "bytes": 0, "timeout": 3600}]},
+        "watch": {"dirs": 20_000, "reps": 5, "idle": 60},
+        "big": {"mib": 1024, "reps": 5},
+        "overflow": {"files": 50_000, "dirs": 50, "reps": 3, "timeout": 300},
+    },
+    "quick": {
+        "latency": {"seconds": 1, "rate": 100, "reps": 1, "grace": 2},
+        "burst": {"files": 300, "dirs": 10, "reps": 1, "timeout": 5},
+        "scaling": {"headline": 1_000, "sizes": [
+            {"files": 100, "reps": 1, "bytes": 4096, "timeout": 60},
+            {"files": 1_000, "reps": 1, "bytes": 4096, "timeout": 60}]},
+        "watch": {"dirs": 500, "reps": 1, "idle": 1},
+        "big": {"mib": 16, "reps": 1},
+        "overflow": {"files": 9_000, "dirs": 30, "reps": 1, "timeout": 25},
+    },
+}
+
+SCENARIOS = [
+    ("latency", scenarios.latency),
+    ("burst", scenarios.burst),
+    ("scaling", scenarios.initial_and_scaling),
+    ("watch", scenarios.watch_and_idle),
+    ("big", scenarios.big_file),
+    ("overflow", scenarios.overflow),
+]
+
+
+def describe(plan):
+    scaling = ", ".join(f"{size['files']:,} files of {size['bytes']} B × {size['reps']} runs"
+                        for size in plan["scaling"]["sizes"])
+    return "\n".join([
+        f"1. latency: 4 KiB files at {plan['latency']['rate']}/s for "
+        f"{plan['latency']['seconds']} s, {plan['latency']['reps']} runs per tool (percentiles "
+        "per run; the CDF pools every run)",
+        f"2. burst: {plan['burst']['files']:,} files of 4 KiB in {plan['burst']['dirs']} dirs, "
+        f"{plan['burst']['reps']} runs, timeout {plan['burst']['timeout']} s",
+        f"3. initial sync: the {plan['scaling']['headline']:,}-file point of the scaling series "
+        "(20 files per directory), cold and no-op",
+        f"4. scaling: {scaling}; watch setup on the same trees"
+        + (f" (left out of this run with --max-files: "
+           f"{', '.join(f'{n:,}' for n in plan['left_out'])} files)"
+           if plan.get("left_out") else ""),
+        f"5. watch + idle: {plan['watch']['dirs']:,} directories, {plan['watch']['reps']} runs; "
+        f"one idle window of {plan['watch']['idle']} s with every tool watching at once",
+        f"6. big file: {plan['big']['mib']} MiB, {plan['big']['reps']} copies and "
+        f"{plan['big']['reps']} renames per tool",
+        f"7. overflow: {plan['overflow']['files']:,} files of 4 KiB in "
+        f"{plan['overflow']['dirs']} dirs created while the daemon is SIGSTOPped, "
+        f"{plan['overflow']['reps']} runs, timeout {plan['overflow']['timeout']} s; lsyncd in "
+        "default.rsync mode only (default.direct cannot keep up with a burst, see 2)",
+    ])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tetherd", required=True, help="the tetherd binary to measure")
+    parser.add_argument("--out", required=True, help="where RESULTS.md and the PNGs go")
+    parser.add_argument("--quick", action="store_true", help="every scenario, reduced")
+    parser.add_argument("--work", default=None,
+                        help="parent of the scratch trees (default: the system temp dir)")
+    parser.add_argument("--only", default="", help="comma-separated scenario names: "
+                        + ", ".join(name for name, _ in SCENARIOS))
+    parser.add_argument("--max-files", type=int, default=0,
+                        help="leave out the scaling points above this many files")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch trees")
+    parser.add_argument("--command-line", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--tetherd-source", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    args.tetherd = os.path.abspath(args.tetherd)
+    if not os.access(args.tetherd, os.X_OK):
+        print(f"run_bench: {args.tetherd} is not an executable", file=sys.stderr)
+        return 2
+    only = [name for name in args.only.split(",") if name]
+    unknown = [name for name in only if name not in dict(SCENARIOS)]
+    if unknown:
+        print(f"run_bench: unknown scenario {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    args.command_line = args.command_line or " ".join(shlex.quote(a) for a in sys.argv)
+    os.makedirs(args.out, exist_ok=True)
+    if args.work:
+        os.makedirs(args.work, exist_ok=True)
+    work = Work(args.work)
+    args.work_parent = os.path.dirname(work.root)
+    plan = copy.deepcopy(PLANS["quick" if args.quick else "full"])
+    if args.max_files:
+        left_out = [size["files"] for size in plan["scaling"]["sizes"]
+                    if size["files"] > args.max_files]
+        plan["scaling"]["sizes"] = [size for size in plan["scaling"]["sizes"]
+                                    if size["files"] <= args.max_files]
+        plan["left_out"] = left_out
+    results = report.Results()
+    context = scenarios.Context(args, work, results, plan)
+    info = report.machine(work.root, args.tetherd)
+    if args.tetherd_source:
+        info["tools"]["tetherd"] += f", {args.tetherd_source}"
+    started = time.monotonic()
+    path = os.path.join(args.out, "RESULTS.md")
+    selected = [(name, function) for name, function in SCENARIOS if not only or name in only]
+
+    def write(done):
+        """RESULTS.md after every scenario: a run stopped early still leaves its figures."""
+        pending = [name for name, _ in selected if name not in done]
+        plots = report.write_plots(args.out, results)
+        report.write_markdown(path, results, info, args, describe(plan), plots, started,
+                              time.monotonic(), pending)
+
+    try:
+        done = []
+        for name, function in selected:
+            results.record_load(f"before {name}")
+            began = time.monotonic()
+            try:
+                function(context)
+            except Exception as error:  # one scenario failing must not hide the others
+                traceback.print_exc()
+                results.errors.append((name, f"{type(error).__name__}: {error}"))
+            results.durations.append((name, time.monotonic() - began))
+            done.append(name)
+            if len(done) < len(selected):
+                write(done)
+        results.record_load("at the end")
+        write(done)
+    finally:
+        if not args.keep:
+            context.log(f"removing {work.root}")
+            work.remove()
+    print(f"wrote {path}")
+    print(report.table(results))
+    for scenario, message in results.errors:
+        print(f"run_bench: scenario {scenario} failed: {message}", file=sys.stderr)
+    return 1 if results.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
