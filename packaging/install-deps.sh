@@ -14,7 +14,7 @@ packages=(
   doctest-dev python3 python3-jsonschema clang-14 libclang-rt-14-dev libbenchmark-dev
   e2fsprogs
   # peer tools for bench/
-  inotify-tools rsync lsyncd
+  inotify-tools rsync lsyncd time gnuplot-nox
 )
 
 missing=()

@@ -23,7 +23,7 @@ struct ControlOptions {
 };
 
 int print_status(const ControlOptions& options) {
-  const std::string path = default_control_socket(options.socket, "");
+  const std::string path = client_control_socket(options.socket);
   auto answer = control_request(path, R"({"command":"status"})", std::chrono::seconds(10));
   if (!answer) {
     std::fprintf(stderr, "tetherd status: %s\n", answer.error().message().c_str());
@@ -69,7 +69,7 @@ int print_status(const ControlOptions& options) {
 }
 
 int settle(const ControlOptions& options) {
-  const std::string path = default_control_socket(options.socket, "");
+  const std::string path = client_control_socket(options.socket);
   const auto timeout = std::chrono::milliseconds(
       static_cast<std::int64_t>(std::max(0.0, options.timeout_seconds) * 1000.0));
   auto answer = control_request(path, R"({"command":"settle"})", timeout);

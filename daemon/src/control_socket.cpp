@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 namespace tetherd::daemon {
 
@@ -44,6 +45,20 @@ std::string default_control_socket(std::string_view explicit_path, std::string_v
     return std::string(runtime) + "/tetherd.sock";
   }
   return "/run/tetherd/control.sock";
+}
+
+std::string client_control_socket(std::string_view explicit_path) {
+  if (!explicit_path.empty()) return std::string(explicit_path);
+  std::vector<std::string> candidates;
+  if (const char* runtime = std::getenv("XDG_RUNTIME_DIR"); runtime && *runtime) {
+    candidates.push_back(std::string(runtime) + "/tetherd.sock");
+  }
+  candidates.push_back("/run/tetherd/control.sock");
+  for (const auto& candidate : candidates) {
+    struct stat info {};
+    if (::stat(candidate.c_str(), &info) == 0 && S_ISSOCK(info.st_mode)) return candidate;
+  }
+  return candidates.front();
 }
 
 struct ControlServer::Connection {

@@ -24,6 +24,12 @@ namespace tetherd::daemon {
 /// $XDG_RUNTIME_DIR/tetherd.sock, else /run/tetherd/control.sock.
 std::string default_control_socket(std::string_view explicit_path, std::string_view configured);
 
+/// The socket a client (status, settle) talks to: `explicit_path`, else the first socket
+/// that exists of $XDG_RUNTIME_DIR/tetherd.sock (a user's daemon) and
+/// /run/tetherd/control.sock (the system service, which root in a login session would
+/// otherwise miss), else the first of them (for the error message).
+std::string client_control_socket(std::string_view explicit_path);
+
 class ControlServer {
  public:
   /// Answers one request: `reply` must be called once (it may be called later, after the
