@@ -13,6 +13,8 @@ packages=(
   e2fsprogs
   # peer tools for bench/
   inotify-tools rsync lsyncd
+  # the .deb and its test under a real systemd (tests/package)
+  dpkg-dev lintian systemd-container procps
 )
 
 missing=()
