@@ -33,8 +33,9 @@ def find_deb():
     return debs[0]
 
 
-def run(args, check=True, **kwargs):
-    result = subprocess.run(args, capture_output=True, text=True, **kwargs)
+def run(args, check=True, timeout=180, **kwargs):
+    """Runs a command to completion (at most `timeout` s: a hung `systemctl start` fails)."""
+    result = subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kwargs)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(args)} exited {result.returncode}:\n"
                              f"{result.stdout}{result.stderr}")
