@@ -14,7 +14,7 @@ packages=(
   # peer tools for bench/
   inotify-tools rsync lsyncd
   # the .deb and its test under a real systemd (tests/package)
-  dpkg-dev lintian systemd-container procps
+  dpkg-dev lintian systemd-container procps bash-completion
 )
 
 missing=()

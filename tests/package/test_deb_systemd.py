@@ -131,6 +131,40 @@ class PackageContents(unittest.TestCase):
             checked = run([f"{root}/usr/bin/tetherd", "check", "-c", config])
             self.assertIn("0 rules", checked.stdout)
 
+    def test_bash_completion_offers_every_subcommand_and_flag(self):
+        """The completion offers exactly what the binary's --help lists, for every command."""
+        helper = "/usr/share/bash-completion/bash_completion"
+        if not os.path.exists(helper):
+            self.skipTest("bash-completion is not installed (packaging/install-deps.sh does)")
+        with tempfile.TemporaryDirectory() as root:
+            run(["dpkg-deb", "--extract", self.deb, root])
+            tetherd = f"{root}/usr/bin/tetherd"
+            script = f"{root}/usr/share/bash-completion/completions/tetherd"
+
+            def complete(*words):
+                program = (f"source {helper}; source {script}; "
+                           'COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; '
+                           'COMP_POINT=${#COMP_LINE}; _tetherd; printf "%s\\n" "${COMPREPLY[@]}"')
+                out = run(["bash", "-c", program, "bash", *words]).stdout
+                return set(out.split())
+
+            def help_words(*command):
+                lines = run([tetherd, *command, "--help"]).stdout.splitlines()
+                return lines
+
+            top = help_words()
+            start = top.index("Subcommands:")
+            subcommands = {line.split()[0] for line in top[start + 1:] if line.strip()}
+            self.assertEqual(complete("tetherd", ""), subcommands | {"-h", "--help"})
+            for subcommand in sorted(subcommands):
+                with self.subTest(subcommand=subcommand):
+                    flags = set()
+                    for line in help_words(subcommand):
+                        for word in line.strip().split(" ")[0].split(","):
+                            if word.startswith("-"):
+                                flags.add(word)
+                    self.assertEqual(complete("tetherd", subcommand, "-"), flags)
+
     def test_lintian_reports_no_errors(self):
         if shutil.which("lintian") is None:
             self.skipTest("lintian is not installed (packaging/install-deps.sh installs it)")
