@@ -248,7 +248,7 @@ class SystemdService(unittest.TestCase):
     """The installed package's units under a real systemd; one container for all steps.
 
     The steps run in name order and build on each other (install, start, mirror, reload,
-    refused reload, watchdog, journal, template, stop)."""
+    refused reload, watchdog, journal, template, stop, maintainer scripts)."""
 
     @classmethod
     def setUpClass(cls):
@@ -270,6 +270,11 @@ class SystemdService(unittest.TestCase):
             c.write("/etc/systemd/system/tetherd@.service.d/test-paths.conf",
                     f"[Service]\nReadWritePaths={TEST_ROOT}\n")
             c.sh(["systemctl", "daemon-reload"])
+            # An empty /etc boots with the distribution's presets, which enable (hence start)
+            # tetherd.service with the shipped config: stop it so that the first step starts
+            # it for real, with the test's config.
+            c.sh(["systemctl", "stop", "tetherd.service"])
+            c.sh(["systemctl", "reset-failed"], check=False)
         except BaseException:
             cls.cleanup()
             raise
@@ -452,6 +457,49 @@ class SystemdService(unittest.TestCase):
         self.assertEqual(self.prop("tetherd.service", "ExecMainStatus"), "0")
         stopping = [entry for entry in self.journal() if entry.get("TETHERD_EVENT") == "stop"]
         self.assertTrue(stopping, "the daemon logged its stop")
+
+    def test_10_maintainer_scripts_do_the_systemd_dance(self):
+        """postinst/prerm/postrm under a running systemd, called as dpkg calls them."""
+        c = self.container
+        with tempfile.TemporaryDirectory() as control:
+            run(["dpkg-deb", "--control", self.deb, control])
+            os.makedirs(c.path("/root/control"), exist_ok=True)
+            for script in ("postinst", "prerm", "postrm"):
+                shutil.copy(os.path.join(control, script), c.path(f"/root/control/{script}"))
+
+        def script(name, *args):
+            c.sh(["sh", "-e", f"/root/control/{name}", *args])
+
+        def state():
+            return (c.sh(["systemctl", "is-enabled", "tetherd"], check=False).stdout.strip(),
+                    self.prop("tetherd.service", "ActiveState"))
+
+        self.write_config("/etc/tetherd/tetherd.json", ["a"])
+        c.sh(["systemctl", "disable", "tetherd"])
+        # Fresh install: enabled and started.
+        script("postinst", "configure")
+        self.assertEqual(state(), ("enabled", "active"))
+        pid = self.prop("tetherd.service", "MainPID")
+        # Upgrade: restarted (a new process runs the new binary).
+        script("postinst", "configure", "0.1.0-1")
+        self.assertEqual(state(), ("enabled", "active"))
+        self.assertNotEqual(self.prop("tetherd.service", "MainPID"), pid)
+        # Upgrade of a unit the admin disabled and stopped: left alone.
+        c.sh(["systemctl", "disable", "--now", "tetherd"])
+        script("postinst", "configure", "0.1.0-1")
+        self.assertEqual(state(), ("disabled", "inactive"))
+        # Remove: stopped, and masked until the package comes back or is purged.
+        c.sh(["systemctl", "enable", "--now", "tetherd"])
+        script("prerm", "remove")
+        self.assertEqual(self.prop("tetherd.service", "ActiveState"), "inactive")
+        script("postrm", "remove")
+        self.assertEqual(state()[0], "masked")
+        # Purge: no mask, no enablement symlink, no logs directory.
+        script("postrm", "purge")
+        self.assertEqual(state(), ("disabled", "inactive"))
+        self.assertFalse(os.path.lexists(
+            c.path("/etc/systemd/system/multi-user.target.wants/tetherd.service")))
+        self.assertFalse(os.path.lexists(c.path("/var/log/tetherd")))
 
 
 def main():
