@@ -355,8 +355,9 @@ class SystemdService(unittest.TestCase):
         # postinst enabled tetherd.service (no systemd runs on the host, so nothing started).
         link = "/etc/systemd/system/multi-user.target.wants/tetherd.service"
         self.assertTrue(os.path.islink(link), link)
-        self.assertEqual(run(["deb-systemd-helper", "debian-installed", "tetherd.service"],
-                             check=False).returncode, 0)
+        # deb-systemd-helper's record, which purge uses to remove the symlinks again.
+        self.assertTrue(os.path.exists(
+            "/var/lib/systemd/deb-systemd-helper-enabled/tetherd.service.dsh-also"))
 
     def test_01_start_reaches_running_through_ready(self):
         self.write_config("/etc/tetherd/tetherd.json", ["a"])
@@ -468,11 +469,22 @@ class SystemdService(unittest.TestCase):
                 shutil.copy(os.path.join(control, script), c.path(f"/root/control/{script}"))
 
         def script(name, *args):
-            c.sh(["sh", "-e", f"/root/control/{name}", *args])
+            # deb-systemd-helper acts only when called from dpkg: give the environment dpkg
+            # gives maintainer scripts.
+            c.sh(["env", "DPKG_MAINTSCRIPT_PACKAGE=tetherd", f"DPKG_MAINTSCRIPT_NAME={name}",
+                  "DPKG_MAINTSCRIPT_ARCH=amd64", "DPKG_RUNNING_VERSION=1.21.22",
+                  "sh", "-e", f"/root/control/{name}", *args])
 
         def state():
             return (c.sh(["systemctl", "is-enabled", "tetherd"], check=False).stdout.strip(),
                     self.prop("tetherd.service", "ActiveState"))
+
+        # deb-systemd-invoke obeys /usr/sbin/policy-rc.d; container images often ship one
+        # that forbids every start (exit 101). Allow starts inside the container only.
+        if os.path.exists(c.path("/usr/sbin/policy-rc.d")):
+            c.write("/root/policy-rc.d", "#!/bin/sh\nexit 0\n")
+            os.chmod(c.path("/root/policy-rc.d"), 0o755)
+            c.sh(["mount", "--bind", "/root/policy-rc.d", "/usr/sbin/policy-rc.d"])
 
         self.write_config("/etc/tetherd/tetherd.json", ["a"])
         c.sh(["systemctl", "disable", "tetherd"])
