@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "tetherd/daemon/cli.hpp"
+#include "tetherd/daemon/journal_sink.hpp"
 
 namespace tetherd::daemon {
 
@@ -26,6 +27,11 @@ void add_log_flags(CLI::App* command, LogFlags& flags) {
                    "Event log on stderr: human, json or none (default: human on a terminal, "
                    "else json)")
       ->check(CLI::IsMember({"human", "json", "none"}));
+  command
+      ->add_option("--log-journal", flags.journal,
+                   "Send events to the systemd journal with TETHERD_* fields instead of "
+                   "stderr: auto (when stderr is the journal), yes or no (default: auto)")
+      ->check(CLI::IsMember({"auto", "yes", "no"}));
   command->add_flag("-v,--verbose", flags.verbose, "Log debug events too");
   command->add_flag("-q,--quiet", flags.quiet, "Log warnings and errors only (-qq: errors)");
 }
@@ -65,6 +71,8 @@ EventLogOptions event_log_options(const LogFlags& flags, const config::Config* c
     options.stderr_format = ::isatty(STDERR_FILENO) ? EventLogOptions::StderrFormat::human
                                                     : EventLogOptions::StderrFormat::json;
   }
+  options.journal =
+      flags.journal == "yes" || (flags.journal == "auto" && journal_stream_is(STDERR_FILENO));
   return options;
 }
 

@@ -11,6 +11,8 @@
 #include "tetherd/daemon/cli.hpp"
 #include "tetherd/daemon/control_socket.hpp"
 #include "tetherd/daemon/mirror_rule.hpp"
+#include "tetherd/daemon/status_line.hpp"
+#include "tetherd/daemon/systemd_notifier.hpp"
 #include "tetherd/stores/local_store.hpp"
 #include "tetherd/stores/uv_executor.hpp"
 
@@ -79,6 +81,9 @@ struct Daemon::State {
   std::map<std::string, std::pair<config::StoreConfig, core::StorePtr>> stores;
   std::map<std::string, RunningRule> rules;
   std::unique_ptr<ControlServer> control;
+  /// sd_notify (READY/RELOADING/STOPPING/STATUS/WATCHDOG); inert outside systemd.
+  std::unique_ptr<SystemdNotifier> notifier;
+  std::string last_error;  ///< for the STATUS= line: the latest error-level event
   uv_signal_t signals[3]{};
   bool signals_open = false;
   bool stopping = false;
@@ -92,6 +97,7 @@ struct Daemon::State {
   void reload();
   void handle_control(std::string_view command, std::function<void(std::string)> reply);
   std::string status_json() const;
+  std::string status_line() const;
 };
 
 core::Result<core::StorePtr> Daemon::State::store_for(const config::Rule& rule,
@@ -177,6 +183,7 @@ void Daemon::State::begin_stop(int code) {
   stopping = true;
   if (code != exit_code::ok && exit_code == exit_code::ok) exit_code = code;
   log->emit(Event(EventLevel::info, "stop").number("pid", ::getpid()));
+  notifier->stopping();
   auto pending = std::make_shared<std::size_t>(rules.size() + 1);
   auto after_rules = [this, pending] {
     if (--*pending > 0) return;
@@ -187,6 +194,7 @@ void Daemon::State::begin_stop(int code) {
       stores.clear();
       rules.clear();
       if (control) control->close();
+      notifier->close();  // the watchdog pinged until the drain was over
       if (signals_open) {
         for (auto& handle : signals)
           uv_close(reinterpret_cast<uv_handle_t*>(&handle), nullptr);
@@ -203,6 +211,14 @@ void Daemon::State::begin_stop(int code) {
   for (auto& [name, running] : rules)
     running.rule->stop(after_rules);
   after_rules();
+}
+
+std::string Daemon::State::status_line() const {
+  std::vector<RuleStatus> statuses;
+  statuses.reserve(rules.size());
+  for (const auto& [name, running] : rules)
+    statuses.push_back(running.rule->status());
+  return format_status_line(statuses, last_error);
 }
 
 std::string Daemon::State::status_json() const {
@@ -274,6 +290,19 @@ void Daemon::State::handle_control(std::string_view command,
 
 void Daemon::State::reload() {
   if (options.config_path.empty() || stopping) return;
+  // systemd sees the reload begin and end (READY=1 again), whether the new config was
+  // taken, refused, or the reload failed part-way.
+  notifier->reloading();
+  struct ReadyAgain {
+    SystemdNotifier& notifier;
+    ~ReadyAgain() {
+      try {
+        notifier.ready();
+      } catch (const std::exception&) {
+        // Only the status text failed to build; nothing to tell anyone.
+      }
+    }
+  } ready_again{*notifier};
   config::ConfigResult loaded = config::load_config(options.config_path);
   if (!loaded.ok()) {
     for (const auto& problem : loaded.problems) {
@@ -368,6 +397,16 @@ int Daemon::run(config::Config config) {
     return exit_code::software;
   }
   state.executor = std::make_unique<stores::UvExecutor>(&state.loop);
+  state.notifier =
+      std::make_unique<SystemdNotifier>(&state.loop, [&state] { return state.status_line(); });
+  if (state.notifier->active()) {
+    state.log->set_observer([&state](const Event& event) {
+      if (auto text = last_error_text(event, std::chrono::system_clock::now())) {
+        state.last_error = std::move(*text);
+      }
+      state.notifier->status_changed();
+    });
+  }
   state.config = std::move(config);
   state.log->emit(Event(EventLevel::info, "start")
                       .text("version", core::build_info().version)
@@ -382,6 +421,8 @@ int Daemon::run(config::Config config) {
       std::fprintf(stderr, "tetherd: rule '%s': %s\n", rule.name.c_str(),
                    made.error().message().c_str());
       state.log->emit(Event(EventLevel::error, "error").rule(rule.name).error(made.error()));
+      state.notifier->status_now("cannot start: rule '" + rule.name +
+                                 "': " + made.error().message());
       startup_failure = exit_code_for(made.error());
       break;
     }
@@ -395,6 +436,7 @@ int Daemon::run(config::Config config) {
     auto listening = state.control->listen(state.options.socket_path);
     if (!listening) {
       std::fprintf(stderr, "tetherd: %s\n", listening.error().message().c_str());
+      state.notifier->status_now("cannot start: " + listening.error().message());
       startup_failure = exit_code::unavailable;
     }
   }
@@ -439,9 +481,14 @@ int Daemon::run(config::Config config) {
     state.log->emit(Event(EventLevel::info, "ready")
                         .number("rules", static_cast<std::int64_t>(state.rules.size()))
                         .text("socket", state.options.socket_path));
+    // Every rule's watches are up and its initial reconciliation is queued (start()
+    // returned): tell systemd the service is ready.
+    state.notifier->ready();
   }
 
   uv_run(&state.loop, UV_RUN_DEFAULT);
+  state.log->set_observer(nullptr);
+  state.notifier.reset();
   state.rules.clear();
   state.stores.clear();
   state.control.reset();

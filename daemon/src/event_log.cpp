@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "tetherd/core/text.hpp"
+#include "tetherd/daemon/journal_sink.hpp"
 
 namespace tetherd::daemon {
 namespace {
@@ -112,9 +113,27 @@ std::string Event::to_json() const {
   return line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
+std::optional<std::string_view> Event::exact_path(std::string_view key) const noexcept {
+  for (const auto& [name, bytes] : raw_paths_) {
+    if (name == key) return std::string_view(bytes);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string_view> Event::text_field(std::string_view key) const noexcept {
+  for (const auto& [name, value] : fields_) {
+    if (name != key) continue;
+    if (const auto* text_value = std::get_if<std::string>(&value)) return *text_value;
+  }
+  return std::nullopt;
+}
+
 std::string Event::to_human() const {
-  std::string line = utc_timestamp(time_, false);
-  line += ' ';
+  return utc_timestamp(time_, false) + ' ' + to_message();
+}
+
+std::string Event::to_message() const {
+  std::string line;
   if (level_ >= EventLevel::warn) {
     line += to_string(level_);
     line += ": ";
@@ -143,6 +162,13 @@ std::string Event::to_human() const {
 }
 
 EventLog::EventLog(EventLogOptions options) : options_(std::move(options)) {
+  if (options_.journal && !journal_available()) {
+    // --log-journal yes without journald: entries would vanish without an error.
+    std::fprintf(stderr,
+                 "tetherd: the systemd journal is not running (no %s); events go to stderr\n",
+                 journal_socket_path);
+    options_.journal = false;
+  }
   if (!options_.file.empty()) {
     try {
       auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(options_.file, false);
@@ -155,7 +181,7 @@ EventLog::EventLog(EventLogOptions options) : options_(std::move(options)) {
     file_->set_level(spdlog::level::trace);
     file_->flush_on(spdlog::level::trace);
   }
-  if (options_.stderr_format != EventLogOptions::StderrFormat::none) {
+  if (options_.stderr_format != EventLogOptions::StderrFormat::none && !options_.journal) {
     auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
     stderr_ = std::make_shared<spdlog::logger>("tetherd-events-stderr", std::move(sink));
     stderr_->set_pattern("%v");
@@ -169,7 +195,15 @@ EventLog::~EventLog() {
 }
 
 void EventLog::emit(const Event& event) {
+  if (observer_) observer_(event);
   if (!enabled(event.level())) return;
+  if (options_.journal) {
+    if (const int failure = send_to_journal(event); failure < 0) {
+      // The journal cannot be reached (--log-journal yes without journald): keep the
+      // event on stderr rather than lose it.
+      std::fprintf(stderr, "%s\n", event.to_human().c_str());
+    }
+  }
   if (file_ || (stderr_ && options_.stderr_format == EventLogOptions::StderrFormat::json)) {
     const std::string json = event.to_json();
     if (file_) file_->info(json);

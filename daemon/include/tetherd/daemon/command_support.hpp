@@ -18,15 +18,17 @@ namespace tetherd::daemon {
 /// -c FILE, else $TETHERD_CONFIG, else /etc/tetherd/tetherd.json.
 std::string choose_config_file(const std::string& option);
 
-/// Options every daemon-facing command takes: --log-file, --log-format, -v, -q.
+/// Options every daemon-facing command takes: --log-file, --log-format, --log-journal, -v, -q.
 struct LogFlags {
   std::string file;
   std::string format;  ///< "json", "human" or "" (human on a terminal, else JSON)
+  /// "auto" (the journal when stderr is connected to it, i.e. under systemd), "yes", "no".
+  std::string journal = "auto";
   int verbose = 0;
   int quiet = 0;
 };
 
-/// Adds --log-file, --log-format, -v and -q to a subcommand.
+/// Adds --log-file, --log-format, --log-journal, -v and -q to a subcommand.
 void add_log_flags(CLI::App* command, LogFlags& flags);
 
 /// The event log options those flags (and the config's `log` section) ask for.

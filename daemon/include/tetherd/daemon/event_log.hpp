@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,6 +59,20 @@ class Event {
   std::string to_json() const;
   /// A line for a person: "15:04:08.255 copy photos a.jpg ok 12.3 ms".
   std::string to_human() const;
+  /// to_human() without the time stamp (the journal keeps its own): valid UTF-8.
+  std::string to_message() const;
+
+  /// Visits the fields in order as (key, value), exactly as the JSON line has them (a path
+  /// field holds its lossy text and is followed by "<key>_base64" when it is not UTF-8).
+  template <typename Visit>
+  void for_each_field(Visit&& visit) const {
+    for (const auto& [key, value] : fields_)
+      visit(std::string_view(key), value);
+  }
+  /// The exact bytes given to path()/to_path() for `key` ("path", "to"), or nullopt.
+  std::optional<std::string_view> exact_path(std::string_view key) const noexcept;
+  /// The value of the text field `key`, or nullopt.
+  std::optional<std::string_view> text_field(std::string_view key) const noexcept;
 
  private:
   Event& raw_path(std::string_view key, std::string_view bytes);
@@ -74,6 +89,9 @@ struct EventLogOptions {
   /// stderr: nothing, JSON lines, or human-readable lines.
   enum class StderrFormat { none, json, human } stderr_format = StderrFormat::human;
   EventLevel level = EventLevel::info;
+  /// Send each event to the systemd journal with structured fields (journal_sink.hpp)
+  /// instead of stderr, so the journal holds no duplicate lines. The file stays as asked.
+  bool journal = false;
 };
 
 /// Writes events. Used on the loop thread only.
@@ -87,6 +105,8 @@ class EventLog {
 
   void emit(const Event& event);
   void flush();
+  /// Called with every emitted event, whatever its level (the daemon's status line).
+  void set_observer(std::function<void(const Event&)> observer) { observer_ = std::move(observer); }
   EventLevel level() const noexcept { return options_.level; }
   bool enabled(EventLevel level) const noexcept { return level >= options_.level; }
 
@@ -94,6 +114,7 @@ class EventLog {
   EventLogOptions options_;
   std::shared_ptr<spdlog::logger> file_;
   std::shared_ptr<spdlog::logger> stderr_;
+  std::function<void(const Event&)> observer_;
 };
 
 }  // namespace tetherd::daemon
