@@ -15,6 +15,8 @@ packages=(
   e2fsprogs
   # peer tools for bench/
   inotify-tools rsync lsyncd time gnuplot-nox
+  # the .deb and its test under a real systemd (tests/package)
+  dpkg-dev lintian systemd-container procps bash-completion
 )
 
 missing=()

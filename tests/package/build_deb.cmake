@@ -1,0 +1,16 @@
+# Builds the .deb from the current build tree: removes the previous one, runs cpack, and
+# fails unless exactly one tetherd_*.deb comes out. Arguments: CPACK, CONFIG, OUTPUT.
+file(GLOB old_debs ${OUTPUT}/tetherd_*.deb)
+if(old_debs)
+  file(REMOVE ${old_debs})
+endif()
+execute_process(COMMAND ${CPACK} --config ${CONFIG} -B ${OUTPUT} RESULT_VARIABLE result)
+if(NOT result EQUAL 0)
+  message(FATAL_ERROR "cpack failed (${result})")
+endif()
+file(GLOB debs ${OUTPUT}/tetherd_*.deb)
+list(LENGTH debs count)
+if(NOT count EQUAL 1)
+  message(FATAL_ERROR "expected one tetherd_*.deb in ${OUTPUT}, found: ${debs}")
+endif()
+message(STATUS "built ${debs}")
