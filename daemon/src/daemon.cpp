@@ -11,6 +11,7 @@
 #include "tetherd/daemon/cli.hpp"
 #include "tetherd/daemon/control_socket.hpp"
 #include "tetherd/daemon/mirror_rule.hpp"
+#include "tetherd/daemon/resource_limits.hpp"
 #include "tetherd/daemon/status_line.hpp"
 #include "tetherd/daemon/systemd_notifier.hpp"
 #include "tetherd/stores/local_store.hpp"
@@ -80,6 +81,7 @@ struct Daemon::State {
   config::Config config;
   std::map<std::string, std::pair<config::StoreConfig, core::StorePtr>> stores;
   std::map<std::string, RunningRule> rules;
+  std::size_t open_file_limit = 1024;
   std::unique_ptr<ControlServer> control;
   /// sd_notify (READY/RELOADING/STOPPING/STATUS/WATCHDOG); inert outside systemd.
   std::unique_ptr<SystemdNotifier> notifier;
@@ -170,6 +172,7 @@ core::Result<std::shared_ptr<MirrorRule>> Daemon::State::make_rule(const config:
   settings.preserve = rule.preserve;
   settings.symlinks = rule.symlinks;
   settings.max_delete_percent = rule.max_delete_percent;
+  settings.max_in_flight = writes_in_flight_per_rule(open_file_limit, from.rules.size());
   settings.live = !options.once;
   settings.dry_run = options.dry_run;
   auto mirror = std::make_shared<MirrorRule>(&loop, *executor, *log, std::move(settings));
@@ -389,9 +392,9 @@ int Daemon::run(config::Config config) {
     std::fprintf(stderr, "tetherd: %s\n", error.what());
     return exit_code::io_error;
   }
-  // Store actions block in the threadpool (fsync, copy): libuv's default of 4 threads
-  // would serialize them. Must be set before the pool starts; a user's value wins.
-  ::setenv("UV_THREADPOOL_SIZE", "32", 0);
+  // Before the pool starts; a user's UV_THREADPOOL_SIZE wins.
+  configure_worker_threads();
+  state.open_file_limit = raise_open_file_limit();
   if (uv_loop_init(&state.loop) != 0) {
     std::fprintf(stderr, "tetherd: cannot create the event loop\n");
     return exit_code::software;

@@ -273,7 +273,7 @@ void MirrorRule::handle_changes(std::vector<core::Change>&& batch) {
           outstanding_.erase(outstanding_.find(seq));
           mark_dirty(path, seq, entry.origin, due, [](Dirty&) {});
         }
-        for (const InFlight& work : in_flight_) {
+        for (const auto& [busy_path, work] : in_flight_) {
           if (is_within(work.path, change.path) && work.path != change.path) {
             mark_dirty(change.to_path + work.path.substr(change.path.size()), next_seq(),
                        Origin::live, due, [](Dirty&) {});
@@ -398,13 +398,36 @@ void MirrorRule::schedule_pump() {
 
 bool MirrorRule::blocked(const std::string& path,
                          const std::optional<std::string>& moved_from) const {
-  auto overlaps = [](const std::string& a, const std::string& b) {
-    return is_within(a, b) || is_within(b, a);
+  return overlaps_busy(path) || (moved_from && overlaps_busy(*moved_from));
+}
+
+void MirrorRule::occupy(const InFlight& work) {
+  ++busy_[work.path];
+  if (work.moved_from) ++busy_[*work.moved_from];
+}
+
+void MirrorRule::release(const InFlight& work) {
+  auto drop = [this](const std::string& path) {
+    auto it = busy_.find(path);
+    if (it != busy_.end() && --it->second == 0) busy_.erase(it);
   };
-  for (const InFlight& work : in_flight_) {
-    if (overlaps(path, work.path)) return true;
-    if (moved_from && overlaps(*moved_from, work.path)) return true;
-    if (work.moved_from && overlaps(path, *work.moved_from)) return true;
+  drop(work.path);
+  if (work.moved_from) drop(*work.moved_from);
+}
+
+bool MirrorRule::overlaps_busy(std::string_view path) const {
+  // Logarithmic in the paths in flight (a burst keeps a thousand of them): the path itself,
+  // what lies within it (keys starting "path/"), then each of its ancestors.
+  if (busy_.empty()) return false;
+  if (path.empty() || busy_.contains(path) || busy_.contains(std::string_view())) return true;
+  std::string prefix(path);
+  prefix += '/';
+  if (auto it = busy_.lower_bound(prefix); it != busy_.end() && it->first.starts_with(prefix)) {
+    return true;
+  }
+  for (auto slash = path.find('/'); slash != std::string_view::npos;
+       slash = path.find('/', slash + 1)) {
+    if (busy_.contains(path.substr(0, slash))) return true;
   }
   return false;
 }
@@ -453,9 +476,10 @@ void MirrorRule::pump() {
 }
 
 void MirrorRule::finish_work(const std::string& path, Seq seq) {
-  auto it = std::find_if(in_flight_.begin(), in_flight_.end(),
-                         [&](const InFlight& work) { return work.path == path; });
-  if (it != in_flight_.end()) in_flight_.erase(it);
+  if (auto it = in_flight_.find(path); it != in_flight_.end()) {
+    release(it->second);
+    in_flight_.erase(it);
+  }
   auto found = outstanding_.find(seq);
   if (found != outstanding_.end()) outstanding_.erase(found);
   check_settled();

@@ -41,7 +41,9 @@ bool is_absence(Errc code) noexcept {
 }  // namespace
 
 void MirrorRule::start_examine(std::string path, Dirty entry) {
-  in_flight_.push_back(InFlight{path, entry.seq, entry.moved_from});
+  InFlight& work_in_flight = in_flight_[path];
+  work_in_flight = InFlight{path, entry.seq, entry.moved_from};
+  occupy(work_in_flight);
   auto key = StoreKey::parse(path);
   if (!key) {
     note_error(key.error(), path, "examine");
@@ -112,6 +114,24 @@ void MirrorRule::examine_with_source(std::shared_ptr<Examination> work) {
       });
 }
 
+bool MirrorRule::target_stat_needless(const Examination& work) const {
+  // A regular file whose content is not known to be mirrored (new, or changed since it
+  // was): whatever the target holds at the path, the plan is a plain write. An atomic
+  // write replaces a file or a symlink; a directory there makes it fail with IsDirectory,
+  // and the next look (attempts > 0) stats the target. A rename needs the target's state.
+  if (!work.source || work.source->type != EntryType::File || work.entry.attempts > 0 ||
+      work.entry.moved_from || settings_.dry_run) {
+    return false;
+  }
+  auto known = index_.find(work.path);
+  if (known == index_.end()) return true;
+  const Mirrored& mirrored = known->second;
+  const bool same_content =
+      mirrored.device == work.source->device && mirrored.inode == work.source->inode &&
+      mirrored.size == work.source->size && mirrored.mtime_ns == work.source->mtime_ns;
+  return !same_content && mirrored.target.type == EntryType::File;
+}
+
 void MirrorRule::examine_with_target(std::shared_ptr<Examination> work) {
   auto self = shared_from_this();
   auto decide = [self, work] {
@@ -141,6 +161,10 @@ void MirrorRule::examine_with_target(std::shared_ptr<Examination> work) {
     work->target = std::move(work->entry.known_target);
     work->entry.target_known = false;
     work->entry.known_target.reset();
+    decide();
+    return;
+  }
+  if (target_stat_needless(*work)) {
     decide();
     return;
   }
@@ -348,38 +372,30 @@ void MirrorRule::run_next_action(std::shared_ptr<Examination> work) {
       break;
   }
 
-  // Write: open the source file now and stream it; its identity is checked at the end.
-  auto opened = std::make_shared<core::Result<OpenSourceFile>>(StoreError::make(Errc::IoError));
-  executor_.run_blocking(
-      [source = source_, path = work->path, opened] { *opened = source->open_file(path); },
-      [self, work, opened, succeeded] {
-        if (!*opened) {
-          self->action_failed(work, opened->error());
-          return;
-        }
-        auto source = std::make_shared<SourceFileSource>(self->executor_, std::move(**opened));
-        const SourceEntry state = source->state();
-        core::WriteOptions options;
-        options.overwrite = true;
-        options.atomic = true;
-        options.size_hint = state.size;
-        if (self->policy_.preserve_mtime) {
-          options.mtime = core::TimePoint(std::chrono::nanoseconds(state.mtime_ns));
-        }
-        if (self->policy_.preserve_mode) options.mode = state.mode;
-        self->settings_.target->write(
-            work->key, source, options,
-            [self, work, state, succeeded](core::Result<core::EntryInfo> written) {
-              if (!written) {
-                self->action_failed(work, written.error());
-                return;
-              }
-              self->counters_.copies++;
-              self->counters_.bytes += state.size;
-              self->remember(state, TargetState::from(*written));
-              succeeded(state.size);
-            });
-      });
+  // Write: the store opens the source file on its worker (no trip of its own), refusing
+  // it unless it is still in the examined state, and its identity is checked at the end.
+  const SourceEntry& examined = *work->source;
+  auto source = std::make_shared<SourceFileSource>(executor_, source_, examined);
+  core::WriteOptions options;
+  options.overwrite = true;
+  options.atomic = true;
+  options.size_hint = examined.size;
+  if (policy_.preserve_mtime) {
+    options.mtime = core::TimePoint(std::chrono::nanoseconds(examined.mtime_ns));
+  }
+  if (policy_.preserve_mode) options.mode = examined.mode;
+  store->write(work->key, source, options,
+               [self, work, source, succeeded](core::Result<core::EntryInfo> written) {
+                 if (!written) {
+                   self->action_failed(work, written.error());
+                   return;
+                 }
+                 const SourceEntry& state = source->state();
+                 self->counters_.copies++;
+                 self->counters_.bytes += state.size;
+                 self->remember(state, TargetState::from(*written));
+                 succeeded(state.size);
+               });
 }
 
 void MirrorRule::action_failed(std::shared_ptr<Examination> work, const StoreError& error) {

@@ -34,7 +34,32 @@ std::optional<core::StoreError> check_end(int fd, const SourceEntry& expected, s
   return std::nullopt;
 }
 
+// Opens `expected.path` and checks that it is still in the examined state.
+core::Result<OpenSourceFile> open_expected(const SourceTree& tree, const SourceEntry& expected) {
+  auto opened = tree.open_file(expected.path);
+  if (!opened) return opened;
+  if (!opened->state.same_state(expected) || opened->state.mode != expected.mode) {
+    ::close(opened->fd);
+    core::StoreError error = core::StoreError::make(core::Errc::PreconditionFailed);
+    error.store = "source";
+    error.key = expected.path;
+    error.detail = "changed since it was examined";
+    error.retryable = true;
+    return error;
+  }
+  return opened;
+}
+
 }  // namespace
+
+core::Result<void> SourceFileSource::open_on_worker() {
+  if (fd_ >= 0 || !tree_) return core::success();
+  auto opened = open_expected(*tree_, state_);
+  if (!opened) return std::move(opened).error();
+  fd_ = opened->fd;
+  state_ = std::move(opened->state);
+  return core::success();
+}
 
 std::optional<core::ByteSource::FileRegion> SourceFileSource::file_region() const {
   if (fd_ < 0) return std::nullopt;
@@ -59,6 +84,10 @@ core::Result<void> SourceFileSource::check_region_copied(std::uint64_t copied) c
 
 SourceFileSource::SourceFileSource(core::Executor& executor, OpenSourceFile file)
     : executor_(executor), fd_(file.fd), state_(std::move(file.state)) {}
+
+SourceFileSource::SourceFileSource(core::Executor& executor, std::shared_ptr<const SourceTree> tree,
+                                   SourceEntry expected)
+    : executor_(executor), tree_(std::move(tree)), fd_(-1), state_(std::move(expected)) {}
 
 SourceFileSource::~SourceFileSource() {
   if (fd_ >= 0) ::close(fd_);
@@ -85,6 +114,7 @@ void SourceFileSource::read(std::size_t max_bytes, core::Callback<core::Bytes> d
     core::Bytes data;
     std::optional<core::StoreError> error;
     bool at_end = false;
+    std::optional<OpenSourceFile> opened;  ///< the file, when this read opened it
   };
   auto job = std::make_shared<Job>();
   auto self = std::static_pointer_cast<SourceFileSource>(shared_from_this());
@@ -93,9 +123,20 @@ void SourceFileSource::read(std::size_t max_bytes, core::Callback<core::Bytes> d
   const std::uint64_t rest = state_.size - std::min(offset_, state_.size);
   const std::size_t want = static_cast<std::size_t>(
       std::min<std::uint64_t>(std::max<std::size_t>(1, max_bytes), rest + 1));
+  const SourceTree* open_from = fd_ < 0 ? tree_.get() : nullptr;
   executor_.run_blocking(
-      // Worker thread: touches only the descriptor, the job and immutable state.
-      [job, fd = fd_, offset = offset_, want, expected = state_] {
+      // Worker thread: touches only the descriptor, the job and immutable state (the tree
+      // is kept alive by `self`).
+      [job, fd = fd_, offset = offset_, want, expected = state_, open_from]() mutable {
+        if (open_from) {
+          auto opened = open_expected(*open_from, expected);
+          if (!opened) {
+            job->error = std::move(opened).error();
+            return;
+          }
+          fd = opened->fd;
+          job->opened = std::move(*opened);
+        }
         job->data.resize(want);
         std::size_t filled = 0;
         while (filled < want) {
@@ -123,6 +164,10 @@ void SourceFileSource::read(std::size_t max_bytes, core::Callback<core::Bytes> d
       // Loop thread.
       [self, job, done = std::move(done)] {
         self->reading_ = false;
+        if (job->opened) {
+          self->fd_ = job->opened->fd;
+          self->state_ = std::move(job->opened->state);
+        }
         if (self->cancelled_) {
           self->failure_ = core::StoreError::make(core::Errc::Cancelled, "copy cancelled");
         } else if (job->error) {

@@ -100,6 +100,19 @@ Result<void> sync_fd(const Shared& shared, int fd) {
   return check(::fsync(fd));
 }
 
+// Directories whose entries an operation changed and that must be made durable before the
+// operation completes. nullptr: fsync each at once. Otherwise the caller collects them and
+// hands them to the committer, which makes many changes durable with one flush.
+using ChangedDirs = std::vector<UniqueFd>;
+
+Result<void> directory_changed(const Shared& shared, UniqueFd dir, ChangedDirs* changed) {
+  if (changed && shared.options.durable) {
+    changed->push_back(std::move(dir));
+    return success();
+  }
+  return sync_fd(shared, dir.get());
+}
+
 Result<void> write_all(int fd, const std::byte* data, std::size_t size) {
   while (size > 0) {
     ssize_t written = ::write(fd, data, size);
@@ -519,7 +532,7 @@ Result<void> move_across(const Shared& shared, int from_dir, const std::string& 
 }
 
 Result<void> move_entry(const Shared& shared, const StoreKey& from, const StoreKey& to,
-                        bool overwrite, const OperationState* op) {
+                        bool overwrite, const OperationState* op, ChangedDirs* changed) {
   auto from_dir = open_parent(shared, from, false);
   if (!from_dir) return from_dir.error();
   std::string from_name(from.name());
@@ -560,11 +573,12 @@ Result<void> move_entry(const Shared& shared, const StoreKey& from, const StoreK
       return errno_error(error_number);
     }
   }
-  if (auto synced = sync_fd(shared, to_dir->get()); !synced) return synced;
-  return sync_fd(shared, from_dir->get());
+  if (auto synced = directory_changed(shared, std::move(*to_dir), changed); !synced) return synced;
+  return directory_changed(shared, std::move(*from_dir), changed);
 }
 
-Result<void> remove_entry(const Shared& shared, const StoreKey& key, bool missing_ok) {
+Result<void> remove_entry(const Shared& shared, const StoreKey& key, bool missing_ok,
+                          ChangedDirs* changed) {
   auto dir = open_parent(shared, key, false);
   Result<void> outcome = success();
   if (!dir) {
@@ -574,14 +588,14 @@ Result<void> remove_entry(const Shared& shared, const StoreKey& key, bool missin
     if (::unlinkat(dir->get(), name.c_str(), 0) != 0) {
       outcome = errno_error(errno);
     } else {
-      outcome = sync_fd(shared, dir->get());
+      outcome = directory_changed(shared, std::move(*dir), changed);
     }
   }
   if (!outcome && missing_ok && outcome.error().code == Errc::NotFound) return success();
   return outcome;
 }
 
-Result<void> make_directory(const Shared& shared, const StoreKey& key) {
+Result<void> make_directory(const Shared& shared, const StoreKey& key, ChangedDirs* changed) {
   auto dir = open_parent(shared, key, true);
   if (!dir) return dir.error();
   std::string name(key.name());
@@ -594,10 +608,11 @@ Result<void> make_directory(const Shared& shared, const StoreKey& key) {
     if (S_ISDIR(info.st_mode)) return success();
     return errno_error(EEXIST, "exists and is not a directory");
   }
-  return sync_fd(shared, dir->get());
+  return directory_changed(shared, std::move(*dir), changed);
 }
 
-Result<void> remove_directory(const Shared& shared, const StoreKey& key, bool recursive) {
+Result<void> remove_directory(const Shared& shared, const StoreKey& key, bool recursive,
+                              ChangedDirs* changed) {
   auto dir = open_parent(shared, key, false);
   if (!dir) return dir.error();
   std::string name(key.name());
@@ -610,7 +625,7 @@ Result<void> remove_directory(const Shared& shared, const StoreKey& key, bool re
   } else if (::unlinkat(dir->get(), name.c_str(), AT_REMOVEDIR) != 0) {
     return errno_error(errno);
   }
-  return sync_fd(shared, dir->get());
+  return directory_changed(shared, std::move(*dir), changed);
 }
 
 Result<void> set_attributes(const Shared& shared, const StoreKey& key, const Attrs& attrs) {
@@ -638,12 +653,13 @@ Result<void> set_attributes(const Shared& shared, const StoreKey& key, const Att
   return success();
 }
 
-Result<void> make_symlink(const Shared& shared, const StoreKey& key, const std::string& target) {
+Result<void> make_symlink(const Shared& shared, const StoreKey& key, const std::string& target,
+                          ChangedDirs* changed) {
   auto dir = open_parent(shared, key, true);
   if (!dir) return dir.error();
   std::string name(key.name());
   if (::symlinkat(target.c_str(), dir->get(), name.c_str()) != 0) return errno_error(errno);
-  return sync_fd(shared, dir->get());
+  return directory_changed(shared, std::move(*dir), changed);
 }
 
 Result<std::string> read_symlink(const Shared& shared, const StoreKey& key) {
@@ -743,35 +759,80 @@ class LocalEntryStream final : public EntryStream {
 
 // ---------------------------------------------------------------- writing
 
-class LocalWrite;
+// A change made on a worker that must be durable before it is reported: a sealed write
+// waiting to be published, or a directory whose entries changed. The committer decides how.
+class Commit {
+ public:
+  virtual ~Commit() = default;
+  // Worker: makes this one change durable on its own (per-file fsyncs; a write also
+  // publishes its file in between).
+  virtual Result<void> commit_alone() = 0;
+  // Worker, right after a flush made everything done so far durable: the step that must
+  // come after its data is durable (a write publishes its file; a directory change has
+  // none). What it does becomes durable at the next flush. false: nothing to do.
+  virtual bool publishes() const { return false; }
+  virtual Result<void> publish_after_flush() { return success(); }
+  // Worker: the flush failed before publish_after_flush(); release what is not published.
+  virtual void abandon() {}
+  // Loop: reports the outcome.
+  virtual void complete(Result<void> outcome) = 0;
+};
+using CommitPtr = std::shared_ptr<Commit>;
 
-// Group commit of durable atomic writes. A durable write must make its data durable before
-// its name appears and its name durable before it completes: per file that is two fsyncs,
-// each a device flush (~4 ms here), which bounds a burst of small files at a few hundred
-// files per second. Instead, a write whose data is in its temporary file queues here; one
-// commit at a time runs on a worker, and every write that becomes ready while it runs joins
-// the next one, which makes all their data durable with one syncfs, publishes them, and
-// makes the names durable with a second syncfs. A commit of a single write keeps per-file
-// fsyncs, so a lone change never waits for unrelated dirty data on the file system.
-// Loop thread only.
+// Group commit. A durable change must have its data durable before its name appears, and
+// its name durable before it is reported: per file two fsyncs, each a device flush, which
+// bounds a burst of small files at a few hundred per second. Instead one commit cycle at a
+// time runs on a worker; a change that is ready joins the next cycle. A cycle flushes the
+// file system once (syncfs), which makes durable both the data of this cycle's writes and
+// the names published by the previous cycle; then it reports the previous cycle's writes,
+// reports its own directory changes, and publishes its own writes, which the next cycle's
+// flush confirms (one follows at once when nothing else is waiting). So a burst costs one
+// flush per cycle, and every change is still reported only after the flush that covers it.
+// A change that arrives alone, with nothing unconfirmed, keeps per-file fsyncs, so a lone
+// edit never waits for unrelated dirty data on the file system. Loop thread only.
 class Committer : public std::enable_shared_from_this<Committer> {
  public:
   Committer(SharedPtr shared, Executor& executor)
       : shared_(std::move(shared)), executor_(executor) {}
 
-  void enqueue(std::shared_ptr<LocalWrite> write);
+  void enqueue(CommitPtr change);
 
  private:
-  void start_commit();
+  void start_cycle();
 
   SharedPtr shared_;
   Executor& executor_;
-  std::vector<std::shared_ptr<LocalWrite>> waiting_;
-  bool committing_ = false;
+  std::vector<CommitPtr> waiting_;
+  std::vector<CommitPtr> unconfirmed_;  // published by the last cycle, not yet flushed
+  bool running_ = false;
 };
 using CommitterPtr = std::shared_ptr<Committer>;
 
-class LocalWrite : public std::enable_shared_from_this<LocalWrite> {
+// Directories whose entries changed (mkdir, unlink, rename, symlink), made durable by the
+// committer before the operation is reported.
+class DirectoryChange final : public Commit {
+ public:
+  DirectoryChange(SharedPtr shared, ChangedDirs dirs, Callback<void> done)
+      : shared_(std::move(shared)), dirs_(std::move(dirs)), done_(std::move(done)) {}
+
+  Result<void> commit_alone() override {
+    for (const auto& dir : dirs_) {
+      if (auto synced = sync_fd(*shared_, dir.get()); !synced) return synced;
+    }
+    return success();
+  }
+  void complete(Result<void> outcome) override {
+    dirs_.clear();
+    done_(std::move(outcome));
+  }
+
+ private:
+  SharedPtr shared_;
+  ChangedDirs dirs_;
+  Callback<void> done_;
+};
+
+class LocalWrite final : public Commit, public std::enable_shared_from_this<LocalWrite> {
  public:
   LocalWrite(SharedPtr shared, CommitterPtr committer, Executor& executor, StoreKey key,
              ByteSourcePtr source, WriteOptions options, OperationRef op, Callback<EntryInfo> done)
@@ -786,7 +847,7 @@ class LocalWrite : public std::enable_shared_from_this<LocalWrite> {
 
   void start() {
     auto self = shared_from_this();
-    const bool kernel = source_->file_region().has_value();
+    const bool kernel = source_->opens_on_worker() || source_->file_region().has_value();
     run_blocking<Step>(
         executor_,
         [self, kernel](Result<Step> prepared) {
@@ -797,6 +858,10 @@ class LocalWrite : public std::enable_shared_from_this<LocalWrite> {
           self->after_step(std::move(prepared));
         },
         [self]() -> Result<Step> {
+          // The source first: one that is gone leaves no temporary file behind.
+          if (self->source_->opens_on_worker()) {
+            if (auto opened = self->source_->open_on_worker(); !opened) return opened.error();
+          }
           if (auto prepared = self->prepare(); !prepared) return prepared.error();
           auto region = self->source_->file_region();
           if (!region) return Step{};
@@ -813,10 +878,28 @@ class LocalWrite : public std::enable_shared_from_this<LocalWrite> {
         });
   }
 
-  // Worker (from the committer): makes the sealed temporary file appear under its key.
-  // `sync_each`: fsync the file before and the directory after (a commit of one write);
-  // otherwise the committer syncs the whole file system around a batch.
-  Result<EntryInfo> publish_sealed(bool sync_each) {
+  // Commit (worker): fsync the file, publish it, fsync the directory.
+  Result<void> commit_alone() override { return publish_sealed(true); }
+  bool publishes() const override { return true; }
+  // Commit (worker): a flush made the data durable; publish (the next flush confirms it).
+  Result<void> publish_after_flush() override { return publish_sealed(false); }
+  void abandon() override { discard(); }
+  // Commit (loop): reports the outcome.
+  void complete(Result<void> outcome) override {
+    if (!outcome) return done_(std::move(outcome).error());
+    done_(std::move(sealed_));
+  }
+
+ private:
+  enum class Stage { more_data, committing, done };
+  struct Step {
+    Stage stage = Stage::more_data;
+    EntryInfo info;
+  };
+
+  // Worker: makes the sealed temporary file appear under its key. `sync_each`: fsync the
+  // file before and the directory after; otherwise the committer's flushes cover both.
+  Result<void> publish_sealed(bool sync_each) {
     if (op_->cancel_requested()) {
       discard();
       return cancelled();
@@ -827,26 +910,16 @@ class LocalWrite : public std::enable_shared_from_this<LocalWrite> {
     }
     if (!published) {
       discard();
-      return published.error();
+      return published;
     }
     file_.name.clear();  // published: nothing to discard
     file_.fd.reset();
     dir_.reset();
-    return sealed_;
+    return success();
   }
 
   // Worker: removes what this write created (the temporary file, or the partial target).
   void discard() { discard_temp(dir_.get(), file_); }
-
-  // Loop: reports the outcome of the commit.
-  void complete(Result<EntryInfo> outcome) { done_(std::move(outcome)); }
-
- private:
-  enum class Stage { more_data, committing, done };
-  struct Step {
-    Stage stage = Stage::more_data;
-    EntryInfo info;
-  };
 
   bool group_commit() const {
     return options_.atomic && shared_->options.durable && committer_ != nullptr;
@@ -969,51 +1042,54 @@ class LocalWrite : public std::enable_shared_from_this<LocalWrite> {
   EntryInfo sealed_;  // what the file is, once sealed and waiting for its commit
 };
 
-void Committer::enqueue(std::shared_ptr<LocalWrite> write) {
-  waiting_.push_back(std::move(write));
-  if (!committing_) start_commit();
+void Committer::enqueue(CommitPtr change) {
+  waiting_.push_back(std::move(change));
+  if (!running_) start_cycle();
 }
 
-void Committer::start_commit() {
-  committing_ = true;
-  auto batch = std::make_shared<std::vector<std::shared_ptr<LocalWrite>>>(std::move(waiting_));
-  waiting_.clear();
-  auto outcomes = std::make_shared<std::vector<Result<EntryInfo>>>();
+void Committer::start_cycle() {
+  running_ = true;
+  struct Cycle {
+    std::vector<CommitPtr> batch;
+    std::vector<CommitPtr> unconfirmed;
+    std::vector<std::pair<CommitPtr, Result<void>>> finished;
+    std::vector<CommitPtr> published;
+  };
+  auto cycle = std::make_shared<Cycle>();
+  cycle->batch.swap(waiting_);
+  cycle->unconfirmed.swap(unconfirmed_);
   auto self = shared_from_this();
   executor_.run_blocking(
-      [shared = shared_, batch, outcomes] {
-        outcomes->reserve(batch->size());
-        if (batch->size() == 1) {
-          outcomes->push_back(batch->front()->publish_sealed(true));
+      [shared = shared_, cycle] {
+        if (cycle->batch.size() == 1 && cycle->unconfirmed.empty()) {
+          CommitPtr& only = cycle->batch.front();
+          cycle->finished.emplace_back(only, only->commit_alone());
           return;
         }
-        // Every temporary file's data, then every name: one flush each for the batch.
-        Result<void> data = check(::syncfs(shared->root.get()));
-        for (auto& write : *batch) {
-          if (data) {
-            outcomes->push_back(write->publish_sealed(false));
-          } else {
-            write->discard();
-            outcomes->push_back(data.error());
-          }
-        }
-        if (!data) return;
-        if (Result<void> names = check(::syncfs(shared->root.get())); !names) {
+        const Result<void> flushed = check(::syncfs(shared->root.get()));
+        for (auto& change : cycle->unconfirmed) {
           // Published but maybe not durable: report it, so the engine writes them again.
-          for (auto& outcome : *outcomes) {
-            if (outcome) outcome = names.error();
+          cycle->finished.emplace_back(change, flushed);
+        }
+        for (auto& change : cycle->batch) {
+          if (!flushed) {
+            change->abandon();
+            cycle->finished.emplace_back(change, flushed);
+          } else if (!change->publishes()) {
+            cycle->finished.emplace_back(change, success());
+          } else if (Result<void> published = change->publish_after_flush(); published) {
+            cycle->published.push_back(change);
+          } else {
+            cycle->finished.emplace_back(change, std::move(published));
           }
         }
       },
-      [self, batch, outcomes] {
-        self->committing_ = false;
-        if (!self->waiting_.empty()) self->start_commit();
-        for (std::size_t i = 0; i < batch->size(); ++i) {
-          (*batch)[i]->complete(i < outcomes->size()
-                                    ? std::move((*outcomes)[i])
-                                    : Result<EntryInfo>(StoreError::make(
-                                          Errc::IoError, "internal error in a commit")));
-        }
+      [self, cycle] {
+        self->running_ = false;
+        self->unconfirmed_ = std::move(cycle->published);
+        if (!self->waiting_.empty() || !self->unconfirmed_.empty()) self->start_cycle();
+        for (auto& [change, outcome] : cycle->finished)
+          change->complete(std::move(outcome));
       });
 }
 
@@ -1082,28 +1158,32 @@ class LocalStore final : public Store {
 
   void do_move(const StoreKey& from, const StoreKey& to, bool overwrite, const OperationRef& op,
                Callback<void> done) override {
-    run_blocking<void>(executor(), std::move(done), [shared = shared_, from, to, overwrite, op] {
-      return move_entry(*shared, from, to, overwrite, op.get());
-    });
+    change_directories(std::move(done),
+                       [from, to, overwrite, op](const Shared& shared, ChangedDirs* changed) {
+                         return move_entry(shared, from, to, overwrite, op.get(), changed);
+                       });
   }
 
   void do_remove(const StoreKey& key, bool missing_ok, const OperationRef&,
                  Callback<void> done) override {
-    run_blocking<void>(executor(), std::move(done), [shared = shared_, key, missing_ok] {
-      return remove_entry(*shared, key, missing_ok);
-    });
+    change_directories(std::move(done),
+                       [key, missing_ok](const Shared& shared, ChangedDirs* changed) {
+                         return remove_entry(shared, key, missing_ok, changed);
+                       });
   }
 
   void do_mkdir(const StoreKey& key, const OperationRef&, Callback<void> done) override {
-    run_blocking<void>(executor(), std::move(done),
-                       [shared = shared_, key] { return make_directory(*shared, key); });
+    change_directories(std::move(done), [key](const Shared& shared, ChangedDirs* changed) {
+      return make_directory(shared, key, changed);
+    });
   }
 
   void do_rmdir(const StoreKey& key, bool recursive, const OperationRef&,
                 Callback<void> done) override {
-    run_blocking<void>(executor(), std::move(done), [shared = shared_, key, recursive] {
-      return remove_directory(*shared, key, recursive);
-    });
+    change_directories(std::move(done),
+                       [key, recursive](const Shared& shared, ChangedDirs* changed) {
+                         return remove_directory(shared, key, recursive, changed);
+                       });
   }
 
   void do_set_attrs(const StoreKey& key, Attrs attrs, const OperationRef&,
@@ -1115,8 +1195,8 @@ class LocalStore final : public Store {
 
   void do_symlink(const StoreKey& key, std::string target, const OperationRef&,
                   Callback<void> done) override {
-    run_blocking<void>(executor(), std::move(done), [shared = shared_, key, target] {
-      return make_symlink(*shared, key, target);
+    change_directories(std::move(done), [key, target](const Shared& shared, ChangedDirs* changed) {
+      return make_symlink(shared, key, target, changed);
     });
   }
 
@@ -1151,6 +1231,24 @@ class LocalStore final : public Store {
   }
 
  private:
+  // Runs `work` (an operation that changes directory entries) on a worker; the directories
+  // it changed are made durable by the committer before `done` is called.
+  template <typename Work>
+  void change_directories(Callback<void> done, Work work) {
+    auto changed = std::make_shared<ChangedDirs>();
+    run_blocking<void>(
+        executor(),
+        [shared = shared_, committer = committer_, changed,
+         done = std::move(done)](Result<void> outcome) mutable {
+          if (!outcome || changed->empty()) return done(std::move(outcome));
+          committer->enqueue(
+              std::make_shared<DirectoryChange>(shared, std::move(*changed), std::move(done)));
+        },
+        [shared = shared_, changed, work = std::move(work)] {
+          return work(*shared, changed.get());
+        });
+  }
+
   SharedPtr shared_;
   CommitterPtr committer_;
   std::string root_path_;

@@ -183,6 +183,31 @@ class LiveMirroring(MirrorTestCase):
         self.assertMirrored()
         daemon.stop()
 
+    def test_new_file_where_the_target_holds_a_directory(self):
+        # A new source file is written without a look at the target first; a directory
+        # found there makes the write fail, and the next look replaces it.
+        daemon = self.mirror()
+        daemon.settle()
+        os.makedirs(self.dst("clash", "inner"))
+        self.write(self.dst("clash", "inner", "stray"), b"stray")
+        self.write(self.src("clash"), b"the file")
+        daemon.settle()
+        self.assertMirrored()
+        self.assertTrue([e for e in daemon.events("delete") if e.get("path") == "clash"])
+        daemon.stop()
+
+    def test_burst_of_many_files_lands_complete(self):
+        # More writes than fit in one group commit, all in flight together.
+        daemon = self.mirror()
+        daemon.settle()
+        for d in range(20):
+            for f in range(150):
+                self.write(self.src("burst%02d" % d, "f%03d" % f), b"%d/%d" % (d, f))
+        daemon.settle(timeout=120)
+        self.assertMirrored()
+        self.assertFalse([e for e in daemon.events() if e.get("level") == "error"])
+        daemon.stop()
+
     def test_chmod_only_change(self):
         self.write(self.src("script"), b"#!/bin/sh\n", 0o644)
         daemon = self.mirror()

@@ -136,3 +136,99 @@ TEST_CASE("local: a region copy the source refuses at the end is never published
     CHECK(names_under(root) == std::vector<std::string>{"kept"});
   }
 }
+
+TEST_CASE("local: directory changes issued together all complete, made durable as a group") {
+  // mkdir, symlink, move and remove hand their changed directories to the committer, which
+  // reports them after one flush (or fsyncs the directory when one arrives alone).
+  TestLoop loop;
+  TempDir top;
+  fs::path root = top.path() / "root";
+  fs::create_directories(root / "old");
+  constexpr int kEach = 60;
+  for (int i = 0; i < kEach; ++i) {
+    std::ofstream(root / "old" / ("m" + std::to_string(i)), std::ios::binary) << i;
+    std::ofstream(root / "old" / ("r" + std::to_string(i)), std::ios::binary) << i;
+  }
+  stores::LocalStoreOptions options;
+  options.root = root.string();
+  options.durable = true;
+  auto store = stores::open_local_store(loop.executor(), options);
+  REQUIRE(store.ok());
+
+  int completed = 0;
+  std::vector<std::string> failures;
+  auto count = [&](const std::string& what) {
+    return [&completed, &failures, what](core::Result<void> outcome) {
+      ++completed;
+      if (!outcome) failures.push_back(what + ": " + outcome.error().message());
+    };
+  };
+  for (int i = 0; i < kEach; ++i) {
+    const std::string n = std::to_string(i);
+    (*store)->mkdir(key("dirs/d" + n + "/sub"), count("mkdir " + n));
+    (*store)->symlink(key("links/l" + n), "target " + n, count("symlink " + n));
+    (*store)->move(key("old/m" + n), key("moved/m" + n), true, count("move " + n));
+    (*store)->remove(key("old/r" + n), false, count("remove " + n));
+  }
+  REQUIRE(loop.run_until([&] { return completed == 4 * kEach; }));
+  CHECK(failures.empty());
+  for (int i = 0; i < kEach; ++i) {
+    const std::string n = std::to_string(i);
+    CHECK(fs::is_directory(root / "dirs" / ("d" + n) / "sub"));
+    CHECK(fs::read_symlink(root / "links" / ("l" + n)) == "target " + n);
+    CHECK(slurp(root / "moved" / ("m" + n)) == n);
+    CHECK_FALSE(fs::exists(root / "old" / ("m" + n)));
+    CHECK_FALSE(fs::exists(root / "old" / ("r" + n)));
+  }
+
+  // One change alone takes the per-directory fsync path, and completes too.
+  auto alone = loop.await<void>(
+      [&](core::Callback<void> done) { (*store)->mkdir(key("alone"), std::move(done)); });
+  CHECK(alone.ok());
+  CHECK(fs::is_directory(root / "alone"));
+}
+
+TEST_CASE("local: writes and directory changes mixed in one burst all complete") {
+  TestLoop loop;
+  TempDir top;
+  fs::path root = top.path() / "root";
+  fs::create_directories(root);
+  const fs::path input = top.path() / "input";
+  std::ofstream(input, std::ios::binary) << "payload";
+  stores::LocalStoreOptions options;
+  options.root = root.string();
+  options.durable = true;
+  auto store = stores::open_local_store(loop.executor(), options);
+  REQUIRE(store.ok());
+  constexpr int kRounds = 3;
+  constexpr int kEach = 50;
+  for (int round = 0; round < kRounds; ++round) {
+    CAPTURE(round);
+    int completed = 0;
+    int failed = 0;
+    auto count = [&](auto outcome) {
+      ++completed;
+      if (!outcome) ++failed;
+    };
+    for (int i = 0; i < kEach; ++i) {
+      const std::string n = std::to_string(round) + "-" + std::to_string(i);
+      const int fd = ::open(input.c_str(), O_RDONLY | O_CLOEXEC);
+      REQUIRE(fd >= 0);
+      auto source =
+          std::make_shared<stores::FdByteSource>(loop.executor(), fd, 0, fs::file_size(input));
+      core::WriteOptions write;
+      (*store)->write(key("files/f" + n), source, write,
+                      [&count](core::Result<core::EntryInfo> info) { count(info); });
+      (*store)->mkdir(key("dirs/d" + n), [&count](core::Result<void> outcome) { count(outcome); });
+    }
+    REQUIRE(loop.run_until([&] { return completed == 2 * kEach; }));
+    CHECK(failed == 0);
+    for (int i = 0; i < kEach; ++i) {
+      const std::string n = std::to_string(round) + "-" + std::to_string(i);
+      CHECK(slurp(root / "files" / ("f" + n)) == "payload");
+      CHECK(fs::is_directory(root / "dirs" / ("d" + n)));
+    }
+  }
+  for (const auto& name : names_under(root))
+    CHECK(name.rfind(".tetherd.tmp.", 0) != 0);
+}

@@ -153,6 +153,13 @@ class ByteSource : public std::enable_shared_from_this<ByteSource> {
   /// consumer discards them and fails with this error. Must be thread-safe. The default
   /// accepts exactly the region's length.
   virtual Result<void> check_region_copied(std::uint64_t copied) const;
+  /// A source over a local file may leave opening it to the consumer's worker, saving a
+  /// trip to a worker of its own: then opens_on_worker() is true, file_region() has no
+  /// answer until open_on_worker() succeeded, and a consumer that wants the region calls
+  /// open_on_worker() first, once, on its worker thread (an error there fails the consumer
+  /// with it; it must be thread-safe). read() opens the file by itself.
+  virtual bool opens_on_worker() const { return false; }
+  virtual Result<void> open_on_worker() { return success(); }
 };
 using ByteSourcePtr = std::shared_ptr<ByteSource>;
 

@@ -172,6 +172,8 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   struct Examination;
   void examine_with_source(std::shared_ptr<Examination> work);
   void examine_with_target(std::shared_ptr<Examination> work);
+  /// Whether the plan cannot depend on the target's state (a plain write): no target stat.
+  bool target_stat_needless(const Examination& work) const;
   void try_move(std::shared_ptr<Examination> work);
   void run_actions(std::shared_ptr<Examination> work);
   void run_next_action(std::shared_ptr<Examination> work);
@@ -219,7 +221,13 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   std::map<std::string, Dirty> dirty_;
   std::multimap<Clock::time_point, std::string> schedule_;
   std::deque<std::string> ready_;
-  std::vector<InFlight> in_flight_;
+  std::map<std::string, InFlight> in_flight_;  ///< by path: in-flight paths never overlap
+  /// The paths in flight and their renames' old paths, counted: what blocked() consults.
+  std::map<std::string, unsigned, std::less<>> busy_;
+  void occupy(const InFlight& work);
+  void release(const InFlight& work);
+  /// Whether `path` is, contains or lies within a busy path.
+  bool overlaps_busy(std::string_view path) const;
   std::multiset<Seq> outstanding_;  ///< seqs of dirty, in-flight and rescanning work
   std::optional<core::Executor::TimerId> pump_timer_;
   Clock::time_point pump_timer_due_{};

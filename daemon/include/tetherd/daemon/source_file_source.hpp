@@ -22,6 +22,13 @@ class SourceFileSource final : public core::ByteSource {
  public:
   /// Takes ownership of `file.fd`.
   SourceFileSource(core::Executor& executor, OpenSourceFile file);
+  /// Opens file `expected.path` of `tree` later, on a worker: in open_on_worker() (a local
+  /// store's write job) or in the first read(). The file must still be in the state
+  /// `expected` (as the engine examined it: same inode, size, times and mode), else the
+  /// open fails with PreconditionFailed (retryable), so what is written always carries the
+  /// attributes the engine planned with.
+  SourceFileSource(core::Executor& executor, std::shared_ptr<const SourceTree> tree,
+                   SourceEntry expected);
   ~SourceFileSource() override;
 
   void read(std::size_t max_bytes, core::Callback<core::Bytes> done) override;
@@ -32,12 +39,16 @@ class SourceFileSource final : public core::ByteSource {
   /// check as the end of read().
   std::optional<FileRegion> file_region() const override;
   core::Result<void> check_region_copied(std::uint64_t copied) const override;
+  bool opens_on_worker() const override { return tree_ != nullptr; }
+  core::Result<void> open_on_worker() override;
 
-  /// The state the file had when opened (what the target will show once written).
+  /// The state the file had when opened (what the target will show once written). For a
+  /// source opened on a worker: once a read or the consumer's write has completed.
   const SourceEntry& state() const noexcept { return state_; }
 
  private:
   core::Executor& executor_;
+  std::shared_ptr<const SourceTree> tree_;  ///< set when the file is opened on a worker
   int fd_;
   SourceEntry state_;
   std::uint64_t offset_ = 0;
