@@ -8,6 +8,8 @@ namespace {
 
 // Length of the well-formed UTF-8 sequence at bytes[at], or 0 if ill-formed; in that case
 // `subpart` is the length of the maximal subpart (>= 1) to replace by one U+FFFD.
+// The only place that states the validity rules: shortest form, no surrogates, nothing above
+// U+10FFFF, no truncated sequence (Unicode table 3-7, RFC 3629).
 std::size_t sequence_length(std::string_view bytes, std::size_t at, std::size_t& subpart) {
   const auto byte = [&](std::size_t index) { return static_cast<std::uint8_t>(bytes[index]); };
   const std::uint8_t lead = byte(at);
@@ -40,6 +42,27 @@ std::size_t sequence_length(std::string_view bytes, std::size_t at, std::size_t&
   return length;
 }
 
+// Walks `bytes` front to back in units that tile it: each well-formed sequence (1 to 4
+// bytes) goes to on_valid_sequence, each maximal subpart of an ill-formed one (1 to 3
+// bytes) goes to on_invalid_subpart, both as a view into `bytes`. Every UTF-8 decoding
+// loop in this file is this one.
+template <typename OnValid, typename OnInvalid>
+void for_each_utf8_unit(std::string_view bytes, OnValid&& on_valid_sequence,
+                        OnInvalid&& on_invalid_subpart) {
+  std::size_t at = 0;
+  while (at < bytes.size()) {
+    std::size_t subpart = 0;
+    const std::size_t length = sequence_length(bytes, at, subpart);
+    if (length == 0) {
+      on_invalid_subpart(bytes.substr(at, subpart));
+      at += subpart;
+    } else {
+      on_valid_sequence(bytes.substr(at, length));
+      at += length;
+    }
+  }
+}
+
 constexpr std::string_view base64_alphabet =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -54,31 +77,19 @@ void append_hex_escape(std::string& out, std::uint8_t byte) {
 }  // namespace
 
 bool is_valid_utf8(std::string_view bytes) noexcept {
-  std::size_t at = 0;
-  while (at < bytes.size()) {
-    std::size_t subpart = 0;
-    const std::size_t length = sequence_length(bytes, at, subpart);
-    if (length == 0) return false;
-    at += length;
-  }
-  return true;
+  // No early exit: ill-formed input costs no more than well-formed input of the same size.
+  bool valid = true;
+  for_each_utf8_unit(
+      bytes, [](std::string_view) {}, [&](std::string_view) { valid = false; });
+  return valid;
 }
 
 std::string utf8_lossy(std::string_view bytes) {
   std::string out;
   out.reserve(bytes.size());
-  std::size_t at = 0;
-  while (at < bytes.size()) {
-    std::size_t subpart = 0;
-    const std::size_t length = sequence_length(bytes, at, subpart);
-    if (length == 0) {
-      out += "\xEF\xBF\xBD";  // U+FFFD
-      at += subpart;
-    } else {
-      out.append(bytes.substr(at, length));
-      at += length;
-    }
-  }
+  for_each_utf8_unit(
+      bytes, [&](std::string_view sequence) { out.append(sequence); },
+      [&](std::string_view) { out += "\xEF\xBF\xBD"; });  // U+FFFD
   return out;
 }
 
@@ -192,19 +203,9 @@ std::string json_quote(std::string_view utf8) {
 std::string display_escape(std::string_view bytes) {
   std::string out;
   out.reserve(bytes.size());
-  std::size_t at = 0;
-  while (at < bytes.size()) {
-    std::size_t subpart = 0;
-    const std::size_t length = sequence_length(bytes, at, subpart);
-    if (length == 0) {
-      for (std::size_t index = 0; index < subpart; ++index) {
-        append_hex_escape(out, static_cast<std::uint8_t>(bytes[at + index]));
-      }
-      at += subpart;
-      continue;
-    }
-    const auto byte = static_cast<std::uint8_t>(bytes[at]);
-    if (length == 1) {
+  const auto on_valid_sequence = [&](std::string_view sequence) {
+    const auto byte = static_cast<std::uint8_t>(sequence[0]);
+    if (sequence.size() == 1) {
       if (byte == '\\') {
         out += "\\\\";
       } else if (byte == '\n') {
@@ -218,15 +219,20 @@ std::string display_escape(std::string_view bytes) {
       } else {
         out.push_back(static_cast<char>(byte));
       }
-    } else if (length == 2 && byte == 0xC2 && static_cast<std::uint8_t>(bytes[at + 1]) < 0xA0) {
+    } else if (sequence.size() == 2 && byte == 0xC2 &&
+               static_cast<std::uint8_t>(sequence[1]) < 0xA0) {
       // C1 control characters (U+0080..U+009F) can drive terminals too.
       append_hex_escape(out, byte);
-      append_hex_escape(out, static_cast<std::uint8_t>(bytes[at + 1]));
+      append_hex_escape(out, static_cast<std::uint8_t>(sequence[1]));
     } else {
-      out.append(bytes.substr(at, length));
+      out.append(sequence);
     }
-    at += length;
-  }
+  };
+  const auto on_invalid_subpart = [&](std::string_view subpart) {
+    for (const char byte : subpart)
+      append_hex_escape(out, static_cast<std::uint8_t>(byte));
+  };
+  for_each_utf8_unit(bytes, on_valid_sequence, on_invalid_subpart);
   return out;
 }
 

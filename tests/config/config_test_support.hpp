@@ -3,51 +3,38 @@
 // Helpers for the config tests: a scratch directory on the real filesystem, and running
 // parse_config on text with placeholders for paths that must exist.
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "support/temp_dir.hpp"
 #include "tetherd/config/load_config.hpp"
 
 namespace tetherd::config::testing {
 
-/// A fresh directory under $TMPDIR, removed with everything in it at destruction.
+/// A scratch directory (test_support::TempDir) with shorthands to fill it.
 class ScratchDir {
  public:
-  ScratchDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "tetherd-config-XXXXXX");
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-
-  const std::filesystem::path& path() const { return path_; }
+  const std::filesystem::path& path() const { return dir_.path(); }
 
   /// Creates directory `relative` (and parents) and returns its absolute path.
   std::filesystem::path make_dir(const std::string& relative) const {
-    std::filesystem::create_directories(path_ / relative);
-    return path_ / relative;
+    std::filesystem::create_directories(path() / relative);
+    return path() / relative;
   }
 
   /// Writes `contents` to file `relative` and returns its absolute path.
   std::filesystem::path write(const std::string& relative, std::string_view contents) const {
-    std::filesystem::create_directories((path_ / relative).parent_path());
-    std::ofstream out(path_ / relative, std::ios::binary);
+    std::filesystem::create_directories((path() / relative).parent_path());
+    std::ofstream out(path() / relative, std::ios::binary);
     out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
-    return path_ / relative;
+    return path() / relative;
   }
 
  private:
-  std::filesystem::path path_;
+  test_support::TempDir dir_{"tetherd-config"};
 };
 
 /// Replaces every `placeholder` in `text` with `value`.

@@ -8,7 +8,15 @@ using namespace tetherd::core;
 
 namespace {
 const std::string replacement = "\xEF\xBF\xBD";
+
+/// Up to `most` - 1 arbitrary bytes.
+std::string random_bytes(std::mt19937& random, std::size_t most) {
+  std::string bytes(random() % most, '\0');
+  for (char& byte : bytes)
+    byte = static_cast<char>(random() & 0xFF);
+  return bytes;
 }
+}  // namespace
 
 TEST_CASE("is_valid_utf8 accepts well-formed UTF-8 and rejects every ill-formed kind") {
   CHECK(is_valid_utf8(""));
@@ -45,6 +53,19 @@ TEST_CASE("utf8_lossy replaces one U+FFFD per maximal subpart / keeps valid text
   CHECK(utf8_lossy("\x61\xF1\x80\x80\xE1\x80\xC2\x62\x80\x63\x80\xBF\x64") ==
         "a" + replacement + replacement + replacement + "b" + replacement + "c" + replacement +
             replacement + "d");
+}
+
+TEST_CASE("utf8_lossy: each kind of ill-formed sequence, also at the end of the input") {
+  CHECK(utf8_lossy("a\xC1\xBF") == "a" + replacement + replacement);  // overlong 2-byte
+  CHECK(utf8_lossy("\xED\x9F\xBF") == "\xED\x9F\xBF");                // U+D7FF: valid
+  CHECK(utf8_lossy("\xED\xBF\xBF"
+                   "z") == replacement + replacement + replacement + "z");  // surrogate U+DFFF
+  CHECK(utf8_lossy("\xF4\x90\x80\x80") ==  // above U+10FFFF: F4 is a lead, 90 is not its 2nd
+        replacement + replacement + replacement + replacement);
+  CHECK(utf8_lossy("\xF4\x90") == replacement + replacement);
+  CHECK(utf8_lossy("ab\xE2\x82") == "ab" + replacement);  // truncated 3-byte at the end
+  CHECK(utf8_lossy("ab\xE2") == "ab" + replacement);
+  CHECK(utf8_lossy("\xF0\x9F\x98\x80\xF0\x9F") == "\xF0\x9F\x98\x80" + replacement);
 }
 
 TEST_CASE("utf8_lossy output is always valid UTF-8") {
@@ -101,4 +122,35 @@ TEST_CASE("display_escape keeps a path on one line and tells different bytes apa
   CHECK(display_escape("\x1B[31m") == "\\x1b[31m");
   CHECK(display_escape("\xC2\x85") == "\\xc2\\x85");  // NEL, a C1 control
   CHECK(display_escape("a\\xe9") != display_escape("a\xE9"));
+}
+
+TEST_CASE("display_escape: every byte of an ill-formed sequence as \\xNN, valid text kept") {
+  CHECK(display_escape("a\xC0\xAF") == "a\\xc0\\xaf");  // overlong 2-byte '/'
+  CHECK(display_escape("\xC1\xBF") == "\\xc1\\xbf");
+  CHECK(display_escape("\xED\xA0\x80") == "\\xed\\xa0\\x80");           // surrogate U+D800
+  CHECK(display_escape("\xED\x9F\xBF") == "\xED\x9F\xBF");              // U+D7FF is valid
+  CHECK(display_escape("\xF4\x90\x80\x80") == "\\xf4\\x90\\x80\\x80");  // > U+10FFFF
+  CHECK(display_escape("\xF4\x8F\xBF\xBF") == "\xF4\x8F\xBF\xBF");      // U+10FFFF
+  CHECK(display_escape("ab\xE2\x82") == "ab\\xe2\\x82");  // truncated 3-byte at the end
+  CHECK(display_escape("\xE2\x82"
+                       "x") == "\\xe2\\x82x");
+  CHECK(display_escape("\xE0\x80\xAF") == "\\xe0\\x80\\xaf");  // overlong 3-byte
+  CHECK(display_escape("\xC2\xA0") == "\xC2\xA0");             // U+00A0 is past the C1 controls
+}
+
+TEST_CASE("display_escape output is one line of valid UTF-8 without control characters") {
+  std::mt19937 random(4242);
+  for (int round = 0; round < 2000; ++round) {
+    const std::string shown = display_escape(random_bytes(random, 24));
+    CHECK(is_valid_utf8(shown));
+    bool control = false;  // C0, DEL or (as C2 80..C2 9F) C1
+    for (std::size_t at = 0; at < shown.size(); ++at) {
+      const auto byte = static_cast<unsigned char>(shown[at]);
+      const auto next = at + 1 < shown.size() ? static_cast<unsigned char>(shown[at + 1]) : 0;
+      if (byte < 0x20 || byte == 0x7F || (byte == 0xC2 && next >= 0x80 && next <= 0x9F)) {
+        control = true;
+      }
+    }
+    CHECK_FALSE(control);
+  }
 }

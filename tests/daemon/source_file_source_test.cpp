@@ -4,32 +4,18 @@
 #include "tetherd/daemon/source_file_source.hpp"
 
 #include <doctest/doctest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
-#include <random>
 
+#include "support/temp_dir.hpp"
 #include "tetherd/stores/uv_executor.hpp"
 
 using namespace tetherd;
 namespace fs = std::filesystem;
+using tetherd::test_support::TempDir;
 
 namespace {
-
-struct Scratch {
-  Scratch() {
-    std::random_device random;
-    path = fs::temp_directory_path() /
-           ("tetherd-sfs-" + std::to_string(::getpid()) + "-" + std::to_string(random()));
-    fs::create_directories(path);
-  }
-  ~Scratch() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-  fs::path path;
-};
 
 struct Opened {
   uv_loop_t loop{};
@@ -60,9 +46,9 @@ void write_file(const fs::path& path, const std::string& text) {
 }  // namespace
 
 TEST_CASE("source file: the region is the whole file, and an unchanged copy is accepted") {
-  Scratch scratch;
-  write_file(scratch.path / "f", "0123456789");
-  Opened opened(scratch.path, "f");
+  TempDir scratch{"tetherd-sfs"};
+  write_file(scratch.path() / "f", "0123456789");
+  Opened opened(scratch.path(), "f");
   auto region = opened.source->file_region();
   REQUIRE(region.has_value());
   CHECK(region->offset == 0);
@@ -71,38 +57,38 @@ TEST_CASE("source file: the region is the whole file, and an unchanged copy is a
 }
 
 TEST_CASE("source file: a copy of a file that changed is refused as retryable") {
-  Scratch scratch;
+  TempDir scratch{"tetherd-sfs"};
   SUBCASE("fewer bytes copied than the size") {
-    write_file(scratch.path / "f", "0123456789");
-    Opened opened(scratch.path, "f");
+    write_file(scratch.path() / "f", "0123456789");
+    Opened opened(scratch.path(), "f");
     auto checked = opened.source->check_region_copied(4);
     REQUIRE_FALSE(checked.ok());
     CHECK(checked.error().code == core::Errc::PreconditionFailed);
     CHECK(checked.error().retryable);
   }
   SUBCASE("it grew after it was opened") {
-    write_file(scratch.path / "f", "0123456789");
-    Opened opened(scratch.path, "f");
-    std::ofstream(scratch.path / "f", std::ios::binary | std::ios::app) << "more";
+    write_file(scratch.path() / "f", "0123456789");
+    Opened opened(scratch.path(), "f");
+    std::ofstream(scratch.path() / "f", std::ios::binary | std::ios::app) << "more";
     auto checked = opened.source->check_region_copied(10);
     REQUIRE_FALSE(checked.ok());
     CHECK(checked.error().code == core::Errc::PreconditionFailed);
   }
   SUBCASE("it shrank after it was opened") {
-    write_file(scratch.path / "f", "0123456789");
-    Opened opened(scratch.path, "f");
-    fs::resize_file(scratch.path / "f", 3);
+    write_file(scratch.path() / "f", "0123456789");
+    Opened opened(scratch.path(), "f");
+    fs::resize_file(scratch.path() / "f", 3);
     auto checked = opened.source->check_region_copied(3);
     REQUIRE_FALSE(checked.ok());
     CHECK(checked.error().code == core::Errc::PreconditionFailed);
   }
   SUBCASE("rewritten in place with the same size") {
-    write_file(scratch.path / "f", "0123456789");
-    Opened opened(scratch.path, "f");
+    write_file(scratch.path() / "f", "0123456789");
+    Opened opened(scratch.path(), "f");
     // A different modification time even on coarse clocks.
-    write_file(scratch.path / "f", "abcdefghij");
-    fs::last_write_time(scratch.path / "f",
-                        fs::last_write_time(scratch.path / "f") + std::chrono::seconds(5));
+    write_file(scratch.path() / "f", "abcdefghij");
+    fs::last_write_time(scratch.path() / "f",
+                        fs::last_write_time(scratch.path() / "f") + std::chrono::seconds(5));
     auto checked = opened.source->check_region_copied(10);
     REQUIRE_FALSE(checked.ok());
     CHECK(checked.error().code == core::Errc::PreconditionFailed);

@@ -14,50 +14,25 @@
 //   std::optional<std::filesystem::path> outside();  // a directory outside the store
 //                                         // (for symlink escape tests), if meaningful
 
-#include <stdlib.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
-#include <system_error>
+#include <string_view>
 #include <vector>
 
+#include "support/temp_dir.hpp"
 #include "tetherd/stores/local_store.hpp"
 #include "tetherd/stores/memory_store.hpp"
 
 namespace tetherd::test {
 
-/// A fresh directory under $TMPDIR (or /tmp), removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base && *base ? base : "/tmp") + "/tetherd-test-XXXXXX";
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    // Make everything removable again (tests may have removed permissions).
-    for (auto it = std::filesystem::recursive_directory_iterator(path_, ignored);
-         it != std::filesystem::recursive_directory_iterator(); it.increment(ignored)) {
-      if (it->is_directory(ignored) && !it->is_symlink(ignored)) {
-        std::filesystem::permissions(it->path(), std::filesystem::perms::owner_all,
-                                     std::filesystem::perm_options::add, ignored);
-      }
-    }
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
+using test_support::TempDir;
 
- private:
-  std::filesystem::path path_;
-};
+/// The prefix of every scratch directory of the store tests.
+inline constexpr std::string_view kTempPrefix = "tetherd-test";
 
 struct MemoryFixture {
   static constexpr const char* kName = "memory";
@@ -91,7 +66,7 @@ struct LocalFixtureBase {
     return names;
   }
 
-  TempDir dir;
+  TempDir dir{kTempPrefix};
   core::StorePtr store;
 };
 

@@ -54,7 +54,7 @@ class ChangedRegionSource final : public core::ByteSource {
 
 TEST_CASE("local: durable writes issued together all land complete (group commit)") {
   TestLoop loop;
-  TempDir top;
+  TempDir top{kTempPrefix};
   fs::path root = top.path() / "root";
   fs::create_directories(root);
   fs::path input = top.path() / "input";
@@ -102,7 +102,7 @@ TEST_CASE("local: durable writes issued together all land complete (group commit
 
 TEST_CASE("local: a region copy the source refuses at the end is never published") {
   TestLoop loop;
-  TempDir top;
+  TempDir top{kTempPrefix};
   fs::path root = top.path() / "root";
   fs::create_directories(root);
   std::ofstream(root / "kept", std::ios::binary) << "old content";

@@ -9,9 +9,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "tetherd/stores/errno_map.hpp"
 #include "fixtures.hpp"
 #include "harness.hpp"
+#include "tetherd/stores/errno_map.hpp"
 #include "tetherd/stores/fd_byte_source.hpp"
 
 using namespace tetherd;
@@ -78,7 +78,7 @@ TEST_CASE("local: errno mapping table") {
 
 TEST_CASE("local: stale temporary files are removed on open and never listed") {
   TestLoop loop;
-  TempDir top;
+  TempDir top{kTempPrefix};
   fs::path root = top.path() / "root";
   fs::create_directories(root / "a" / "b");
   std::ofstream(root / ".tetherd.tmp.1.2.deadbeef") << "crash leftover";
@@ -229,7 +229,7 @@ TEST_CASE("local: cross-device moves copy then delete; sources survive failures"
 TEST_CASE_TEMPLATE("local: writes from a file source copy in the kernel, whole or ranged", F,
                    LocalFixture, LocalFallbackFixture) {
   Harness<F> h;
-  TempDir source_dir;
+  TempDir source_dir{kTempPrefix};
   std::string data = pattern((9u << 20) + 77, 11);
   {
     std::ofstream out(source_dir.path() / "big.bin", std::ios::binary);

@@ -71,7 +71,7 @@ TEST_CASE("executor: post order, blocking work, timers") {
 
 TEST_CASE("open_store: picks the backend by type and names unknown ones") {
   TestLoop loop;
-  TempDir dir;
+  TempDir dir{kTempPrefix};
   auto local = stores::open_store(loop.executor(), {"local", "backup", dir.path().string(), true});
   REQUIRE(local.ok());
   CHECK((*local)->name() == "backup");
@@ -115,7 +115,7 @@ TEST_CASE("front: close twice, and children close alone") {
 
 TEST_CASE("FdByteSource: reads a local file, refuses directories") {
   TestLoop loop;
-  TempDir dir;
+  TempDir dir{kTempPrefix};
   std::string data = pattern(300'000, 9);
   {
     std::ofstream out(dir.path() / "f.bin", std::ios::binary);

@@ -23,11 +23,12 @@
 #include <vector>
 
 #include "notify_socket.hpp"
+#include "support/temp_dir.hpp"
 #include "tetherd/core/text.hpp"
 
 using namespace tetherd::daemon;
 using tetherd::test::DatagramSink;
-using tetherd::test::TempDir;
+using tetherd::test_support::TempDir;
 
 namespace {
 
@@ -168,7 +169,7 @@ TEST_CASE("an event's journal entry has the message, priority and one field per 
 }
 
 TEST_CASE("JOURNAL_STREAM detection compares device and inode with the descriptor") {
-  TempDir dir;
+  TempDir dir{"tetherd-sd"};
   const std::string file = (dir.path() / "stream").string();
   const int fd = ::open(file.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
   REQUIRE(fd >= 0);

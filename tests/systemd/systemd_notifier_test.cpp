@@ -14,12 +14,13 @@
 #include <vector>
 
 #include "notify_socket.hpp"
+#include "support/temp_dir.hpp"
 #include "tetherd/core/text.hpp"
 
 using tetherd::daemon::SystemdNotifier;
 using tetherd::daemon::SystemdNotifierOptions;
 using tetherd::test::DatagramSink;
-using tetherd::test::TempDir;
+using tetherd::test_support::TempDir;
 
 namespace {
 
@@ -108,7 +109,7 @@ std::vector<std::string> drain(DatagramSink& sink) {
 }  // namespace
 
 TEST_CASE("without NOTIFY_SOCKET the notifier sends nothing and puts nothing on the loop") {
-  TempDir dir;
+  TempDir dir{"tetherd-sd"};
   DatagramSink sink((dir.path() / "notify").string());
   ::unsetenv("NOTIFY_SOCKET");
   ::setenv("WATCHDOG_USEC", "100000", 1);
@@ -129,7 +130,7 @@ TEST_CASE("without NOTIFY_SOCKET the notifier sends nothing and puts nothing on 
 }
 
 TEST_CASE("ready, reloading and stopping send the sd_notify assignments") {
-  TempDir dir;
+  TempDir dir{"tetherd-sd"};
   DatagramSink sink((dir.path() / "notify").string());
   ManagerEnvironment environment(sink.path());
   Loop loop;
@@ -163,7 +164,7 @@ TEST_CASE("ready, reloading and stopping send the sd_notify assignments") {
 }
 
 TEST_CASE("status updates are debounced, sent on change only, and leave no timer when idle") {
-  TempDir dir;
+  TempDir dir{"tetherd-sd"};
   DatagramSink sink((dir.path() / "notify").string());
   ManagerEnvironment environment(sink.path());
   Loop loop;
@@ -216,7 +217,7 @@ TEST_CASE("status updates are debounced, sent on change only, and leave no timer
 }
 
 TEST_CASE("the watchdog pings at half of WATCHDOG_USEC when it is meant for this process") {
-  TempDir dir;
+  TempDir dir{"tetherd-sd"};
   DatagramSink sink((dir.path() / "notify").string());
   ManagerEnvironment environment(sink.path());
   ::setenv("WATCHDOG_USEC", "100000", 1);
@@ -237,7 +238,7 @@ TEST_CASE("the watchdog pings at half of WATCHDOG_USEC when it is meant for this
 }
 
 TEST_CASE("a watchdog meant for another process is not ours") {
-  TempDir dir;
+  TempDir dir{"tetherd-sd"};
   DatagramSink sink((dir.path() / "notify").string());
   ManagerEnvironment environment(sink.path());
   ::setenv("WATCHDOG_USEC", "100000", 1);

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "support/temp_dir.hpp"
 #include "tetherd/watchers/inotify_watcher.hpp"
 #include "tetherd/watchers/poll_watcher.hpp"
 #include "tetherd/watchers/watcher.hpp"
@@ -30,25 +31,18 @@ using core::Change;
 using core::ChangeKind;
 using namespace std::chrono_literals;
 
+/// A scratch directory (test_support::TempDir) whose paths are std::string, as the watcher
+/// API and the `tetherd watch` arguments take them: `dir / "a/b"` is "<dir>/a/b".
 class TempDir {
  public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "tetherd-watch-XXXXXX");
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
+  TempDir() : path_(dir_.path().string()) {}
   const std::string& path() const { return path_; }
   std::string operator/(std::string_view relative) const {
     return path_ + "/" + std::string(relative);
   }
 
  private:
+  test_support::TempDir dir_{"tetherd-watch"};
   std::string path_;
 };
 
