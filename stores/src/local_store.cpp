@@ -39,6 +39,9 @@ struct Shared {
   // O_TMPFILE in use; cleared once the file system refuses it (or /proc is missing, which
   // linking an anonymous file into place needs).
   mutable std::atomic<bool> anonymous_temps{true};
+  // linkat(AT_EMPTY_PATH) links an anonymous file by its descriptor, much cheaper than the
+  // /proc/self/fd lookup, but needs CAP_DAC_READ_SEARCH: cleared once it is refused.
+  mutable std::atomic<bool> empty_path_links{true};
 };
 using SharedPtr = std::shared_ptr<const Shared>;
 
@@ -220,12 +223,25 @@ Result<TempFile> create_temp(const Shared& shared, int dir_fd) {
   return errno_error(EEXIST, "could not create a unique temporary file");
 }
 
+// linkat(2) of anonymous file `fd` as `name` in `dir_fd`: 0, or -1 with errno.
+int link_anonymous(const Shared& shared, int fd, int dir_fd, const std::string& name) {
+  if (shared.empty_path_links.load(std::memory_order_relaxed)) {
+    if (::linkat(fd, "", dir_fd, name.c_str(), AT_EMPTY_PATH) == 0) return 0;
+    // Without CAP_DAC_READ_SEARCH the kernel answers ENOENT; anything else is the answer.
+    if (errno != ENOENT && errno != EPERM) return -1;
+  }
+  const std::string source = fd_path(fd);
+  if (::linkat(AT_FDCWD, source.c_str(), dir_fd, name.c_str(), AT_SYMLINK_FOLLOW) != 0) return -1;
+  // The /proc path worked where the descriptor did not: no capability, stop trying it.
+  shared.empty_path_links.store(false, std::memory_order_relaxed);
+  return 0;
+}
+
 // Gives an anonymous temporary file a hidden name (to rename it over an existing entry).
-Result<void> name_temp(int dir_fd, TempFile& temp) {
-  std::string source = fd_path(temp.fd.get());
+Result<void> name_temp(const Shared& shared, int dir_fd, TempFile& temp) {
   for (int attempt = 0; attempt < 8; ++attempt) {
     std::string name = make_temp_name();
-    if (::linkat(AT_FDCWD, source.c_str(), dir_fd, name.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+    if (link_anonymous(shared, temp.fd.get(), dir_fd, name) == 0) {
       temp.name = std::move(name);
       return success();
     }
@@ -241,12 +257,11 @@ Result<void> publish(const Shared& shared, int dir_fd, TempFile& temp, const std
                      bool overwrite, bool sync_dir = true) {
   if (temp.name.empty()) {
     // Anonymous: linking it in is atomic and never clobbers.
-    std::string source = fd_path(temp.fd.get());
-    if (::linkat(AT_FDCWD, source.c_str(), dir_fd, name.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+    if (link_anonymous(shared, temp.fd.get(), dir_fd, name) == 0) {
       return sync_dir ? sync_fd(shared, dir_fd) : success();
     }
     if (errno != EEXIST || !overwrite) return errno_error(errno);
-    if (auto named = name_temp(dir_fd, temp); !named) return named;
+    if (auto named = name_temp(shared, dir_fd, temp); !named) return named;
   }
   if (::renameat2(dir_fd, temp.name.c_str(), dir_fd, name.c_str(),
                   overwrite ? 0 : RENAME_NOREPLACE) != 0) {
@@ -1274,6 +1289,7 @@ Result<StorePtr> open_local_store(Executor& executor, LocalStoreOptions options)
   shared->resolve_mode = options.force_walk_resolution ? ResolveMode::Walk : ResolveMode::Auto;
   shared->options = options;
   shared->anonymous_temps = options.allow_anonymous_temps && ::access("/proc/self/fd", X_OK) == 0;
+  shared->empty_path_links = options.allow_empty_path_links;
   remove_stale_temps(shared->root.get(), 0);
 
   CapabilitySet capabilities{

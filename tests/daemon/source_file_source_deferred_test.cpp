@@ -7,8 +7,8 @@
 
 #include <filesystem>
 #include <fstream>
-#include <random>
 
+#include "support/temp_dir.hpp"
 #include "tetherd/daemon/source_file_source.hpp"
 #include "tetherd/stores/uv_executor.hpp"
 
@@ -18,16 +18,13 @@ namespace fs = std::filesystem;
 namespace {
 
 struct Deferred {
-  fs::path root;
+  test_support::TempDir scratch{"tetherd-sfsd"};
+  const fs::path& root = scratch.path();
   uv_loop_t loop{};
   std::unique_ptr<stores::UvExecutor> executor;
   std::shared_ptr<const daemon::SourceTree> tree;
 
   Deferred() {
-    std::random_device random;
-    root = fs::temp_directory_path() /
-           ("tetherd-sfsd-" + std::to_string(::getpid()) + "-" + std::to_string(random()));
-    fs::create_directories(root);
     uv_loop_init(&loop);
     executor = std::make_unique<stores::UvExecutor>(&loop);
     auto opened = daemon::SourceTree::open(root.string());
@@ -38,8 +35,6 @@ struct Deferred {
     executor.reset();
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
-    std::error_code ignored;
-    fs::remove_all(root, ignored);
   }
   void write(const std::string& name, const std::string& text) {
     std::ofstream(root / name, std::ios::binary | std::ios::trunc) << text;

@@ -75,12 +75,14 @@ struct LocalFixture : LocalFixtureBase {
   explicit LocalFixture(core::Executor& executor) : LocalFixtureBase(executor, {}) {}
 };
 
-/// The O_NOFOLLOW walk instead of openat2, as on kernels before 5.6.
+/// The O_NOFOLLOW walk instead of openat2, as on kernels before 5.6, and anonymous files
+/// linked through /proc/self/fd, as without CAP_DAC_READ_SEARCH.
 struct LocalWalkFixture : LocalFixtureBase {
   static constexpr const char* kName = "local-walk";
   static stores::LocalStoreOptions options() {
     stores::LocalStoreOptions options;
     options.force_walk_resolution = true;
+    options.allow_empty_path_links = false;
     return options;
   }
   explicit LocalWalkFixture(core::Executor& executor) : LocalFixtureBase(executor, options()) {}

@@ -141,7 +141,7 @@ TEST_CASE("local: directory changes issued together all complete, made durable a
   // mkdir, symlink, move and remove hand their changed directories to the committer, which
   // reports them after one flush (or fsyncs the directory when one arrives alone).
   TestLoop loop;
-  TempDir top;
+  TempDir top{kTempPrefix};
   fs::path root = top.path() / "root";
   fs::create_directories(root / "old");
   constexpr int kEach = 60;
@@ -190,7 +190,7 @@ TEST_CASE("local: directory changes issued together all complete, made durable a
 
 TEST_CASE("local: writes and directory changes mixed in one burst all complete") {
   TestLoop loop;
-  TempDir top;
+  TempDir top{kTempPrefix};
   fs::path root = top.path() / "root";
   fs::create_directories(root);
   const fs::path input = top.path() / "input";

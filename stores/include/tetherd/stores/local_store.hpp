@@ -36,6 +36,7 @@ struct LocalStoreOptions {
   bool allow_copy_file_range = true;   ///< try copy_file_range
   bool simulate_cross_device = false;  ///< renames answer EXDEV (exercises copy + delete)
   bool allow_anonymous_temps = true;   ///< O_TMPFILE (else always named temporary files)
+  bool allow_empty_path_links = true;  ///< linkat(AT_EMPTY_PATH) (else via /proc/self/fd)
 };
 
 /// Opens the store: the root must be an existing directory. Blocking (opens the root and
