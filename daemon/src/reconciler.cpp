@@ -1,8 +1,15 @@
 #include "tetherd/daemon/reconciler.hpp"
 
+#include <algorithm>
+
 #include "tetherd/daemon/settle_cookie.hpp"
 
 namespace tetherd::daemon {
+
+namespace {
+/// Source directories listed ahead of the walk at most (memory: that many listings).
+constexpr std::size_t kReadAhead = 8;
+}  // namespace
 
 using core::EntryType;
 using core::Errc;
@@ -51,6 +58,7 @@ void Reconciler::start() {
       }
     } else {
       self->target_stream_ = std::move(*stream);
+      self->request_target_batch();
     }
     self->step();
   });
@@ -73,6 +81,7 @@ void Reconciler::finish(core::Result<ReconcileSummary> outcome) {
   if (finished_) return;
   finished_ = true;
   frames_.clear();
+  listings_.clear();
   if (target_stream_ && !target_done_) target_stream_->cancel();
   auto done = std::move(callbacks_.on_finished);
   callbacks_ = {};
@@ -90,26 +99,12 @@ void Reconciler::fetch_source() {
   if (pending_descend_) {
     const std::string dir = pending_descend_->path;
     pending_descend_.reset();
-    auto self = shared_from_this();
-    auto listing = std::make_shared<core::Result<std::vector<SourceEntry>>>(
-        core::StoreError::make(Errc::IoError));
-    executor_.run_blocking(
-        [source = source_, dir, listing] { *listing = source->list(dir); },
-        [self, listing, dir] {
-          if (self->finished_) return;
-          if (!*listing) {
-            const auto code = listing->error().code;
-            // Vanished or replaced meanwhile: its events follow; the
-            // subtree root itself is a real failure.
-            if (dir == self->subtree_ || (code != Errc::NotFound && code != Errc::NotADirectory)) {
-              self->finish(std::move(*listing).error());
-              return;
-            }
-          } else {
-            self->frames_.push_back(Frame{std::move(**listing), 0});
-          }
-          self->fetch_source();
-        });
+    request_listing(dir);
+    if (listings_.at(dir).ready) {
+      descend_into(dir);
+    } else {
+      awaiting_listing_ = dir;  // its completion continues the walk
+    }
     return;
   }
   while (!frames_.empty() && frames_.back().next >= frames_.back().entries.size()) {
@@ -121,6 +116,7 @@ void Reconciler::fetch_source() {
     step();
     return;
   }
+  read_ahead();
   Frame& frame = frames_.back();
   SourceEntry entry = std::move(frame.entries[frame.next++]);
   auto key = StoreKey::parse(entry.path);
@@ -134,26 +130,92 @@ void Reconciler::fetch_source() {
   step();
 }
 
-void Reconciler::fetch_target() {
+void Reconciler::request_listing(const std::string& dir) {
+  if (listings_.contains(dir)) return;
+  listings_.emplace(dir, Listing{});
+  auto self = shared_from_this();
+  auto listing = std::make_shared<core::Result<std::vector<SourceEntry>>>(
+      core::StoreError::make(Errc::IoError));
+  executor_.run_blocking([source = source_, dir, listing] { *listing = source->list(dir); },
+                         [self, listing, dir] {
+                           if (self->finished_) return;
+                           auto slot = self->listings_.find(dir);
+                           if (slot == self->listings_.end()) return;
+                           slot->second.ready = true;
+                           slot->second.result = std::move(*listing);
+                           if (self->awaiting_listing_ == dir) {
+                             self->awaiting_listing_.reset();
+                             self->descend_into(dir);
+                           }
+                         });
+}
+
+void Reconciler::descend_into(const std::string& dir) {
+  auto slot = listings_.find(dir);
+  core::Result<std::vector<SourceEntry>>& listing = slot->second.result;
+  if (listing) {
+    frames_.push_back(Frame{std::move(*listing), 0, 0});
+    listings_.erase(slot);
+  } else {
+    core::StoreError error = listing.error();
+    listings_.erase(slot);
+    // Vanished or replaced meanwhile: its events follow; the subtree root itself is a
+    // real failure.
+    if (dir == subtree_ || (error.code != Errc::NotFound && error.code != Errc::NotADirectory)) {
+      finish(std::move(error));
+      return;
+    }
+  }
+  fetch_source();
+}
+
+void Reconciler::read_ahead() {
+  if (frames_.empty()) return;
+  // The deepest level's directories are the next ones the walk enters, in this order.
+  Frame& frame = frames_.back();
+  frame.prefetch_next = std::max(frame.prefetch_next, frame.next);
+  while (listings_.size() < kReadAhead && frame.prefetch_next < frame.entries.size()) {
+    const SourceEntry& entry = frame.entries[frame.prefetch_next++];
+    if (entry.type == EntryType::Directory && filter_.should_descend(entry.path)) {
+      request_listing(entry.path);
+    }
+  }
+}
+
+void Reconciler::advance_target() {
   if (target_next_ < target_batch_.size() || target_done_) return;
-  if (!target_stream_) return;  // the list call has not answered yet
+  if (target_ahead_) {
+    if (target_ahead_->empty()) {
+      target_done_ = true;
+      target_ahead_.reset();
+      return;
+    }
+    target_batch_ = std::move(*target_ahead_);
+    target_ahead_.reset();
+    target_next_ = 0;
+  }
+  request_target_batch();
+}
+
+void Reconciler::request_target_batch() {
+  if (!target_stream_ || target_busy_ || target_ahead_ || target_done_) return;
   target_busy_ = true;
   auto self = shared_from_this();
   target_stream_->next([self](core::Result<std::vector<core::EntryInfo>> batch) {
-    self->target_busy_ = false;
-    if (self->finished_) return;
-    if (!batch) {
-      self->finish(std::move(batch).error());
-      return;
-    }
-    if (batch->empty()) {
-      self->target_done_ = true;
-    } else {
-      self->target_batch_ = std::move(*batch);
-      self->target_next_ = 0;
-    }
-    self->step();
+    self->on_target_batch(std::move(batch));
   });
+}
+
+void Reconciler::on_target_batch(core::Result<std::vector<core::EntryInfo>> batch) {
+  target_busy_ = false;
+  if (finished_) return;
+  if (!batch) {
+    finish(std::move(batch).error());
+    return;
+  }
+  target_ahead_ = std::move(*batch);
+  advance_target();
+  step();
 }
 
 void Reconciler::descend_after(const SourceEntry& source) {
@@ -220,10 +282,10 @@ void Reconciler::step() {
         !target_batch_[target_next_].key.is_within(*skip_under_)) {
       skip_under_.reset();
     }
-    const bool target_ready = target_next_ < target_batch_.size() || target_done_;
-    if (!target_ready) {
-      if (!target_busy_) fetch_target();
-      break;
+    if (target_next_ >= target_batch_.size() && !target_done_) {
+      advance_target();
+      if (target_next_ < target_batch_.size() || target_done_) continue;
+      break;  // the next batch is on its way; its arrival steps again
     }
     const bool source_ready = source_head_.has_value() || source_done_;
     if (!source_ready) {

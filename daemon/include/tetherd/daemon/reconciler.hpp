@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -66,11 +67,29 @@ class Reconciler : public std::enable_shared_from_this<Reconciler> {
   struct Frame {
     std::vector<SourceEntry> entries;
     std::size_t next = 0;
+    std::size_t prefetch_next = 0;  ///< entries before it were considered for read-ahead
+  };
+  /// A source directory listed ahead of the walk (read-ahead), or being listed.
+  struct Listing {
+    bool ready = false;
+    core::Result<std::vector<SourceEntry>> result = core::StoreError::make(core::Errc::IoError);
   };
 
   void step();
   void fetch_source();
-  void fetch_target();
+  /// Lists `dir` on a worker into listings_ (a no-op if it is listed or being listed).
+  void request_listing(const std::string& dir);
+  /// Continues the walk with the listing of `dir`, which is ready.
+  void descend_into(const std::string& dir);
+  /// Starts listing the next directories the walk will enter, up to kReadAhead of them,
+  /// so source listings, target batches and the rule's actions overlap on the workers.
+  void read_ahead();
+  /// Makes the next target batch current once the current one is consumed (and asks for
+  /// the one after it).
+  void advance_target();
+  /// Keeps one target batch requested ahead of the one being consumed.
+  void request_target_batch();
+  void on_target_batch(core::Result<std::vector<core::EntryInfo>> batch);
   void finish(core::Result<ReconcileSummary> outcome);
   bool included(const std::string& path, bool is_dir) const;
   void skip_target_subtree(const core::StoreKey& top);
@@ -92,11 +111,16 @@ class Reconciler : public std::enable_shared_from_this<Reconciler> {
   std::optional<core::StoreKey> source_head_key_;
   bool source_done_ = false;
   bool source_busy_ = false;
-  std::optional<SourceEntry> pending_descend_;  ///< a directory whose listing is next
+  std::optional<SourceEntry> pending_descend_;   ///< a directory whose listing is next
+  std::map<std::string, Listing> listings_;      ///< read-ahead, by directory path
+  std::optional<std::string> awaiting_listing_;  ///< the walk waits for this listing
 
   core::EntryStreamPtr target_stream_;
   std::vector<core::EntryInfo> target_batch_;
   std::size_t target_next_ = 0;
+  /// The batch after target_batch_, fetched while the current one is consumed; an empty
+  /// batch marks the end.
+  std::optional<std::vector<core::EntryInfo>> target_ahead_;
   bool target_done_ = false;
   bool target_busy_ = false;
   std::optional<core::StoreKey> skip_under_;  ///< target entries within it are skipped
