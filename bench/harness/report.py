@@ -165,10 +165,11 @@ its full size (directories checked in order; the poll interval is 1–20 ms, sma
 each figure; the latency poller stats pending files every 0.2 ms). One-shot tools (cp,
 rsync, `tetherd mirror --once`) are also waited for to exit. "No-op" figures time a run
 against an already identical target (for lsyncd: until its log says the startup rsync
-finished). Peak RSS: `/usr/bin/time -f %M` for one-shot tools; VmHWM from /proc for daemons
-(for lsyncd plus the largest child rsync seen while polling). Trees are created fresh for
-every run and deleted only when the whole run ends (this ext4 has no journal: creating
-files after mass deletions is up to 30× slower for minutes).
+finished); `cp -a` has no such mode, so the initial sync measures it cold only. Peak RSS:
+`/usr/bin/time -f %M` for one-shot tools; VmHWM from /proc for daemons (for lsyncd plus the
+largest child rsync seen while polling). Trees are created fresh for every run and deleted
+only when the whole run ends (this ext4 has no journal: creating files after mass
+deletions is up to 30× slower for minutes).
 
 ## Sizes and repetitions
 {plan_text}

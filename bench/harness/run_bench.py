@@ -24,9 +24,10 @@ from tools import Work
 # Sizes and repetitions. full: 5 runs of every scenario (issue 7) but two. The idle window
 # is one 60 s window with every tool at once. The 1M-file scaling point (empty files) runs
 # once: every run keeps its trees until the end (deleting them would slow the next
-# creations for minutes on a journal-less ext4), and five cold targets per tool would need
-# 15 M inodes. On the quiet 2-core machine a full run takes about 30 minutes (--max-files
-# 100000 leaves the 1M point out). quick: every scenario reduced, under
+# creations for minutes on a journal-less ext4), and five cold targets for each of the four
+# tools would need 20 M inodes. On the quiet 2-core machine a full run takes about 30
+# minutes (--max-files 100000 leaves the 1M point out). quick: every scenario reduced,
+# under 2 minutes.
 PLANS = {
     "full": {
         "latency": {"seconds": 30, "rate": 100, "reps": 5, "grace": 10},
@@ -72,8 +73,9 @@ def describe(plan):
         f"2. burst: {plan['burst']['files']:,} files of 4 KiB in {plan['burst']['dirs']} dirs, "
         f"{plan['burst']['reps']} runs, timeout {plan['burst']['timeout']} s",
         f"3. initial sync: the {plan['scaling']['headline']:,}-file point of the scaling series "
-        "(20 files per directory), cold and no-op",
-        f"4. scaling: {scaling}; watch setup on the same trees"
+        "(20 files per directory): cold against rsync -a, lsyncd rsync and cp -a; no-op "
+        "against the first two (cp has no no-op mode)",
+        f"4. scaling: {scaling}; initial sync as in 3, watch setup on the same trees"
         + (f" (left out of this run with --max-files: "
            f"{', '.join(f'{n:,}' for n in plan['left_out'])} files)"
            if plan.get("left_out") else ""),
