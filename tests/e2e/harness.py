@@ -11,21 +11,15 @@ import stat
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
+# The shared wait (tests/support/waiting.py), found from this file's location so that a
+# suite run by hand imports it as ctest's run does; test_mirror imports it from here.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
+                                "support"))
+from waiting import wait_until
+
 TETHERD = os.environ.get("TETHERD", "tetherd")
-
-
-def wait_until(predicate, timeout=30.0, interval=0.01, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 def snapshot(root):

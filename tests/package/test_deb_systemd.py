@@ -11,6 +11,7 @@ $TETHERD_DEB_DIR (built by the ctest fixture `package.build`). Run one class:
 Exit status 77 means skipped (not root, or a tool is missing), for ctest's SKIP_RETURN_CODE.
 """
 
+import functools
 import glob
 import json
 import os
@@ -21,6 +22,12 @@ import sys
 import tempfile
 import time
 import unittest
+
+# The shared wait (tests/support/waiting.py), found from this file's location so that a
+# class run by hand (above) imports it as ctest's run does.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
+                                "support"))
+import waiting
 
 DEB_DIR = os.environ.get("TETHERD_DEB_DIR", "")
 SKIPPED = 77
@@ -42,16 +49,9 @@ def run(args, check=True, timeout=180, **kwargs):
     return result
 
 
-def wait_until(predicate, timeout=30.0, interval=0.05, what="condition", details=None):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            extra = f"\n{details()}" if details else ""
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}{extra}")
-        time.sleep(interval)
+# Every condition here runs a command (in the container, mostly): polled every 50 ms, not
+# at the shared default of 10 ms.
+wait_until = functools.partial(waiting.wait_until, interval=0.05)
 
 
 class PackageContents(unittest.TestCase):
