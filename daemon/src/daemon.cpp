@@ -14,6 +14,7 @@
 #include "tetherd/daemon/resource_limits.hpp"
 #include "tetherd/daemon/status_line.hpp"
 #include "tetherd/daemon/systemd_notifier.hpp"
+#include "tetherd/daemon/target_listing_cache.hpp"
 #include "tetherd/stores/local_store.hpp"
 #include "tetherd/stores/uv_executor.hpp"
 
@@ -175,6 +176,15 @@ core::Result<std::shared_ptr<MirrorRule>> Daemon::State::make_rule(const config:
   settings.max_in_flight = writes_in_flight_per_rule(open_file_limit, from.rules.size());
   settings.live = !options.once;
   settings.dry_run = options.dry_run;
+  // A listing cache only where directory mtimes are the store's own, exact and on this
+  // machine's clock (the racy-window rule compares them with it): local targets.
+  const core::Resolution where = settings.target->resolve(core::StoreKey::root());
+  const std::string state_dir = default_state_directory();
+  if (where.backend == "local" && !state_dir.empty()) {
+    settings.listing_cache_context = "tetherd listing cache\nrule " + rule.name + "\nsource " +
+                                     settings.source + "\ntarget " + where.native_path + "\n";
+    settings.listing_cache_file = listing_cache_file(state_dir, settings.listing_cache_context);
+  }
   auto mirror = std::make_shared<MirrorRule>(&loop, *executor, *log, std::move(settings));
   auto started = mirror->start();
   if (!started) return std::move(started).error();

@@ -112,7 +112,55 @@ core::Result<void> MirrorRule::start() {
   if (!source) return std::move(source).error();
   source_ = std::move(*source);
   started_at_ = Clock::now();
+  load_listing_cache();
   return begin(Origin::startup_scan);
+}
+
+void MirrorRule::load_listing_cache() {
+  if (settings_.listing_cache_file.empty() || settings_.dry_run) return;
+  fresh_listings_ = std::make_shared<TargetListingCache>();
+  auto loaded =
+      TargetListingCache::load(settings_.listing_cache_file, settings_.listing_cache_context);
+  if (!loaded) {
+    log_.emit(Event(EventLevel::warn, "error")
+                  .rule(settings_.name)
+                  .message("the target listing cache cannot be used; the target is listed in full")
+                  .error(loaded.error()));
+    return;
+  }
+  listings_loaded_ = loaded->directories();
+  if (!loaded->empty()) {
+    previous_listings_ = std::make_shared<TargetListingCache>(std::move(*loaded));
+  }
+}
+
+void MirrorRule::save_listing_cache() {
+  if (!fresh_listings_) return;
+  auto listings = std::move(fresh_listings_);
+  previous_listings_.reset();
+  if (listings->empty()) return;
+  const bool unchanged = listings_unchanged_ && listings->invalidations() == 0 &&
+                         listings->directories() == listings_loaded_;
+  auto saved = unchanged
+                   ? TargetListingCache::restore(settings_.listing_cache_file)
+                   : listings->save(settings_.listing_cache_file, settings_.listing_cache_context);
+  if (!saved) {
+    log_.emit(Event(EventLevel::warn, "error")
+                  .rule(settings_.name)
+                  .message("the target listing cache was not saved; the next start lists the "
+                           "target in full")
+                  .error(saved.error()));
+  }
+}
+
+void MirrorRule::touching_target(const std::string& path) {
+  const auto slash = path.rfind('/');
+  const std::string parent_dir = slash == std::string::npos ? std::string() : path.substr(0, slash);
+  for (auto* cache : {previous_listings_.get(), fresh_listings_.get()}) {
+    if (!cache) continue;
+    cache->invalidate_subtree(path);
+    cache->invalidate(parent_dir);
+  }
 }
 
 core::Result<void> MirrorRule::begin(Origin scan_origin) {
@@ -196,12 +244,14 @@ void MirrorRule::maybe_finished() {
   if (state_ == RuleState::stopping) {
     state_ = RuleState::stopped;
     outstanding_.clear();
+    save_listing_cache();
     if (auto done = std::move(stop_callback_)) executor_.post(std::move(done));
     return;
   }
   if (!settings_.live && initial_scan_done_ && dirty_.empty() && queued_rescans_.empty() &&
       state_ != RuleState::finished && state_ != RuleState::paused) {
     state_ = RuleState::finished;
+    save_listing_cache();
     if (auto done = std::move(finished_callback_)) executor_.post(std::move(done));
   }
 }
@@ -668,17 +718,21 @@ void MirrorRule::check_initial_sync_end() {
   const InitialSyncProgress progress = *initial_sync_;
   initial_sync_.reset();
   if (state_ == RuleState::initial_sync && settings_.live) state_ = RuleState::watching;
-  log_.emit(Event(EventLevel::info, "initial_sync_end")
-                .rule(settings_.name)
-                .result(counters_.errors == 0 ? "ok" : "error")
-                .number("source_entries", static_cast<std::int64_t>(progress.source_entries))
-                .number("target_entries", static_cast<std::int64_t>(progress.target_entries))
-                .number("differences", static_cast<std::int64_t>(progress.differences))
-                .number("deletes", static_cast<std::int64_t>(progress.deletes))
-                .number("copies", static_cast<std::int64_t>(counters_.copies))
-                .number("bytes", static_cast<std::int64_t>(counters_.bytes))
-                .number("errors", static_cast<std::int64_t>(counters_.errors))
-                .duration(Clock::now() - started_at_));
+  log_.emit(
+      Event(EventLevel::info, "initial_sync_end")
+          .rule(settings_.name)
+          .result(counters_.errors == 0 ? "ok" : "error")
+          .number("source_entries", static_cast<std::int64_t>(progress.source_entries))
+          .number("target_entries", static_cast<std::int64_t>(progress.target_entries))
+          .number("differences", static_cast<std::int64_t>(progress.differences))
+          .number("deletes", static_cast<std::int64_t>(progress.deletes))
+          .number("target_dirs_listed", static_cast<std::int64_t>(progress.target_dirs_listed))
+          .number("target_dirs_confirmed",
+                  static_cast<std::int64_t>(progress.target_dirs_confirmed))
+          .number("copies", static_cast<std::int64_t>(counters_.copies))
+          .number("bytes", static_cast<std::int64_t>(counters_.bytes))
+          .number("errors", static_cast<std::int64_t>(counters_.errors))
+          .duration(Clock::now() - started_at_));
 }
 
 void MirrorRule::check_settled() {

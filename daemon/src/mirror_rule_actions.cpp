@@ -201,6 +201,8 @@ void MirrorRule::try_move(std::shared_ptr<Examination> work) {
   }
   auto self = shared_from_this();
   const auto started = Clock::now();
+  touching_target(from);
+  touching_target(work->path);
   settings_.target->move(*from_key, work->key, true,
                          [self, work, started](core::Result<void> moved) {
                            const std::string& from_path = *work->entry.moved_from;
@@ -287,6 +289,7 @@ void MirrorRule::run_next_action(std::shared_ptr<Examination> work) {
     succeeded(work->source ? work->source->size : 0);
     return;
   }
+  touching_target(work->path);
 
   switch (kind) {
     case ActionKind::Remove:

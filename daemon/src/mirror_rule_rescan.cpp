@@ -70,14 +70,16 @@ void MirrorRule::maybe_start_queued_rescan() {
   ReconcilerCallbacks callbacks;
   auto weak = weak_from_this();
   callbacks.on_difference = [weak, seq, origin](const SourceEntry& source,
-                                                std::optional<TargetState> target) {
+                                                std::optional<TargetState> target,
+                                                bool target_listed) {
     auto self = weak.lock();
     if (!self) return false;
     // Only for a path no change is pending on: the listing may predate that change.
     const bool pending = self->dirty_.count(source.path) > 0;
     self->mark_dirty(source.path, seq, origin, Clock::now(), [&](Dirty& entry) {
-      entry.target_known = true;
-      entry.known_target = std::move(target);
+      // A cache record is not a fresh look: the examination stats the target.
+      entry.target_known = target_listed;
+      if (target_listed) entry.known_target = std::move(target);
       if (!pending) entry.known_source = source;
     });
     return self->dirty_.size() < kPauseWalkAt;
@@ -88,8 +90,15 @@ void MirrorRule::maybe_start_queued_rescan() {
   callbacks.on_finished = [weak, seq, origin](core::Result<ReconcileSummary> outcome) {
     if (auto self = weak.lock()) self->rescan_finished(seq, origin, std::move(outcome));
   };
+  // The listing cache serves the initial walk of the whole rule; later walks list for real
+  // (the records they would use are the ones this run made, and a walk is a look again).
+  std::optional<TargetListingCaches> caches;
+  if (fresh_listings_ && !listings_used_ && origin == Origin::startup_scan && subtree.empty()) {
+    listings_used_ = true;
+    caches = TargetListingCaches{previous_listings_, fresh_listings_};
+  }
   reconciler_ = std::make_shared<Reconciler>(executor_, source_, settings_.target, filter_, policy_,
-                                             subtree, std::move(callbacks));
+                                             subtree, std::move(callbacks), std::move(caches));
   reconciler_->start();
 }
 
@@ -174,19 +183,27 @@ void MirrorRule::rescan_finished(Seq seq, Origin origin, core::Result<ReconcileS
     }
     for (auto& deletion : summary.deletions) {
       ++planned_deletes;
-      TargetState& target = deletion.second;
+      std::optional<TargetState>& target = deletion.second;
       mark_dirty(deletion.first, seq, origin, Clock::now(), [&target](Dirty& entry) {
+        if (!target) return;  // from a cache record: the examination stats the target
         entry.target_known = true;
-        entry.known_target = std::move(target);
+        entry.known_target = std::move(*target);
       });
     }
   }
 
   if (origin == Origin::startup_scan && subtree.empty() && !initial_scan_done_) {
+    listings_unchanged_ = listings_loaded_ > 0 && summary.target_dirs_listed == 0 &&
+                          summary.target_dirs_confirmed == listings_loaded_;
     // initial_sync_end is logged once every action this walk planned has completed.
     initial_scan_done_ = true;
-    initial_sync_ = InitialSyncProgress{seq, summary.source_entries, summary.target_entries,
-                                        summary.differences, planned_deletes};
+    initial_sync_ = InitialSyncProgress{seq,
+                                        summary.source_entries,
+                                        summary.target_entries,
+                                        summary.differences,
+                                        planned_deletes,
+                                        summary.target_dirs_listed,
+                                        summary.target_dirs_confirmed};
   }
   release();
   maybe_start_queued_rescan();

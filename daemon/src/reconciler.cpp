@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "tetherd/daemon/cached_target_stream.hpp"
 #include "tetherd/daemon/settle_cookie.hpp"
 
 namespace tetherd::daemon {
@@ -17,14 +18,20 @@ using core::StoreKey;
 
 Reconciler::Reconciler(core::Executor& executor, std::shared_ptr<const SourceTree> source,
                        core::StorePtr target, const core::PathFilter& filter, MirrorPolicy policy,
-                       std::string subtree, ReconcilerCallbacks callbacks)
+                       std::string subtree, ReconcilerCallbacks callbacks,
+                       std::optional<TargetListingCaches> caches)
     : executor_(executor),
       source_(std::move(source)),
       target_(std::move(target)),
       filter_(filter),
       policy_(policy),
       subtree_(std::move(subtree)),
-      callbacks_(std::move(callbacks)) {}
+      callbacks_(std::move(callbacks)),
+      caches_(std::move(caches)) {}
+
+bool Reconciler::listed(const StoreKey& key) const {
+  return !cached_stream_ || !cached_stream_->from_record(key);
+}
 
 void Reconciler::start() {
   if (started_) return;
@@ -46,7 +53,7 @@ void Reconciler::start() {
   core::ListOptions options;
   options.recursive = true;
   options.batch_size = 512;
-  target_->list(*key, options, [self](core::Result<core::EntryStreamPtr> stream) {
+  auto opened = [self](core::Result<core::EntryStreamPtr> stream) {
     self->target_busy_ = false;
     if (!stream) {
       // Nothing on the target there (yet): everything in the source is new.
@@ -61,7 +68,18 @@ void Reconciler::start() {
       self->request_target_batch();
     }
     self->step();
-  });
+  };
+  if (caches_) {
+    CachedTargetStream::open(
+        target_, *key, caches_->previous, caches_->fresh, options.batch_size,
+        [self, opened](core::Result<std::shared_ptr<CachedTargetStream>> stream) {
+          if (!stream) return opened(std::move(stream).error());
+          self->cached_stream_ = *stream;
+          opened(core::EntryStreamPtr(std::move(*stream)));
+        });
+  } else {
+    target_->list(*key, options, std::move(opened));
+  }
   fetch_source();
 }
 
@@ -83,6 +101,10 @@ void Reconciler::finish(core::Result<ReconcileSummary> outcome) {
   frames_.clear();
   listings_.clear();
   if (target_stream_ && !target_done_) target_stream_->cancel();
+  if (outcome && cached_stream_) {
+    outcome->target_dirs_listed = cached_stream_->counts().listed;
+    outcome->target_dirs_confirmed = cached_stream_->counts().confirmed;
+  }
   auto done = std::move(callbacks_.on_finished);
   callbacks_ = {};
   if (done) done(std::move(outcome));
@@ -228,11 +250,12 @@ void Reconciler::skip_target_subtree(const StoreKey& top) {
   skip_under_ = top;
 }
 
-void Reconciler::handle_source_only(const SourceEntry& source) {
+void Reconciler::handle_source_only(const SourceEntry& source, const StoreKey& key) {
   ++summary_.source_entries;
   ++summary_.differences;
   descend_after(source);
-  if (!callbacks_.on_difference(source, std::nullopt)) paused_ = true;
+  // The target's "nothing there" is as good as the listing of the parent it comes from.
+  if (!callbacks_.on_difference(source, std::nullopt, listed(key))) paused_ = true;
 }
 
 void Reconciler::handle_target_only(const core::EntryInfo& target) {
@@ -243,7 +266,9 @@ void Reconciler::handle_target_only(const core::EntryInfo& target) {
   }
   ++summary_.target_entries;
   ++summary_.deleted_entries;
-  summary_.deletions.emplace_back(target.key.str(), TargetState::from(target));
+  summary_.deletions.emplace_back(target.key.str(), listed(target.key)
+                                                        ? std::optional(TargetState::from(target))
+                                                        : std::nullopt);
   if (is_dir) skip_target_subtree(target.key);
 }
 
@@ -261,7 +286,7 @@ void Reconciler::handle_both(const SourceEntry& source, const core::EntryInfo& t
     return;
   }
   ++summary_.differences;
-  if (!callbacks_.on_difference(source, state)) paused_ = true;
+  if (!callbacks_.on_difference(source, state, listed(target.key))) paused_ = true;
 }
 
 void Reconciler::step() {
@@ -306,7 +331,7 @@ void Reconciler::step() {
       if (included(source.path, source.type == EntryType::Directory) ||
           (source.type == EntryType::Directory && filter_.should_descend(source.path))) {
         if (included(source.path, source.type == EntryType::Directory)) {
-          handle_source_only(source);
+          handle_source_only(source, *source_head_key_);
         } else {
           descend_after(source);
         }

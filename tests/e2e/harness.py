@@ -68,7 +68,7 @@ def differences(source, target):
 class Daemon:
     """A running `tetherd mirror` (or `run`) with its own socket and JSON event log."""
 
-    def __init__(self, workdir, args, name="d"):
+    def __init__(self, workdir, args, name="d", env=None):
         self.workdir = workdir
         self.socket = os.path.join(workdir, f"{name}.sock")
         self.log_path = os.path.join(workdir, f"{name}.events.jsonl")
@@ -77,7 +77,8 @@ class Daemon:
         command = [TETHERD] + args + ["--socket", self.socket, "--log-file", self.log_path,
                                       "--log-format", "none", "-v"]
         self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.DEVNULL, stderr=self.stderr)
+                                        stdout=subprocess.DEVNULL, stderr=self.stderr,
+                                        env=env)
         wait_until(lambda: self.process.poll() is not None or self.events("ready"),
                    what="the daemon to be ready")
         if self.process.poll() is not None:

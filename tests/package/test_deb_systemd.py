@@ -518,6 +518,7 @@ class SystemdService(unittest.TestCase):
         self.assertFalse(os.path.lexists(
             c.path("/etc/systemd/system/multi-user.target.wants/tetherd.service")))
         self.assertFalse(os.path.lexists(c.path("/var/log/tetherd")))
+        self.assertFalse(os.path.lexists(c.path("/var/lib/tetherd")))
 
 
 def main():

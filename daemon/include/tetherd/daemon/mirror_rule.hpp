@@ -57,6 +57,10 @@ struct RuleSettings {
   bool live = true;
   /// sync --dry-run: plan and log, change nothing.
   bool dry_run = false;
+  /// Where the target listing cache is kept between runs (empty: no cache), and what it
+  /// must have been saved for (rule, source, target: another context is ignored).
+  std::string listing_cache_file;
+  std::string listing_cache_context;
 };
 
 enum class RuleState { starting, initial_sync, watching, paused, stopping, stopped, finished };
@@ -248,6 +252,20 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   };
   std::map<std::string, Mirrored> index_;
   void remember(const SourceEntry& source, const TargetState& target);
+
+  /// The target listing cache (TargetListingCache): the one the last run saved, consumed by
+  /// the initial walk, and the one this run builds and saves when it stops.
+  std::shared_ptr<TargetListingCache> previous_listings_;
+  std::shared_ptr<TargetListingCache> fresh_listings_;
+  bool listings_used_ = false;  ///< the initial walk has been given the caches
+  std::size_t listings_loaded_ = 0;
+  /// The initial walk confirmed every loaded record and listed nothing: unless an action
+  /// invalidated one since, the saved file is still right as it is.
+  bool listings_unchanged_ = false;
+  void load_listing_cache();
+  void save_listing_cache();
+  /// An action is about to change the target at `path`: the records it may falsify go.
+  void touching_target(const std::string& path);
   void forget_subtree(const std::string& path);
 
   /// The mass-delete guard for live removals: the entries deleted over a sliding window
@@ -280,6 +298,8 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
     std::uint64_t target_entries = 0;
     std::uint64_t differences = 0;
     std::uint64_t deletes = 0;
+    std::uint64_t target_dirs_listed = 0;
+    std::uint64_t target_dirs_confirmed = 0;
   };
   std::optional<InitialSyncProgress> initial_sync_;  ///< walked, actions still running
   Clock::time_point started_at_{};

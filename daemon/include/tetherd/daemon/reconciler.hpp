@@ -24,22 +24,40 @@
 #include "tetherd/core/store.hpp"
 #include "tetherd/daemon/planner.hpp"
 #include "tetherd/daemon/source_tree.hpp"
+#include "tetherd/daemon/target_listing_cache.hpp"
 
 namespace tetherd::daemon {
+
+class CachedTargetStream;
 
 struct ReconcileSummary {
   std::uint64_t source_entries = 0;  ///< entries walked in the source (included ones)
   std::uint64_t target_entries = 0;  ///< entries listed on the target (included ones)
   std::uint64_t differences = 0;     ///< paths reported to on_difference
-  /// Paths only on the target (tops of subtrees), to delete if the rule allows.
-  std::vector<std::pair<std::string, TargetState>> deletions;
+  /// Paths only on the target (tops of subtrees), to delete if the rule allows, with what
+  /// the target listed there (nullopt: known from a listing cache record; stat it first).
+  std::vector<std::pair<std::string, std::optional<TargetState>>> deletions;
   std::uint64_t deleted_entries = 0;  ///< entries the deletions remove, subtrees included
+  /// With a listing cache: target directories listed, and those confirmed from a record.
+  std::uint64_t target_dirs_listed = 0;
+  std::uint64_t target_dirs_confirmed = 0;
+};
+
+/// A listing cache for the target side of a walk (see TargetListingCache): `previous` is
+/// consulted (and consumed), `fresh` receives what this walk lists or confirms.
+struct TargetListingCaches {
+  std::shared_ptr<TargetListingCache> previous;
+  std::shared_ptr<TargetListingCache> fresh;
 };
 
 struct ReconcilerCallbacks {
   /// A path to examine (create, update, replace). `target` is what the target listed, or
-  /// nullopt when it has nothing there. Return false to pause the walk until resume().
-  std::function<bool(const SourceEntry& source, std::optional<TargetState> target)> on_difference;
+  /// nullopt when it has nothing there; `target_listed` is false when that comes from a
+  /// listing cache record rather than a listing just made (stat before acting on it).
+  /// Return false to pause the walk until resume().
+  std::function<bool(const SourceEntry& source, std::optional<TargetState> target,
+                     bool target_listed)>
+      on_difference;
   /// Source and target agree at this path (feeds the mirror index).
   std::function<void(const SourceEntry& source, const TargetState& target)> on_unchanged;
   /// The walk ended: the summary, or the error that stopped it (source or target).
@@ -52,7 +70,8 @@ class Reconciler : public std::enable_shared_from_this<Reconciler> {
   /// `hidden`: names at the source root that are never mirrored (settle cookies).
   Reconciler(core::Executor& executor, std::shared_ptr<const SourceTree> source,
              core::StorePtr target, const core::PathFilter& filter, MirrorPolicy policy,
-             std::string subtree, ReconcilerCallbacks callbacks);
+             std::string subtree, ReconcilerCallbacks callbacks,
+             std::optional<TargetListingCaches> caches = std::nullopt);
 
   void start();
   /// Continues a walk paused by on_difference returning false.
@@ -93,7 +112,7 @@ class Reconciler : public std::enable_shared_from_this<Reconciler> {
   void finish(core::Result<ReconcileSummary> outcome);
   bool included(const std::string& path, bool is_dir) const;
   void skip_target_subtree(const core::StoreKey& top);
-  void handle_source_only(const SourceEntry& source);
+  void handle_source_only(const SourceEntry& source, const core::StoreKey& key);
   void handle_target_only(const core::EntryInfo& target);
   void handle_both(const SourceEntry& source, const core::EntryInfo& target);
   void descend_after(const SourceEntry& source);
@@ -105,6 +124,10 @@ class Reconciler : public std::enable_shared_from_this<Reconciler> {
   MirrorPolicy policy_;
   std::string subtree_;
   ReconcilerCallbacks callbacks_;
+  std::optional<TargetListingCaches> caches_;
+  std::shared_ptr<CachedTargetStream> cached_stream_;  ///< the target stream, with caches_
+  /// Whether the target's entry at `key` was just listed (not taken from a record).
+  bool listed(const core::StoreKey& key) const;
 
   std::vector<Frame> frames_;
   std::optional<SourceEntry> source_head_;
