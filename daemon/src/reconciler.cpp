@@ -9,7 +9,7 @@ namespace tetherd::daemon {
 
 namespace {
 /// Source directories listed ahead of the walk at most (memory: that many listings).
-constexpr std::size_t kReadAhead = 8;
+constexpr std::size_t kReadAhead = 32;
 }  // namespace
 
 using core::EntryType;

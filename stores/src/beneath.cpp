@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <limits>
 #include <random>
 
 #include "tetherd/stores/errno_map.hpp"
@@ -102,6 +104,26 @@ core::Result<UniqueFd> open_dir_beneath(int root_fd, const core::StoreKey& dir, 
 
 bool is_temp_name(std::string_view name) noexcept {
   return name.substr(0, kTempPrefix.size()) == kTempPrefix;
+}
+
+bool temp_is_stale(std::string_view name) noexcept {
+  if (!is_temp_name(name)) return false;
+  // prefix, then the creating process's id in hex, then '.'
+  const std::string_view rest = name.substr(kTempPrefix.size());
+  unsigned long pid = 0;
+  std::size_t digits = 0;
+  for (char c : rest) {
+    int value = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (value < 0) break;
+    if (++digits > 8) return true;  // not a pid: not a name this store made
+    pid = pid * 16 + static_cast<unsigned long>(value);
+  }
+  if (digits == 0 || digits == rest.size() || rest[digits] != '.') return true;
+  if (pid == static_cast<unsigned long>(::getpid())) return false;
+  if (pid == 0 || pid > static_cast<unsigned long>(std::numeric_limits<pid_t>::max())) return true;
+  // Alive (or not ours to signal): its write may be in progress. A reused pid only delays
+  // the removal to a later listing.
+  return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
 }
 
 std::string make_temp_name() {

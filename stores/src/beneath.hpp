@@ -49,6 +49,8 @@ bool openat2_available() noexcept;
 /// The prefix of the store's temporary files; listings hide such names.
 inline constexpr std::string_view kTempPrefix = ".tetherd.tmp.";
 bool is_temp_name(std::string_view name) noexcept;
+/// Whether temporary file `name` was left by a process that no longer runs (a crash).
+bool temp_is_stale(std::string_view name) noexcept;
 /// A fresh temporary name: prefix, process id, counter, random bits.
 std::string make_temp_name();
 

@@ -312,8 +312,14 @@ Result<EntryInfo> seal(const Shared& shared, int fd, const StoreKey& key, const 
   return describe(key, info);
 }
 
-std::vector<std::string> list_names(int dir_fd, int& error_number) {
+Result<void> remove_tree(int dir_fd, const std::string& name);
+
+// The sorted entry names of `dir_fd`, without the store's temporary files. `sweep`: also
+// removes the temporary files a process that no longer runs left there (a crash); a
+// temporary file of a running process, this one included, is its write in progress.
+std::vector<std::string> list_names(int dir_fd, int& error_number, bool sweep = false) {
   std::vector<std::string> names;
+  std::vector<std::string> stale;
   error_number = 0;
   int copy = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
   if (copy < 0) {
@@ -330,10 +336,16 @@ std::vector<std::string> list_names(int dir_fd, int& error_number) {
   errno = 0;
   while (dirent* entry = ::readdir(dir)) {
     std::string_view name = entry->d_name;
-    if (name == "." || name == ".." || is_temp_name(name)) continue;
+    if (name == "." || name == "..") continue;
+    if (is_temp_name(name)) {
+      if (sweep && temp_is_stale(name)) stale.emplace_back(name);
+      continue;
+    }
     names.emplace_back(name);
   }
   ::closedir(dir);
+  for (const auto& temp : stale)
+    (void)remove_tree(dir_fd, temp);
   std::sort(names.begin(), names.end());
   return names;
 }
@@ -358,45 +370,6 @@ Result<void> remove_tree(int dir_fd, const std::string& name) {
     if (auto removed = remove_tree(child.get(), entry_name); !removed) return removed;
   }
   return check(::unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR));
-}
-
-// Removes temporary files a crash left behind, anywhere beneath `dir_fd`.
-void remove_stale_temps(int dir_fd, int depth) {
-  if (depth > 256) return;
-  int copy = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
-  if (copy < 0) return;
-  DIR* dir = ::fdopendir(copy);
-  if (!dir) {
-    ::close(copy);
-    return;
-  }
-  std::vector<std::string> stale, subdirs;
-  while (dirent* entry = ::readdir(dir)) {
-    std::string_view name = entry->d_name;
-    if (name == "." || name == "..") continue;
-    if (is_temp_name(name)) {
-      stale.emplace_back(name);
-      continue;
-    }
-    unsigned char type = entry->d_type;
-    if (type == DT_UNKNOWN) {
-      struct stat info {};
-      if (::fstatat(dir_fd, entry->d_name, &info, AT_SYMLINK_NOFOLLOW) == 0 &&
-          S_ISDIR(info.st_mode)) {
-        type = DT_DIR;
-      }
-    }
-    if (type == DT_DIR) subdirs.emplace_back(name);
-  }
-  ::closedir(dir);
-  for (const auto& name : stale)
-    (void)remove_tree(dir_fd, name);
-  for (const auto& name : subdirs) {
-    int fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) continue;
-    UniqueFd child(fd);
-    remove_stale_temps(child.get(), depth + 1);
-  }
 }
 
 // Copies entry `name` of `from_dir` to `to_name` in `to_dir` (which must not exist),
@@ -758,7 +731,7 @@ class LocalEntryStream final : public EntryStream {
         }
         Level child{UniqueFd(fd), *key, {}, 0};
         int error_number = 0;
-        child.names = list_names(child.fd.get(), error_number);
+        child.names = list_names(child.fd.get(), error_number, true);
         if (error_number != 0) return errno_error(error_number);
         levels_.push_back(std::move(child));  // invalidates `top`; not used below
       }
@@ -1133,7 +1106,7 @@ class LocalStore final : public Store {
           if (!fd) return fd.error();
           LocalEntryStream::Level first{std::move(*fd), dir, {}, 0};
           int error_number = 0;
-          first.names = list_names(first.fd.get(), error_number);
+          first.names = list_names(first.fd.get(), error_number, true);
           if (error_number != 0) return errno_error(error_number);
           return EntryStreamPtr(
               std::make_shared<LocalEntryStream>(loop, options, std::move(first)));
@@ -1290,7 +1263,9 @@ Result<StorePtr> open_local_store(Executor& executor, LocalStoreOptions options)
   shared->options = options;
   shared->anonymous_temps = options.allow_anonymous_temps && ::access("/proc/self/fd", X_OK) == 0;
   shared->empty_path_links = options.allow_empty_path_links;
-  remove_stale_temps(shared->root.get(), 0);
+  // Temporary files a crash left behind are removed by the listings that meet them (the
+  // reconciliation lists every directory whose entries changed since a clean stop), not
+  // by a walk of the whole target here: that walk was a fifth of a no-op restart.
 
   CapabilitySet capabilities{
       Capability::Read,         Capability::Write,         Capability::Delete,

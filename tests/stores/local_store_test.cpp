@@ -76,42 +76,54 @@ TEST_CASE("local: errno mapping table") {
   CHECK(full.message() == "store 'backup': write 'a/b.txt': no space left on device (ENOSPC)");
 }
 
-TEST_CASE("local: stale temporary files are removed on open and never listed") {
+TEST_CASE("local: temporary files of dead processes are removed by listings, never listed") {
   TestLoop loop;
   TempDir top{kTempPrefix};
   fs::path root = top.path() / "root";
   fs::create_directories(root / "a" / "b");
-  std::ofstream(root / ".tetherd.tmp.1.2.deadbeef") << "crash leftover";
-  std::ofstream(root / "a" / "b" / ".tetherd.tmp.3.4.cafe") << "crash leftover";
-  fs::create_directories(root / "a" / ".tetherd.tmp.5.6.dir" / "inner");
+  // 7fffffff is no process (above any pid_max): a crash leftover.
+  std::ofstream(root / ".tetherd.tmp.7fffffff.2.deadbeef") << "crash leftover";
+  std::ofstream(root / "a" / "b" / ".tetherd.tmp.7fffffff.4.cafe") << "crash leftover";
+  fs::create_directories(root / "a" / ".tetherd.tmp.7fffffff.6.dir" / "inner");
   std::ofstream(root / "a" / "keep.txt") << "keep";
   fs::create_directory(top.path() / "outside");
-  std::ofstream(top.path() / "outside" / ".tetherd.tmp.7.8.x") << "not ours";
+  std::ofstream(top.path() / "outside" / ".tetherd.tmp.7fffffff.8.x") << "not ours";
   fs::create_directory_symlink(top.path() / "outside", root / "a" / "link");
+  // This process's own temporary file is a write in progress; so is one of a live process.
+  char own[64];
+  std::snprintf(own, sizeof own, ".tetherd.tmp.%lx.9.live", static_cast<unsigned long>(::getpid()));
+  std::ofstream(root / "a" / own) << "in progress";
+  std::ofstream(root / "a" / ".tetherd.tmp.1.9.init") << "pid 1 runs";
 
   stores::LocalStoreOptions options;
   options.root = root.string();
   auto store = stores::open_local_store(loop.executor(), options);
   REQUIRE(store.ok());
-  CHECK_FALSE(fs::exists(root / ".tetherd.tmp.1.2.deadbeef"));
-  CHECK_FALSE(fs::exists(root / "a" / "b" / ".tetherd.tmp.3.4.cafe"));
-  CHECK_FALSE(fs::exists(root / "a" / ".tetherd.tmp.5.6.dir"));
-  CHECK(fs::exists(root / "a" / "keep.txt"));
-  CHECK(fs::exists(top.path() / "outside" / ".tetherd.tmp.7.8.x"));  // not followed
+  CHECK(fs::exists(root / ".tetherd.tmp.7fffffff.2.deadbeef"));  // opening does not walk
 
-  // A temporary file appearing later is hidden from listings.
-  std::ofstream(root / "a" / ".tetherd.tmp.9.9.live") << "in progress";
-  auto opened = loop.await<core::EntryStreamPtr>([&](core::Callback<core::EntryStreamPtr> done) {
-    (*store)->list(key("a"), {false, 100}, done);
-  });
+  core::ListOptions recursive;
+  recursive.recursive = true;
+  recursive.batch_size = 100;
+  auto opened = loop.await<core::EntryStreamPtr>(
+      [&](core::Callback<core::EntryStreamPtr> done) { (*store)->list(key(""), recursive, done); });
   REQUIRE(opened.ok());
-  auto batch = loop.await<std::vector<core::EntryInfo>>(
-      [&](core::Callback<std::vector<core::EntryInfo>> done) { (*opened)->next(done); });
-  REQUIRE(batch.ok());
   std::vector<std::string> names;
-  for (auto& entry : *batch)
-    names.push_back(entry.key.str());
-  CHECK(names == std::vector<std::string>{"a/b", "a/keep.txt", "a/link"});
+  for (;;) {
+    auto batch = loop.await<std::vector<core::EntryInfo>>(
+        [&](core::Callback<std::vector<core::EntryInfo>> done) { (*opened)->next(done); });
+    REQUIRE(batch.ok());
+    if (batch->empty()) break;
+    for (auto& entry : *batch)
+      names.push_back(entry.key.str());
+  }
+  CHECK(names == std::vector<std::string>{"a", "a/b", "a/keep.txt", "a/link"});
+  CHECK_FALSE(fs::exists(root / ".tetherd.tmp.7fffffff.2.deadbeef"));
+  CHECK_FALSE(fs::exists(root / "a" / "b" / ".tetherd.tmp.7fffffff.4.cafe"));
+  CHECK_FALSE(fs::exists(root / "a" / ".tetherd.tmp.7fffffff.6.dir"));
+  CHECK(fs::exists(root / "a" / own));
+  CHECK(fs::exists(root / "a" / ".tetherd.tmp.1.9.init"));
+  CHECK(fs::exists(root / "a" / "keep.txt"));
+  CHECK(fs::exists(top.path() / "outside" / ".tetherd.tmp.7fffffff.8.x"));  // not followed
   bool closed = false;
   (*store)->close([&](auto) { closed = true; });
   REQUIRE(loop.run_until([&] { return closed; }));

@@ -39,8 +39,8 @@ struct LocalStoreOptions {
   bool allow_empty_path_links = true;  ///< linkat(AT_EMPTY_PATH) (else via /proc/self/fd)
 };
 
-/// Opens the store: the root must be an existing directory. Blocking (opens the root and
-/// removes stale temporary files beneath it): call at startup.
+/// Opens the store: the root must be an existing directory. Blocking: call at startup.
+/// Temporary files a crashed process left are removed by the listings that meet them.
 core::Result<core::StorePtr> open_local_store(core::Executor& executor, LocalStoreOptions options);
 
 }  // namespace tetherd::stores
