@@ -250,18 +250,35 @@ Result<std::vector<SourceEntry>> SourceTree::list(std::string_view relative) con
 
 Result<OpenSourceFile> SourceTree::open_file(std::string_view relative) const {
   if (relative.empty()) return source_error(EISDIR, relative, "open");
-  const auto [parent, name] = split_parent(relative);
-  auto dir = open_directory(parent, false);
-  if (!dir) return std::move(dir).error();
-  FdGuard dir_fd(*dir);
-  const std::string name_text(name);
-  FdGuard fd(::openat(dir_fd.get(), name_text.c_str(),
-                      O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  constexpr int kFlags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+  int raw = -1;
+  if (kernel_has_openat2()) {
+    // One call resolves the whole path beneath the root, refusing a symlink anywhere in
+    // it (ELOOP), the file itself included: what the walk below does in three.
+    const std::string path(relative);
+    struct open_how how {};
+    how.flags = static_cast<std::uint64_t>(kFlags);
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    long opened = -1;
+    do {
+      opened = ::syscall(SYS_openat2, root_fd_, path.c_str(), &how, sizeof how);
+    } while (opened < 0 && (errno == EAGAIN || errno == EINTR));
+    raw = static_cast<int>(opened);
+  } else {
+    const auto [parent, name] = split_parent(relative);
+    auto dir = open_directory(parent, false);
+    if (!dir) return std::move(dir).error();
+    FdGuard dir_fd(*dir);
+    const std::string name_text(name);
+    raw = ::openat(dir_fd.get(), name_text.c_str(), kFlags);
+  }
+  FdGuard fd(raw);
   if (fd.get() < 0) {
     if (errno != ELOOP) return source_error(errno, relative, "open");
-    // O_NOFOLLOW on a symlink gives ELOOP: it is not a regular file.
+    // O_NOFOLLOW on a symlink gives ELOOP (so does a symlink above it, with openat2): it
+    // is not a regular file of the tree.
     StoreError error = source_error(ELOOP, relative, "open");
-    error.detail = "is a symbolic link, not a regular file";
+    error.detail = "is a symbolic link (or lies beneath one), not a regular file";
     return error;
   }
   struct stat info {};

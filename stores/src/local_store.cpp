@@ -178,6 +178,9 @@ Result<std::uint64_t> kernel_copy(const Shared& shared, int in, std::uint64_t of
   return copied;
 }
 
+// Writes at least this large check their destination before copying (fail fast).
+constexpr std::uint64_t kFailFastBytes = 1 << 20;
+
 Result<UniqueFd> open_parent(const Shared& shared, const StoreKey& key, bool create) {
   return open_dir_beneath(shared.root.get(), key.parent(), create, shared.resolve_mode);
 }
@@ -193,6 +196,16 @@ Result<void> check_destination(int dir_fd, const std::string& name, bool overwri
   if (S_ISDIR(info.st_mode)) return errno_error(EISDIR);
   if (!overwrite) return errno_error(EEXIST);
   return success();
+}
+
+// Why `name` in `dir_fd` refused a new file without overwrite: IsDirectory for a
+// directory, else AlreadyExists.
+StoreError destination_error(int dir_fd, const std::string& name) {
+  struct stat info {};
+  if (::fstatat(dir_fd, name.c_str(), &info, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(info.st_mode)) {
+    return errno_error(EISDIR);
+  }
+  return errno_error(EEXIST);
 }
 
 // A temporary file in the target directory: anonymous (O_TMPFILE: no name to clean up,
@@ -260,7 +273,8 @@ Result<void> publish(const Shared& shared, int dir_fd, TempFile& temp, const std
     if (link_anonymous(shared, temp.fd.get(), dir_fd, name) == 0) {
       return sync_dir ? sync_fd(shared, dir_fd) : success();
     }
-    if (errno != EEXIST || !overwrite) return errno_error(errno);
+    if (errno != EEXIST) return errno_error(errno);
+    if (!overwrite) return destination_error(dir_fd, name);
     if (auto named = name_temp(shared, dir_fd, temp); !named) return named;
   }
   if (::renameat2(dir_fd, temp.name.c_str(), dir_fd, name.c_str(),
@@ -272,6 +286,8 @@ Result<void> publish(const Shared& shared, int dir_fd, TempFile& temp, const std
         return errno_error(errno);
       }
       ::unlinkat(dir_fd, temp.name.c_str(), 0);
+    } else if (error_number == EEXIST && !overwrite) {
+      return destination_error(dir_fd, name);
     } else {
       return errno_error(error_number);
     }
@@ -919,7 +935,11 @@ class LocalWrite final : public Commit, public std::enable_shared_from_this<Loca
     if (!dir) return dir.error();
     dir_ = std::move(*dir);
     name_ = std::string(key_.name());
-    if (auto ok = check_destination(dir_.get(), name_, options_.overwrite); !ok) return ok;
+    // The publish step refuses a directory or (without overwrite) any entry atomically; the
+    // check here only saves copying a large file that could not be published.
+    if (!options_.atomic || !options_.size_hint || *options_.size_hint >= kFailFastBytes) {
+      if (auto ok = check_destination(dir_.get(), name_, options_.overwrite); !ok) return ok;
+    }
     if (options_.atomic) {
       auto temp = create_temp(*shared_, dir_.get());
       if (!temp) return temp.error();
