@@ -33,6 +33,7 @@ struct MirrorOptions {
   std::vector<std::string> include;
   bool once = false;
   bool dry_run = false;
+  bool verify_target = false;
   std::string socket;
   LogFlags log;
 };
@@ -100,6 +101,7 @@ int run_mirror(const MirrorOptions& options) {
   daemon_options.log = event_log_options(options.log, nullptr);
   daemon_options.once = options.once;
   daemon_options.dry_run = options.dry_run;
+  daemon_options.verify_target = options.verify_target;
   if (!options.once) daemon_options.socket_path = default_control_socket(options.socket, "");
   Daemon daemon(std::move(daemon_options));
   return daemon.run(std::move(*loaded.config));
@@ -129,6 +131,7 @@ void add_mirror_command(CLI::App& app, CommandMain& chosen) {
                       "Glob of paths to mirror; when given, only these (repeatable)");
   command->add_flag("--once", options->once, "Reconcile once and exit");
   command->add_flag("--dry-run", options->dry_run, "With --once: print the plan, change nothing");
+  add_verify_target_flag(command, options->verify_target);
   command->add_option("--socket", options->socket, "Control socket path");
   add_log_flags(command, options->log);
   command->callback([options, &chosen] { chosen = [options] { return run_mirror(*options); }; });

@@ -19,6 +19,7 @@ struct RunOptions {
   LogFlags log;
   bool once = false;
   bool dry_run = false;
+  bool verify_target = false;
 };
 
 int run_daemon(const RunOptions& options, bool sync_mode) {
@@ -32,6 +33,7 @@ int run_daemon(const RunOptions& options, bool sync_mode) {
   daemon_options.log = event_log_options(options.log, &config);
   daemon_options.once = sync_mode;
   daemon_options.dry_run = options.dry_run;
+  daemon_options.verify_target = options.verify_target;
   if (!sync_mode) {
     daemon_options.socket_path =
         default_control_socket(options.socket, config.control_socket.string());
@@ -49,6 +51,7 @@ void add_run_command(CLI::App& app, CommandMain& chosen) {
   command->add_option("-c,--config", options->config_file,
                       "Config file (default: $TETHERD_CONFIG, else /etc/tetherd/tetherd.json)");
   command->add_option("--socket", options->socket, "Control socket path");
+  add_verify_target_flag(command, options->verify_target);
   add_log_flags(command, options->log);
   command->callback(
       [options, &chosen] { chosen = [options] { return run_daemon(*options, false); }; });
@@ -62,6 +65,7 @@ void add_run_command(CLI::App& app, CommandMain& chosen) {
       "-c,--config", sync->config_file,
       "Config file (default: $TETHERD_CONFIG, else /etc/tetherd/tetherd.json)");
   sync_command->add_flag("--dry-run", sync->dry_run, "Print the plan; change nothing");
+  add_verify_target_flag(sync_command, sync->verify_target);
   add_log_flags(sync_command, sync->log);
   sync_command->callback([sync, &chosen] { chosen = [sync] { return run_daemon(*sync, true); }; });
 }

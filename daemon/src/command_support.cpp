@@ -20,6 +20,12 @@ std::string choose_config_file(const std::string& option) {
   return std::string(config::default_config_path);
 }
 
+void add_verify_target_flag(CLI::App* command, bool& verify_target) {
+  command->add_flag("--verify-target", verify_target,
+                    "At start, list every target directory (and compare every entry) instead of "
+                    "trusting the listing cache: catches edits made inside target files");
+}
+
 void add_log_flags(CLI::App* command, LogFlags& flags) {
   command->add_option("--log-file", flags.file, "Append the JSON-lines event log to FILE");
   command

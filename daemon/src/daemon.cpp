@@ -184,6 +184,7 @@ core::Result<std::shared_ptr<MirrorRule>> Daemon::State::make_rule(const config:
     settings.listing_cache_context = "tetherd listing cache\nrule " + rule.name + "\nsource " +
                                      settings.source + "\ntarget " + where.native_path + "\n";
     settings.listing_cache_file = listing_cache_file(state_dir, settings.listing_cache_context);
+    settings.trust_listing_cache = !options.verify_target;
   }
   auto mirror = std::make_shared<MirrorRule>(&loop, *executor, *log, std::move(settings));
   auto started = mirror->start();

@@ -128,6 +128,7 @@ void MirrorRule::load_listing_cache() {
                   .error(loaded.error()));
     return;
   }
+  if (!settings_.trust_listing_cache) return;
   listings_loaded_ = loaded->directories();
   if (!loaded->empty()) {
     previous_listings_ = std::make_shared<TargetListingCache>(std::move(*loaded));

@@ -613,6 +613,17 @@ class ListingCache(MirrorTestCase):
         self.assertLess(self.once()["target_dirs_confirmed"], 31)
         self.assertMirrored()
 
+    def test_verify_target_finds_an_edit_made_inside_a_target_file(self):
+        self.make_tree()
+        with open(self.dst("d4", "f"), "r+b") as edited:  # in place: d4's mtime stays
+            edited.write(b"EDITED ON THE TARGET, longer than before")
+        trusted = self.once()
+        self.assertEqual(trusted["target_dirs_confirmed"], 31)  # the documented blind spot
+        verified = self.once("--verify-target")
+        self.assertEqual(verified["target_dirs_listed"], 31)
+        self.assertEqual(verified["copies"], 1)
+        self.assertMirrored()
+
     def test_a_crash_leaves_no_cache_to_trust(self):
         self.make_tree()
         daemon = Daemon(self.workdir, ["mirror", self.source, self.target, "--delay", "0"],

@@ -30,6 +30,8 @@ struct LogFlags {
 
 /// Adds --log-file, --log-format, --log-journal, -v and -q to a subcommand.
 void add_log_flags(CLI::App* command, LogFlags& flags);
+/// Adds --verify-target (list every target directory instead of trusting the listing cache).
+void add_verify_target_flag(CLI::App* command, bool& verify_target);
 
 /// The event log options those flags (and the config's `log` section) ask for.
 EventLogOptions event_log_options(const LogFlags& flags, const config::Config* config);

@@ -27,6 +27,8 @@ struct DaemonOptions {
   bool once = false;
   /// With once: plan and log, change nothing.
   bool dry_run = false;
+  /// List every target directory at start instead of trusting the listing cache.
+  bool verify_target = false;
 };
 
 class Daemon {

@@ -61,6 +61,9 @@ struct RuleSettings {
   /// must have been saved for (rule, source, target: another context is ignored).
   std::string listing_cache_file;
   std::string listing_cache_context;
+  /// false (--verify-target): the saved cache is consumed but not used; every target
+  /// directory is listed, and a fresh cache saved.
+  bool trust_listing_cache = true;
 };
 
 enum class RuleState { starting, initial_sync, watching, paused, stopping, stopped, finished };
