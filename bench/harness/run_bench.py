@@ -74,7 +74,9 @@ def describe(plan):
         f"{plan['burst']['reps']} runs, timeout {plan['burst']['timeout']} s",
         f"3. initial sync: the {plan['scaling']['headline']:,}-file point of the scaling series "
         "(20 files per directory): cold against rsync -a, lsyncd rsync and cp -a; no-op "
-        "against the first two (cp has no no-op mode)",
+        "against the first two (cp has no no-op mode), twice per target: the first run "
+        "after the cold one, then again (tetherd's listing cache, saved by the first, "
+        "serves the second)",
         f"4. scaling: {scaling}; initial sync as in 3, watch setup on the same trees"
         + (f" (left out of this run with --max-files: "
            f"{', '.join(f'{n:,}' for n in plan['left_out'])} files)"
@@ -120,6 +122,8 @@ def main():
     if args.work:
         os.makedirs(args.work, exist_ok=True)
     work = Work(args.work)
+    # tetherd's listing caches live with the trees they describe, and go with them.
+    os.environ["XDG_STATE_HOME"] = os.path.join(work.root, "state")
     args.work_parent = os.path.dirname(work.root)
     plan = copy.deepcopy(PLANS["quick" if args.quick else "full"])
     if args.max_files:
