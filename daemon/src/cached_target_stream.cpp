@@ -75,6 +75,9 @@ void CachedTargetStream::prepare(const StoreKey& dir) {
     if (info->type != core::EntryType::Directory) {
       return self->prepared(dir, core::StoreError::make(Errc::NotADirectory, dir.str()));
     }
+    if (auto slot = self->prepared_.find(dir.str()); slot != self->prepared_.end()) {
+      slot->second.fresh = *info;
+    }
     if (!info->mtime) {  // a store without directory mtimes: nothing can be confirmed
       return self->list_for_real(dir, std::nullopt, listed_at_ns, invalidations_before);
     }
@@ -205,8 +208,26 @@ void CachedTargetStream::produce() {
       levels_.pop_back();
       continue;
     }
-    EntryInfo& entry = level.entries[level.next++];
-    if (entry.type == core::EntryType::Directory) awaiting_ = entry.key;
+    EntryInfo& entry = level.entries[level.next];
+    if (entry.type == core::EntryType::Directory) {
+      // A directory's entry goes out once its own stat is in, with what that stat saw.
+      auto slot = prepared_.find(entry.key.str());
+      if (slot == prepared_.end()) {
+        prepare(entry.key);
+        slot = prepared_.find(entry.key.str());
+      }
+      if (!slot->second.ready) {
+        if (!batch_.empty()) deliver(std::move(batch_));
+        return;
+      }
+      if (const auto& fresh = slot->second.fresh) {
+        entry.size = fresh->size;
+        entry.mtime = fresh->mtime;
+        entry.mode = fresh->mode;
+      }
+      awaiting_ = entry.key;
+    }
+    ++level.next;
     batch_.push_back(std::move(entry));
     read_ahead();
   }

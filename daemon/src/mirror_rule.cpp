@@ -325,8 +325,8 @@ void MirrorRule::handle_changes(std::vector<core::Change>&& batch) {
           mark_dirty(path, seq, entry.origin, due, [](Dirty&) {});
         }
         for (const auto& [busy_path, work] : in_flight_) {
-          if (is_within(work.path, change.path) && work.path != change.path) {
-            mark_dirty(change.to_path + work.path.substr(change.path.size()), next_seq(),
+          if (is_within(busy_path, change.path) && busy_path != change.path) {
+            mark_dirty(change.to_path + busy_path.substr(change.path.size()), next_seq(),
                        Origin::live, due, [](Dirty&) {});
           }
         }
@@ -452,17 +452,17 @@ bool MirrorRule::blocked(const std::string& path,
   return overlaps_busy(path) || (moved_from && overlaps_busy(*moved_from));
 }
 
-void MirrorRule::occupy(const InFlight& work) {
-  ++busy_[work.path];
+void MirrorRule::occupy(const std::string& path, const InFlight& work) {
+  ++busy_[path];
   if (work.moved_from) ++busy_[*work.moved_from];
 }
 
-void MirrorRule::release(const InFlight& work) {
-  auto drop = [this](const std::string& path) {
-    auto it = busy_.find(path);
+void MirrorRule::release(const std::string& path, const InFlight& work) {
+  auto drop = [this](const std::string& busy) {
+    auto it = busy_.find(busy);
     if (it != busy_.end() && --it->second == 0) busy_.erase(it);
   };
-  drop(work.path);
+  drop(path);
   if (work.moved_from) drop(*work.moved_from);
 }
 
@@ -528,7 +528,7 @@ void MirrorRule::pump() {
 
 void MirrorRule::finish_work(const std::string& path, Seq seq) {
   if (auto it = in_flight_.find(path); it != in_flight_.end()) {
-    release(it->second);
+    release(it->first, it->second);
     in_flight_.erase(it);
   }
   auto found = outstanding_.find(seq);

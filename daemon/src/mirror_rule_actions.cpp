@@ -42,8 +42,8 @@ bool is_absence(Errc code) noexcept {
 
 void MirrorRule::start_examine(std::string path, Dirty entry) {
   InFlight& work_in_flight = in_flight_[path];
-  work_in_flight = InFlight{path, entry.seq, entry.moved_from};
-  occupy(work_in_flight);
+  work_in_flight = InFlight{entry.seq, entry.moved_from};
+  occupy(path, work_in_flight);
   auto key = StoreKey::parse(path);
   if (!key) {
     note_error(key.error(), path, "examine");

@@ -43,7 +43,7 @@ struct Loop {
   }
 };
 
-/// "key type size" lines of every entry of `stream`, in the order it delivers them.
+/// "key type size mode mtime" lines of every entry of `stream`, in the order it delivers them.
 std::vector<std::string> drain(Loop& loop, const core::EntryStreamPtr& stream) {
   std::vector<std::string> lines;
   for (;;) {
@@ -57,8 +57,10 @@ std::vector<std::string> drain(Loop& loop, const core::EntryStreamPtr& stream) {
     REQUIRE(batch.ok());
     if (batch->empty()) return lines;
     for (const auto& entry : *batch) {
+      const auto mtime = entry.mtime ? entry.mtime->time_since_epoch().count() : -1;
       lines.push_back(entry.key.str() + " " + std::string(core::to_string(entry.type)) + " " +
-                      std::to_string(entry.size) + " " + std::to_string(entry.mode.value_or(0)));
+                      std::to_string(entry.size) + " " + std::to_string(entry.mode.value_or(0)) +
+                      " " + std::to_string(mtime));
     }
   }
 }
@@ -156,6 +158,8 @@ TEST_CASE("listing cache: a cached listing is the store's recursive listing, the
   CHECK(second->directories() == 6);
 
   SUBCASE("a directory whose entries changed is listed again, and not recorded while racy") {
+    // (Its own entry, in the root's confirmed record, then carries its new mtime: the
+    // comparison with the real listing below includes mtimes.)
     write_file(root / "d0" / "new", "appeared on the target");
     auto third = std::make_shared<TargetListingCache>();
     auto after = open_cached(loop, store, second, third);

@@ -56,6 +56,10 @@ class CachedTargetStream final : public core::EntryStream {
   };
   struct Prepared {
     bool ready = false;
+    /// The directory as its stat just saw it: its own entry is emitted with these
+    /// attributes, not the ones its parent's record holds (its mtime moves with its
+    /// entries, which the parent's mtime does not show).
+    std::optional<core::EntryInfo> fresh;
     core::Result<std::vector<core::EntryInfo>> entries =
         core::StoreError::make(core::Errc::IoError);
   };

@@ -154,8 +154,8 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
     unsigned attempts = 0;
   };
 
+  /// Work in flight on a path (the key of in_flight_).
   struct InFlight {
-    std::string path;
     Seq seq = 0;
     std::optional<std::string> moved_from;  ///< a rename's old path, busy too
   };
@@ -231,8 +231,8 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   std::map<std::string, InFlight> in_flight_;  ///< by path: in-flight paths never overlap
   /// The paths in flight and their renames' old paths, counted: what blocked() consults.
   std::map<std::string, unsigned, std::less<>> busy_;
-  void occupy(const InFlight& work);
-  void release(const InFlight& work);
+  void occupy(const std::string& path, const InFlight& work);
+  void release(const std::string& path, const InFlight& work);
   /// Whether `path` is, contains or lies within a busy path.
   bool overlaps_busy(std::string_view path) const;
   std::multiset<Seq> outstanding_;  ///< seqs of dirty, in-flight and rescanning work
