@@ -1,6 +1,7 @@
 #include "tetherd/daemon/reconciler.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "tetherd/daemon/cached_target_stream.hpp"
 #include "tetherd/daemon/settle_cookie.hpp"
@@ -8,8 +9,12 @@
 namespace tetherd::daemon {
 
 namespace {
-/// Source directories listed ahead of the walk at most (memory: that many listings).
+/// Source directories listed ahead of the walk at most, per level of it.
 constexpr std::size_t kReadAhead = 32;
+/// Directories listed by one worker job at most.
+constexpr std::size_t kListingsPerJob = 8;
+/// Listings held at most, over every level of the walk (memory).
+constexpr std::size_t kMaxListings = 256;
 }  // namespace
 
 using core::EntryType;
@@ -154,29 +159,53 @@ void Reconciler::fetch_source() {
 
 void Reconciler::request_listing(const std::string& dir) {
   if (listings_.contains(dir)) return;
-  listings_.emplace(dir, Listing{});
+  request_listings({dir}, false);
+}
+
+void Reconciler::request_listings(std::vector<std::string> dirs, bool ahead) {
+  for (const auto& dir : dirs) {
+    Listing listing;
+    listing.ahead = ahead;
+    listings_.emplace(dir, std::move(listing));
+  }
   auto self = shared_from_this();
-  auto listing = std::make_shared<core::Result<std::vector<SourceEntry>>>(
-      core::StoreError::make(Errc::IoError));
-  executor_.run_blocking([source = source_, dir, listing] { *listing = source->list(dir); },
-                         [self, listing, dir] {
-                           if (self->finished_) return;
-                           auto slot = self->listings_.find(dir);
-                           if (slot == self->listings_.end()) return;
-                           slot->second.ready = true;
-                           slot->second.result = std::move(*listing);
-                           if (self->awaiting_listing_ == dir) {
-                             self->awaiting_listing_.reset();
-                             self->descend_into(dir);
-                           }
-                         });
+  using Listed = std::vector<core::Result<std::vector<SourceEntry>>>;
+  auto listed = std::make_shared<Listed>();
+  auto wanted = std::make_shared<std::vector<std::string>>(std::move(dirs));
+  executor_.run_blocking(
+      [source = source_, wanted, listed] {
+        listed->reserve(wanted->size());
+        for (const auto& dir : *wanted)
+          listed->push_back(source->list(dir));
+      },
+      [self, wanted, listed] {
+        if (self->finished_ || listed->size() != wanted->size()) return;
+        std::optional<std::string> resume;
+        for (std::size_t index = 0; index < wanted->size(); ++index) {
+          const std::string& dir = (*wanted)[index];
+          auto slot = self->listings_.find(dir);
+          if (slot == self->listings_.end()) continue;
+          slot->second.ready = true;
+          slot->second.result = std::move((*listed)[index]);
+          if (self->awaiting_listing_ == dir) resume = dir;
+        }
+        if (resume) {
+          self->awaiting_listing_.reset();
+          self->descend_into(*resume);
+        }
+      });
 }
 
 void Reconciler::descend_into(const std::string& dir) {
   auto slot = listings_.find(dir);
   core::Result<std::vector<SourceEntry>>& listing = slot->second.result;
   if (listing) {
-    frames_.push_back(Frame{std::move(*listing), 0, 0});
+    // A listing read ahead was counted against its parent's frame (the deepest one, which
+    // this directory's entry came from).
+    if (slot->second.ahead && !frames_.empty() && frames_.back().read_ahead > 0) {
+      --frames_.back().read_ahead;
+    }
+    frames_.push_back(Frame{std::move(*listing), 0, 0, 0});
     listings_.erase(slot);
   } else {
     core::StoreError error = listing.error();
@@ -196,12 +225,28 @@ void Reconciler::read_ahead() {
   // The deepest level's directories are the next ones the walk enters, in this order.
   Frame& frame = frames_.back();
   frame.prefetch_next = std::max(frame.prefetch_next, frame.next);
-  while (listings_.size() < kReadAhead && frame.prefetch_next < frame.entries.size()) {
+  // Several directories per worker job: a trip to a worker costs more than listing a small
+  // directory (a tree of many near-empty directories was bound by the trips).
+  // Each frame has a budget of its own: the listings its parents read ahead wait until the
+  // walk comes back up to them, and must not starve the directories it enters next. It
+  // waits for room for a whole batch: refilling slot by slot would be a job per directory.
+  if (frame.read_ahead + kListingsPerJob > kReadAhead || listings_.size() >= kMaxListings) return;
+  std::vector<std::string> batch;
+  auto send = [this, &frame](std::vector<std::string> dirs) {
+    frame.read_ahead += dirs.size();
+    request_listings(std::move(dirs), true);
+  };
+  while (frame.read_ahead + batch.size() < kReadAhead &&
+         listings_.size() + batch.size() < kMaxListings &&
+         frame.prefetch_next < frame.entries.size()) {
     const SourceEntry& entry = frame.entries[frame.prefetch_next++];
-    if (entry.type == EntryType::Directory && filter_.should_descend(entry.path)) {
-      request_listing(entry.path);
+    if (entry.type == EntryType::Directory && filter_.should_descend(entry.path) &&
+        !listings_.contains(entry.path)) {
+      batch.push_back(entry.path);
+      if (batch.size() == kListingsPerJob) send(std::exchange(batch, {}));
     }
   }
+  if (!batch.empty()) send(std::move(batch));
 }
 
 void Reconciler::advance_target() {

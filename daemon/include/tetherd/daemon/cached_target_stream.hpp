@@ -53,27 +53,41 @@ class CachedTargetStream final : public core::EntryStream {
     std::vector<core::EntryInfo> entries;
     std::size_t next = 0;
     std::size_t prefetch_next = 0;
+    bool listed = false;  ///< entries from a listing just made: their attributes are fresh
+    std::int64_t listed_at_ns = 0;  ///< when that listing began (its entries are no older)
   };
   struct Prepared {
     bool ready = false;
-    /// The directory as its stat just saw it: its own entry is emitted with these
-    /// attributes, not the ones its parent's record holds (its mtime moves with its
-    /// entries, which the parent's mtime does not show).
+    bool listed = false;
+    std::int64_t listed_at_ns = 0;
+    /// The directory as its stat (or its parent's fresh listing) just saw it: its own
+    /// entry is emitted with these attributes, not the ones its parent's record holds (its
+    /// mtime moves with its entries, which the parent's mtime does not show).
     std::optional<core::EntryInfo> fresh;
     core::Result<std::vector<core::EntryInfo>> entries =
         core::StoreError::make(core::Errc::IoError);
   };
+  /// One directory being prepared.
+  struct Look {
+    core::StoreKey dir;
+    std::optional<std::int64_t> mtime_ns;  ///< before the listing (nullopt: do not record)
+    std::int64_t listed_at_ns = 0;
+    std::uint64_t invalidations_before = 0;
+    /// A record whose mtime matched, listed anyway for its subdirectories' sake.
+    std::optional<TargetListingCache::Directory> confirmed;
+    std::vector<core::EntryInfo> entries;
+  };
 
-  /// Stats `dir`, then takes its record or lists it, into prepared_.
-  void prepare(const core::StoreKey& dir);
-  /// `mtime_ns`: the directory's mtime before the listing (nullopt: none, do not record).
-  void list_for_real(const core::StoreKey& dir, std::optional<std::int64_t> mtime_ns,
-                     std::int64_t listed_at_ns, std::uint64_t invalidations_before);
-  void drain_listing(const core::StoreKey& dir, core::EntryStreamPtr listing,
-                     std::shared_ptr<std::vector<core::EntryInfo>> entries,
-                     std::optional<std::int64_t> mtime_ns, std::int64_t listed_at_ns,
-                     std::uint64_t invalidations_before);
-  void prepared(const core::StoreKey& dir, core::Result<std::vector<core::EntryInfo>> entries);
+  /// Takes the record of `dir` or lists it, into prepared_: after a stat of it, or at once
+  /// with `known`, its entry in a listing begun at `known_at_ns`.
+  void prepare(const core::StoreKey& dir, std::optional<core::EntryInfo> known = std::nullopt,
+               std::int64_t known_at_ns = 0);
+  void examine(std::shared_ptr<Look> look, const core::EntryInfo& info);
+  void list_for_real(std::shared_ptr<Look> look);
+  void drain_listing(std::shared_ptr<Look> look, core::EntryStreamPtr listing);
+  /// `listed`: the entries come from a listing begun at `listed_at_ns`.
+  void prepared(const core::StoreKey& dir, core::Result<std::vector<core::EntryInfo>> entries,
+                bool listed, std::int64_t listed_at_ns = 0);
   void read_ahead();
   /// Fills a batch as far as prepared directories allow; delivers it when full, at the
   /// end, or when the walk must wait and the batch is not empty.
@@ -86,7 +100,6 @@ class CachedTargetStream final : public core::EntryStream {
   std::size_t batch_size_;
   std::vector<Level> levels_;
   std::map<std::string, Prepared> prepared_;
-  std::size_t preparing_ = 0;
   std::optional<core::StoreKey> awaiting_;  ///< a directory entry emitted, its level not pushed
   std::optional<core::Callback<std::vector<core::EntryInfo>>> pending_;
   std::vector<core::EntryInfo> batch_;
@@ -94,6 +107,7 @@ class CachedTargetStream final : public core::EntryStream {
   Counts counts_;
   std::optional<core::StoreError> failure_;  ///< final: later next() calls fail the same way
   bool opening_ = false;                     ///< the top directory is not prepared yet
+  bool producing_ = false;                   ///< inside produce(): no re-entry
   bool cancelled_ = false;
 };
 

@@ -87,10 +87,12 @@ class Reconciler : public std::enable_shared_from_this<Reconciler> {
     std::vector<SourceEntry> entries;
     std::size_t next = 0;
     std::size_t prefetch_next = 0;  ///< entries before it were considered for read-ahead
+    std::size_t read_ahead = 0;     ///< its subdirectories listed ahead, not yet entered
   };
   /// A source directory listed ahead of the walk (read-ahead), or being listed.
   struct Listing {
     bool ready = false;
+    bool ahead = false;  ///< requested by read_ahead() for the deepest frame of that time
     core::Result<std::vector<SourceEntry>> result = core::StoreError::make(core::Errc::IoError);
   };
 
@@ -98,6 +100,9 @@ class Reconciler : public std::enable_shared_from_this<Reconciler> {
   void fetch_source();
   /// Lists `dir` on a worker into listings_ (a no-op if it is listed or being listed).
   void request_listing(const std::string& dir);
+  /// Lists `dirs` (none listed or being listed) in one worker job, in this order; `ahead`:
+  /// for read_ahead() (counted in the budget of the deepest frame).
+  void request_listings(std::vector<std::string> dirs, bool ahead);
   /// Continues the walk with the listing of `dir`, which is ready.
   void descend_into(const std::string& dir);
   /// Starts listing the next directories the walk will enter, up to kReadAhead of them,

@@ -44,6 +44,7 @@ class TargetListingCache {
     std::optional<std::int64_t> mtime_ns;
     std::optional<std::uint32_t> mode;
     std::optional<std::string> link_target;
+    bool operator==(const Entry&) const = default;
   };
   struct Directory {
     std::int64_t mtime_ns = 0;
