@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "tetherd/daemon/cached_target_stream.hpp"
+#include "tetherd/daemon/recording_target_stream.hpp"
 #include "tetherd/daemon/settle_cookie.hpp"
 
 namespace tetherd::daemon {
@@ -74,7 +75,16 @@ void Reconciler::start() {
     }
     self->step();
   };
-  if (caches_) {
+  if (caches_ && (!caches_->previous || caches_->previous->empty())) {
+    // Nothing to confirm: the store's recursive listing, recorded on the way.
+    RecordingTargetStream::open(
+        target_, *key, caches_->fresh, options.batch_size,
+        [self, opened](core::Result<std::shared_ptr<RecordingTargetStream>> stream) {
+          if (!stream) return opened(std::move(stream).error());
+          self->recording_stream_ = *stream;
+          opened(core::EntryStreamPtr(std::move(*stream)));
+        });
+  } else if (caches_) {
     CachedTargetStream::open(
         target_, *key, caches_->previous, caches_->fresh, options.batch_size,
         [self, opened](core::Result<std::shared_ptr<CachedTargetStream>> stream) {
@@ -110,6 +120,7 @@ void Reconciler::finish(core::Result<ReconcileSummary> outcome) {
     outcome->target_dirs_listed = cached_stream_->counts().listed;
     outcome->target_dirs_confirmed = cached_stream_->counts().confirmed;
   }
+  if (outcome && recording_stream_) outcome->target_dirs_listed = recording_stream_->listed();
   auto done = std::move(callbacks_.on_finished);
   callbacks_ = {};
   if (done) done(std::move(outcome));

@@ -14,6 +14,7 @@
 
 #include "support/temp_dir.hpp"
 #include "tetherd/daemon/cached_target_stream.hpp"
+#include "tetherd/daemon/recording_target_stream.hpp"
 #include "tetherd/stores/local_store.hpp"
 #include "tetherd/stores/uv_executor.hpp"
 
@@ -187,6 +188,55 @@ TEST_CASE("listing cache: a cached listing is the store's recursive listing, the
     auto third = std::make_shared<TargetListingCache>();
     auto after = open_cached(loop, store, second, third);
     CHECK(drain(loop, after) == real_listing(loop, store));
+  }
+}
+
+TEST_CASE("listing cache: a recursive listing passed through records every directory") {
+  TempDir scratch{"tetherd-tlc"};
+  const fs::path root = scratch.path() / "target";
+  make_tree(root);
+  age_directories(root);
+  Loop loop;
+  auto store = local_store(loop, root);
+  const auto expected = real_listing(loop, store);
+
+  auto recorded = std::make_shared<TargetListingCache>();
+  bool done = false;
+  std::shared_ptr<daemon::RecordingTargetStream> recording;
+  daemon::RecordingTargetStream::open(
+      store, core::StoreKey::root(), recorded, 3,
+      [&](core::Result<std::shared_ptr<daemon::RecordingTargetStream>> opened) {
+        REQUIRE(opened.ok());
+        recording = *opened;
+        done = true;
+      });
+  loop.run_until(done);
+  CHECK(drain(loop, recording) == expected);
+  CHECK(recording->listed() == 6);
+  CHECK(recorded->directories() == 6);
+
+  // What it recorded is what a directory-by-directory walk confirms.
+  auto again = std::make_shared<TargetListingCache>();
+  auto confirmed = open_cached(loop, store, recorded, again);
+  CHECK(drain(loop, confirmed) == expected);
+  CHECK(confirmed->counts().confirmed == 6);
+  CHECK(confirmed->counts().listed == 0);
+
+  SUBCASE("a directory changed within the racy window is not recorded") {
+    write_file(root / "d1" / "late", "x");
+    auto racy = std::make_shared<TargetListingCache>();
+    bool reopened = false;
+    daemon::RecordingTargetStream::open(
+        store, core::StoreKey::root(), racy, 3,
+        [&](core::Result<std::shared_ptr<daemon::RecordingTargetStream>> opened) {
+          REQUIRE(opened.ok());
+          recording = *opened;
+          reopened = true;
+        });
+    loop.run_until(reopened);
+    CHECK(drain(loop, recording) == real_listing(loop, store));
+    CHECK(racy->directories() == 5);
+    CHECK(racy->take("d1") == std::nullopt);
   }
 }
 

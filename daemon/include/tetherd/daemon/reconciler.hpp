@@ -29,6 +29,7 @@
 namespace tetherd::daemon {
 
 class CachedTargetStream;
+class RecordingTargetStream;
 
 struct ReconcileSummary {
   std::uint64_t source_entries = 0;  ///< entries walked in the source (included ones)
@@ -130,7 +131,9 @@ class Reconciler : public std::enable_shared_from_this<Reconciler> {
   std::string subtree_;
   ReconcilerCallbacks callbacks_;
   std::optional<TargetListingCaches> caches_;
-  std::shared_ptr<CachedTargetStream> cached_stream_;  ///< the target stream, with caches_
+  /// The target stream, with caches_: one with records to confirm, or one recording only.
+  std::shared_ptr<CachedTargetStream> cached_stream_;
+  std::shared_ptr<RecordingTargetStream> recording_stream_;
   /// Whether the target's entry at `key` was just listed (not taken from a record).
   bool listed(const core::StoreKey& key) const;
 
