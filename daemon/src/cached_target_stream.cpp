@@ -1,7 +1,5 @@
 #include "tetherd/daemon/cached_target_stream.hpp"
 
-#include <chrono>
-
 namespace tetherd::daemon {
 
 namespace {
@@ -12,12 +10,6 @@ using core::StoreKey;
 
 /// Directories prepared (stat'ed, and listed or confirmed) ahead of the walk at most.
 constexpr std::size_t kPrepareAhead = 64;
-
-std::int64_t wall_clock_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 

@@ -1,16 +1,8 @@
 #include "tetherd/daemon/recording_target_stream.hpp"
 
-#include <chrono>
-
 namespace tetherd::daemon {
 
 namespace {
-
-std::int64_t wall_clock_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::optional<std::int64_t> mtime_of(const core::EntryInfo& info) {
   if (!info.mtime) return std::nullopt;

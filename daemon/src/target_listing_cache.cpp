@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
@@ -312,6 +313,12 @@ core::EntryInfo TargetListingCache::info_of(const core::StoreKey& dir, const Ent
   info.mode = entry.mode;
   info.link_target = entry.link_target;
   return info;
+}
+
+std::int64_t wall_clock_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 std::string listing_cache_file(const std::string& state_dir, std::string_view context) {

@@ -131,16 +131,45 @@ void make_tree(const fs::path& root) {
   fs::permissions(root / "d1" / "c", fs::perms::owner_read);
 }
 
+/// make_tree() under a scratch directory, aged, with a local store on it and its real
+/// recursive listing.
+struct AgedTarget {
+  TempDir scratch{"tetherd-tlc"};
+  fs::path root = scratch.path() / "target";
+  Loop loop;
+  core::StorePtr store;
+  std::vector<std::string> expected;
+  AgedTarget() {
+    make_tree(root);
+    age_directories(root);
+    store = local_store(loop, root);
+    expected = real_listing(loop, store);
+  }
+};
+
+std::shared_ptr<daemon::RecordingTargetStream> open_recording(
+    Loop& loop, const core::StorePtr& store, std::shared_ptr<TargetListingCache> fresh) {
+  bool done = false;
+  std::shared_ptr<daemon::RecordingTargetStream> stream;
+  daemon::RecordingTargetStream::open(
+      store, core::StoreKey::root(), std::move(fresh), 3,
+      [&](core::Result<std::shared_ptr<daemon::RecordingTargetStream>> opened) {
+        REQUIRE(opened.ok());
+        stream = *opened;
+        done = true;
+      });
+  loop.run_until(done);
+  return stream;
+}
+
 }  // namespace
 
 TEST_CASE("listing cache: a cached listing is the store's recursive listing, then confirms it") {
-  TempDir scratch{"tetherd-tlc"};
-  const fs::path root = scratch.path() / "target";
-  make_tree(root);
-  age_directories(root);
-  Loop loop;
-  auto store = local_store(loop, root);
-  const auto expected = real_listing(loop, store);
+  AgedTarget target;
+  const fs::path& root = target.root;
+  Loop& loop = target.loop;
+  const core::StorePtr& store = target.store;
+  const auto& expected = target.expected;
 
   auto first = std::make_shared<TargetListingCache>();
   auto listed = open_cached(loop, store, nullptr, first);
@@ -192,25 +221,14 @@ TEST_CASE("listing cache: a cached listing is the store's recursive listing, the
 }
 
 TEST_CASE("listing cache: a recursive listing passed through records every directory") {
-  TempDir scratch{"tetherd-tlc"};
-  const fs::path root = scratch.path() / "target";
-  make_tree(root);
-  age_directories(root);
-  Loop loop;
-  auto store = local_store(loop, root);
-  const auto expected = real_listing(loop, store);
+  AgedTarget target;
+  const fs::path& root = target.root;
+  Loop& loop = target.loop;
+  const core::StorePtr& store = target.store;
+  const auto& expected = target.expected;
 
   auto recorded = std::make_shared<TargetListingCache>();
-  bool done = false;
-  std::shared_ptr<daemon::RecordingTargetStream> recording;
-  daemon::RecordingTargetStream::open(
-      store, core::StoreKey::root(), recorded, 3,
-      [&](core::Result<std::shared_ptr<daemon::RecordingTargetStream>> opened) {
-        REQUIRE(opened.ok());
-        recording = *opened;
-        done = true;
-      });
-  loop.run_until(done);
+  auto recording = open_recording(loop, store, recorded);
   CHECK(drain(loop, recording) == expected);
   CHECK(recording->listed() == 6);
   CHECK(recorded->directories() == 6);
@@ -225,15 +243,7 @@ TEST_CASE("listing cache: a recursive listing passed through records every direc
   SUBCASE("a directory changed within the racy window is not recorded") {
     write_file(root / "d1" / "late", "x");
     auto racy = std::make_shared<TargetListingCache>();
-    bool reopened = false;
-    daemon::RecordingTargetStream::open(
-        store, core::StoreKey::root(), racy, 3,
-        [&](core::Result<std::shared_ptr<daemon::RecordingTargetStream>> opened) {
-          REQUIRE(opened.ok());
-          recording = *opened;
-          reopened = true;
-        });
-    loop.run_until(reopened);
+    recording = open_recording(loop, store, racy);
     CHECK(drain(loop, recording) == real_listing(loop, store));
     CHECK(racy->directories() == 5);
     CHECK(racy->take("d1") == std::nullopt);

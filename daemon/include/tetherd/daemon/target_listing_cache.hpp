@@ -94,6 +94,9 @@ class TargetListingCache {
   std::uint64_t invalidations_ = 0;
 };
 
+/// The wall clock in ns since the epoch: what directory mtimes are compared with.
+std::int64_t wall_clock_ns() noexcept;
+
 /// Where a rule's cache lives: `state_dir`/listing-<hash of context>.bin.
 std::string listing_cache_file(const std::string& state_dir, std::string_view context);
 /// The directory for tetherd's state: $STATE_DIRECTORY (systemd's StateDirectory=), else
