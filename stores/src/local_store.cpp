@@ -219,9 +219,11 @@ std::string fd_path(int fd) {
   return "/proc/self/fd/" + std::to_string(fd);
 }
 
-Result<TempFile> create_temp(const Shared& shared, int dir_fd) {
+// `mode`: the permission bits the file should end with; creating it with them saves the
+// fchmod when umask and the directory's default ACL leave them alone (seal() checks).
+Result<TempFile> create_temp(const Shared& shared, int dir_fd, mode_t mode = 0666) {
   if (shared.anonymous_temps.load(std::memory_order_relaxed)) {
-    int fd = ::openat(dir_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+    int fd = ::openat(dir_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
     if (fd >= 0) return TempFile{UniqueFd(fd), {}};
     if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) return errno_error(errno);
     shared.anonymous_temps.store(false, std::memory_order_relaxed);  // no O_TMPFILE here
@@ -229,7 +231,7 @@ Result<TempFile> create_temp(const Shared& shared, int dir_fd) {
   for (int attempt = 0; attempt < 8; ++attempt) {
     std::string name = make_temp_name();
     int fd =
-        ::openat(dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+        ::openat(dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd >= 0) return TempFile{UniqueFd(fd), std::move(name)};
     if (errno != EEXIST) return errno_error(errno);
   }
@@ -310,21 +312,24 @@ struct FileAttrs {
 
 // Applies attributes, syncs, and describes the written file before it is published.
 // `sync`: fsync the file (DURABLE), unless the caller makes it durable later.
+// The mode is set only where the file does not have it already (one created with it,
+// see create_temp); chmod leaves the mtime alone, so the order does not matter.
 Result<EntryInfo> seal(const Shared& shared, int fd, const StoreKey& key, const FileAttrs& attrs,
                        bool sync = true) {
-  if (attrs.mode) {
-    if (auto r = check(::fchmod(fd, static_cast<mode_t>(*attrs.mode & 07777))); !r)
-      return r.error();
-  }
   if (attrs.mtime) {
     timespec times[2] = {{0, UTIME_OMIT}, *attrs.mtime};
     if (auto r = check(::futimens(fd, times)); !r) return r.error();
   }
+  struct stat info {};
+  if (::fstat(fd, &info) != 0) return errno_error(errno);
+  if (attrs.mode && (info.st_mode & 07777) != (*attrs.mode & 07777)) {
+    if (auto r = check(::fchmod(fd, static_cast<mode_t>(*attrs.mode & 07777))); !r)
+      return r.error();
+    if (::fstat(fd, &info) != 0) return errno_error(errno);
+  }
   if (sync) {
     if (auto r = sync_fd(shared, fd); !r) return r.error();
   }
-  struct stat info {};
-  if (::fstat(fd, &info) != 0) return errno_error(errno);
   return describe(key, info);
 }
 
@@ -488,7 +493,7 @@ Result<void> copy_entry(const Shared& shared, const StoreKey& from, const StoreK
   if (!dir) return dir.error();
   std::string name(to.name());
   if (auto ok = check_destination(dir->get(), name, overwrite); !ok) return ok;
-  auto temp = create_temp(shared, dir->get());
+  auto temp = create_temp(shared, dir->get(), info.st_mode & 07777);
   if (!temp) return temp.error();
   auto outcome = [&]() -> Result<void> {
     if (auto copied = kernel_copy(shared, in->get(), 0, static_cast<std::uint64_t>(info.st_size),
@@ -941,7 +946,8 @@ class LocalWrite final : public Commit, public std::enable_shared_from_this<Loca
       if (auto ok = check_destination(dir_.get(), name_, options_.overwrite); !ok) return ok;
     }
     if (options_.atomic) {
-      auto temp = create_temp(*shared_, dir_.get());
+      auto temp = create_temp(*shared_, dir_.get(),
+                              options_.mode ? static_cast<mode_t>(*options_.mode & 07777) : 0666);
       if (!temp) return temp.error();
       file_ = std::move(*temp);
     } else {

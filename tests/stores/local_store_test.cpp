@@ -332,3 +332,32 @@ TEST_CASE("local to memory: a file source streams into another backend") {
     REQUIRE(loop.run_until([&] { return closed; }));
   }
 }
+
+TEST_CASE("local: a written file gets its mode whatever the umask takes away at creation") {
+  // Files are created with the mode they should end with and chmod'ed only when the
+  // creation did not give it (umask, a default ACL): both paths end at the requested mode.
+  Harness<LocalFixture> h;
+  const mode_t saved = ::umask(077);
+  core::WriteOptions options;
+  options.mode = 0644;  // umask 077 strips group and other bits at creation
+  auto stripped = h.write("stripped", "x", options);
+  options.mode = 0600;  // nothing to strip: no chmod needed
+  auto kept = h.write("kept", "y", options);
+  options.mode = 04755;
+  auto special = h.write("special", "z", options);
+  ::umask(saved);
+  REQUIRE(stripped.ok());
+  REQUIRE(kept.ok());
+  REQUIRE(special.ok());
+  CHECK(stripped->mode == std::optional<std::uint32_t>(0644));
+  CHECK(kept->mode == std::optional<std::uint32_t>(0600));
+  CHECK(special->mode == std::optional<std::uint32_t>(04755));
+  const auto mode_of = [&](const char* name) {
+    struct stat info {};
+    REQUIRE(::stat((h.fixture.root() / name).c_str(), &info) == 0);
+    return info.st_mode & 07777;
+  };
+  CHECK(mode_of("stripped") == 0644);
+  CHECK(mode_of("kept") == 0600);
+  CHECK(mode_of("special") == 04755);
+}
