@@ -17,6 +17,7 @@ class Results:
         self.loads = []  # (what, load average text)
         self.errors = []  # (scenario, message)
         self.durations = []  # (scenario, seconds)
+        self.images = []  # (files, what, ScratchImage.describe()): scratch filesystems used
 
     def add(self, scenario, measure, tool, unit, values, note="", timed_out=False,
             ref="tetherd", reference=False, ratio=True):
@@ -121,11 +122,34 @@ def machine(work_dir, tetherd):
             "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
 
 
+def scratch_text(results):
+    """What RESULTS.md says of the scaling points on scratch filesystems, if any ran."""
+    points = sorted({files for files, _, _ in results.images})
+    if not points:
+        return ""
+    names = " and ".join(f"{files:,}" for files in points)
+    point = "points of the scaling series are" if len(points) > 1 else \
+        "point of the scaling series is"
+    its = "their" if len(points) > 1 else "its"
+    return f"""
+The {names}-file {point} the exception:
+{its} trees are on loop-mounted ext4 images in the bench directory, **journaled** (the bench
+directory's ext4 is not), made by the mkfs.ext4 shown under Machine, which initialises the
+inode tables and the journal itself, so no ext4lazyinit thread writes while a run is
+measured. The source has an image of its own, kept for all the point's runs; each run gets
+a fresh image for the targets of every tool (cold for each tool, then no-op, then no-op
+again), unmounted and deleted (one unlink of one file, no mass deletion) before the next
+run. So it is repeated like the other sizes without every run's targets piling up, but its
+figures come from another filesystem and run order than theirs."""
+
+
 def write_markdown(path, results, info, args, plan_text, plots, started, finished, pending):
     loads = "\n".join(f"- {what}: {load}" for what, load in results.loads)
     tools = "\n".join(f"- {name}: {version}" for name, version in info["tools"].items())
     durations = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in results.durations)
     errors = "\n".join(f"- **{scenario}**: {message}" for scenario, message in results.errors)
+    images = "".join(f"\n- scratch filesystem of the {files:,}-file point, {what}: {text}"
+                     for files, what, text in results.images)
     plot_lines = "\n".join(f"![{title}]({os.path.basename(file)})" for title, file in plots) \
         or "(no plots: gnuplot is not installed)"
     status = (f"\n**Incomplete: still to run when this was written: {', '.join(pending)}.**\n"
@@ -138,7 +162,7 @@ Produced by `{args.command_line}` on {info['date']} in {finished - started:.0f} 
 ## Machine
 - CPU: {info['cpu']}, {info['cores']} cores; RAM {info['memory_mib']} MiB
 - kernel: {info['kernel']}
-- bench directory: `{args.work_parent}` on {info['mount']}
+- bench directory: `{args.work_parent}` on {info['mount']}{images}
 - page cache: **warm**. It cannot be dropped in this container; every source tree was
   written just before it was read, so reads come from memory and the figures are about
   metadata, copying within memory and writeback, not disk reads.
@@ -169,7 +193,7 @@ finished); `cp -a` has no such mode, so the initial sync measures it cold only. 
 `/usr/bin/time -f %M` for one-shot tools; VmHWM from /proc for daemons (for lsyncd plus the
 largest child rsync seen while polling). Trees are created fresh for every run and deleted
 only when the whole run ends (this ext4 has no journal: creating files after mass
-deletions is up to 30× slower for minutes).
+deletions is up to 30× slower for minutes).{scratch_text(results)}
 
 ## Sizes and repetitions
 {plan_text}

@@ -11,8 +11,10 @@ Exit status: 0 when every scenario ran and the table was written; 1 when a scena
 
 import argparse
 import copy
+import json
 import os
 import shlex
+import signal
 import sys
 import time
 import traceback
@@ -21,13 +23,16 @@ import report
 import scenarios
 from tools import Work
 
-# Sizes and repetitions. full: 5 runs of every scenario (issue 7) but two. The idle window
-# is one 60 s window with every tool at once. The 1M-file scaling point (empty files) runs
-# once: every run keeps its trees until the end (deleting them would slow the next
-# creations for minutes on a journal-less ext4), and five cold targets for each of the four
-# tools would need 20 M inodes. On the quiet 2-core machine a full run takes about 30
-# minutes (--max-files 100000 leaves the 1M point out). quick: every scenario reduced,
-# under 2 minutes.
+# Sizes and repetitions. full: 5 runs of every scenario (issue 7) but the idle window, one
+# 60 s window with every tool at once. Trees in the work directory are kept until the end
+# (deleting them would slow the next creations for minutes on a journal-less ext4), which
+# five cold targets of 1M files for each of the four tools (20 M inodes) cannot afford: the
+# 1M-file point (empty files) is on scratch filesystems instead ("scratch_image", see
+# scenarios.scratch_image_runs), its source on a loop-mounted ext4 image of its own and the
+# targets of each run on a fresh image, deleted with one unlink before the next run. On the
+# quiet 2-core machine a full run takes about 35 minutes, 20 of them the 1M point (about 4
+# minutes a run; --max-files 100000 leaves it out). quick: every scenario reduced, under 2
+# minutes, nothing on a scratch image (those need root and loop devices).
 PLANS = {
     "full": {
         "latency": {"seconds": 30, "rate": 100, "reps": 5, "grace": 10},
@@ -36,7 +41,8 @@ PLANS = {
             {"files": 1_000, "reps": 5, "bytes": 4096, "timeout": 600},
             {"files": 10_000, "reps": 5, "bytes": 4096, "timeout": 600},
             {"files": 100_000, "reps": 5, "bytes": 4096, "timeout": 1200},
-            {"files": 1_000_000, "reps": 1, "bytes": 0, "timeout": 3600}]},
+            {"files": 1_000_000, "reps": 5, "bytes": 0, "timeout": 3600,
+             "scratch_image": True}]},
         "watch": {"dirs": 20_000, "reps": 5, "idle": 60},
         "big": {"mib": 1024, "reps": 5},
         "overflow": {"files": 50_000, "dirs": 50, "reps": 5, "timeout": 300},
@@ -64,8 +70,11 @@ SCENARIOS = [
 
 
 def describe(plan):
+    sizes = plan["scaling"]["sizes"]
     scaling = ", ".join(f"{size['files']:,} files of {size['bytes']} B × {size['reps']} runs"
-                        for size in plan["scaling"]["sizes"])
+                        + (" (on scratch images)" if size.get("scratch_image") else "")
+                        for size in sizes)
+    imaged = [f"{size['files']:,}" for size in sizes if size.get("scratch_image")]
     return "\n".join([
         f"1. latency: 4 KiB files at {plan['latency']['rate']}/s for "
         f"{plan['latency']['seconds']} s, {plan['latency']['reps']} runs per tool (percentiles "
@@ -80,7 +89,12 @@ def describe(plan):
         f"4. scaling: {scaling}; initial sync as in 3, watch setup on the same trees"
         + (f" (left out of this run with --max-files: "
            f"{', '.join(f'{n:,}' for n in plan['left_out'])} files)"
-           if plan.get("left_out") else ""),
+           if plan.get("left_out") else "")
+        + (f". On scratch images ({' and '.join(imaged)} files): the source on a "
+           "loop-mounted ext4 image of its own, the targets of each run on a fresh one "
+           "(cold for every tool, no-op for every tool, no-op again for every tool, then "
+           "the image is deleted); the other sizes run every cold run first, in the bench "
+           "directory" if imaged else ""),
         f"5. watch + idle: {plan['watch']['dirs']:,} directories, {plan['watch']['reps']} runs; "
         f"one idle window of {plan['watch']['idle']} s with every tool watching at once",
         f"6. big file: {plan['big']['mib']} MiB, {plan['big']['reps']} copies and "
@@ -90,6 +104,18 @@ def describe(plan):
         f"{plan['overflow']['reps']} runs, timeout {plan['overflow']['timeout']} s; lsyncd in "
         "default.rsync mode only (default.direct cannot keep up with a burst, see 2)",
     ])
+
+
+def scaling_sizes(text):
+    """--scaling-sizes: a JSON list of scaling sizes, each with the keys of PLANS'."""
+    try:
+        sizes = json.loads(text)
+        for size in sizes:
+            if not {"files", "reps", "bytes", "timeout"} <= set(size):
+                raise ValueError(f"{size} lacks one of files, reps, bytes, timeout")
+    except (ValueError, TypeError) as error:
+        raise argparse.ArgumentTypeError(str(error))
+    return sizes
 
 
 def main():
@@ -104,9 +130,15 @@ def main():
                         + ", ".join(name for name, _ in SCENARIOS))
     parser.add_argument("--max-files", type=int, default=0,
                         help="leave out the scaling points above this many files")
-    parser.add_argument("--keep", action="store_true", help="keep the scratch trees")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the scratch trees (not the scratch images: each goes when "
+                        "its runs are done)")
     parser.add_argument("--command-line", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--tetherd-source", default="", help=argparse.SUPPRESS)
+    # Testing the harness: the scaling sizes as a JSON list of PLANS entries, e.g.
+    # '[{"files": 10000, "reps": 2, "bytes": 0, "timeout": 600, "scratch_image": true}]'.
+    parser.add_argument("--scaling-sizes", type=scaling_sizes, default=None,
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.tetherd = os.path.abspath(args.tetherd)
     if not os.access(args.tetherd, os.X_OK):
@@ -118,6 +150,8 @@ def main():
         print(f"run_bench: unknown scenario {', '.join(unknown)}", file=sys.stderr)
         return 2
     args.command_line = args.command_line or " ".join(shlex.quote(a) for a in sys.argv)
+    # SIGTERM unwinds like Ctrl-C: scratch images are unmounted, the work root removed.
+    signal.signal(signal.SIGTERM, lambda signum, _: sys.exit(128 + signum))
     os.makedirs(args.out, exist_ok=True)
     if args.work:
         os.makedirs(args.work, exist_ok=True)
@@ -126,6 +160,8 @@ def main():
     os.environ["XDG_STATE_HOME"] = os.path.join(work.root, "state")
     args.work_parent = os.path.dirname(work.root)
     plan = copy.deepcopy(PLANS["quick" if args.quick else "full"])
+    if args.scaling_sizes is not None:
+        plan["scaling"]["sizes"] = args.scaling_sizes
     if args.max_files:
         left_out = [size["files"] for size in plan["scaling"]["sizes"]
                     if size["files"] > args.max_files]

@@ -2,15 +2,18 @@
 tool fails. A peer that is too slow to finish within its scenario's timeout is reported as
 such (with how much it had done) and not repeated: that is a figure, not an error."""
 
+import contextlib
 import os
+import re
 import select
 import shutil
 import subprocess
 import threading
 import time
 
-from tools import (BenchError, Lsyncd, Tetherd, children, cpu_seconds, make_dirs, make_tree,
-                   rss_kib, run_timed, tree_spec, wait_for, wait_tree, written_bytes)
+from tools import (GIB, BenchError, Geometry, Lsyncd, ScratchImage, Tetherd, check_room,
+                   children, cpu_seconds, make_dirs, make_tree, rss_kib, run_timed, tree_spec,
+                   wait_for, wait_tree, written_bytes)
 
 KIB4 = 4096
 
@@ -234,60 +237,125 @@ def initial_and_scaling(ctx):
     if not have("lsyncd"):
         skip_missing(ctx, "3 initial sync", "cold", "lsyncd", ["lsyncd rsync"])
     for size in plan["sizes"]:
-        files, reps, file_size = size["files"], size["reps"], size["bytes"]
-        spec = tree_spec(files, 20)
+        scenario = "3 initial sync" if size["files"] == plan["headline"] else "4 scaling"
+        scaling_point(ctx, scenario, size, tools, noop_tools)
+
+
+def scaling_point(ctx, scenario, size, tools, noop_tools):
+    """One size of the series: its source tree, every run of every tool, watch setup.
+    In the work directory unless the size says scratch_image (see scratch_image_runs)."""
+    files, reps, file_size = size["files"], size["reps"], size["bytes"]
+    spec = tree_spec(files, 20)
+    label = f"{files:,} files ({file_size} B) in {len(spec):,} dirs"
+    # cold, no-op: the first run against the target the cold run left; again: a second
+    # one. They differ for tetherd only: its listing cache is saved by a run whose target
+    # directories were stable (the cold run created them all), so the first no-op lists
+    # the target and the second confirms it (README "How it copies").
+    figures = {kind: {tool: [] for tool in (tools if kind.startswith("cold") else noop_tools)}
+               for kind in ("cold", "cold rss", "no-op", "no-op rss", "no-op again")}
+    with contextlib.ExitStack() as images:
+        if size.get("scratch_image"):
+            # The source gets an image of its own rather than sharing the targets': made
+            # once, it must outlive the targets' image, dropped after every run (sharing
+            # one would mean keeping every run's targets again), and unmounting that image
+            # evicts only its own cached inodes, dentries and pages, so the source stays
+            # warm as in the work directory. Its own journal also keeps the atime updates
+            # of reading it apart from the commits of the targets' writes, which tetherd's
+            # syncs wait for.
+            target_geometry = Geometry(spec, file_size, len(tools))
+            source_geometry = Geometry(spec, file_size, 1)
+            check_room(ctx.work.root, source_geometry.used + target_geometry.used + GIB,
+                       f"the {files:,}-file point (scratch images)")
+            ctx.log(f"scaling: source image for {files} files: "
+                    f"{source_geometry.size // GIB} GiB, {source_geometry.inodes} inodes")
+            image = images.enter_context(ScratchImage(ctx.work, f"scale{files}-src",
+                                                      source_geometry))
+            ctx.results.images.append((files, "source", image.describe()))
+            home = image.path
+        else:
+            home = ctx.work.fresh(f"scale{files}-src")
         ctx.log(f"scaling: creating the source tree of {files} files of {file_size} B")
-        source = os.path.join(ctx.work.fresh(f"scale{files}-src"), "tree")
+        source = os.path.join(home, "tree")
         make_tree(source, spec, file_size)
-        scenario = "3 initial sync" if files == plan["headline"] else "4 scaling"
-        label = f"{files:,} files ({file_size} B) in {len(spec):,} dirs"
-        cold = {tool: [] for tool in tools}
-        cold_rss = {tool: [] for tool in tools}
-        # no-op: the first run against the target the cold run left; again: a second one.
-        # They differ for tetherd only: its listing cache is saved by a run whose target
-        # directories were stable (the cold run created them all), so the first no-op
-        # lists the target and the second confirms it (README "How it copies").
-        noop = {tool: [] for tool in noop_tools}
-        noop_rss = {tool: [] for tool in noop_tools}
-        again = {tool: [] for tool in noop_tools}
-        targets = {tool: [] for tool in tools}
-        for rep in range(reps):
-            for tool in tools:
-                ctx.log(f"initial {files} cold {tool} run {rep + 1}/{reps}")
-                target = os.path.join(ctx.work.fresh(f"scale{files}-dst"), "tree")
-                elapsed, rss = initial_cold(ctx, tool, source, target, spec, file_size,
-                                            size["timeout"])
-                cold[tool].append(elapsed)
-                cold_rss[tool].append(rss / 1024)
-                targets[tool].append(target)
-        for rep in range(reps):
-            for tool in noop_tools:
-                ctx.log(f"initial {files} no-op {tool} run {rep + 1}/{reps}")
-                elapsed, rss = initial_noop(ctx, tool, source, targets[tool][rep],
-                                            size["timeout"])
-                noop[tool].append(elapsed)
-                noop_rss[tool].append(rss / 1024)
-        for rep in range(reps):
-            for tool in noop_tools:
-                ctx.log(f"initial {files} no-op again {tool} run {rep + 1}/{reps}")
-                elapsed, _ = initial_noop(ctx, tool, source, targets[tool][rep],
-                                          size["timeout"])
-                again[tool].append(elapsed)
+        if size.get("scratch_image"):
+            scratch_image_runs(ctx, size, spec, source, tools, noop_tools, figures,
+                               target_geometry)
+        else:
+            work_dir_runs(ctx, size, spec, source, tools, noop_tools, figures)
         for tool in tools:
-            ctx.results.add(scenario, f"cold, {label}: time", tool, "s", cold[tool],
+            ctx.results.add(scenario, f"cold, {label}: time", tool, "s", figures["cold"][tool],
                             "cold only: cp has no no-op mode" if tool == "cp -a" else "")
-            ctx.results.add(scenario, f"cold, {label}: peak RSS", tool, "MiB", cold_rss[tool])
+            ctx.results.add(scenario, f"cold, {label}: peak RSS", tool, "MiB",
+                            figures["cold rss"][tool])
             if tool in noop_tools:
-                ctx.results.add(scenario, f"no-op, {label}: time", tool, "s", noop[tool],
+                ctx.results.add(scenario, f"no-op, {label}: time", tool, "s",
+                                figures["no-op"][tool],
                                 "until lsyncd logs its startup finished" if "lsyncd" in tool
                                 else "first run after the cold one" if tool == "tetherd"
                                 else "")
                 ctx.results.add(scenario, f"no-op again, {label}: time", tool, "s",
-                                again[tool],
+                                figures["no-op again"][tool],
                                 "with the listing cache the first no-op saved"
                                 if tool == "tetherd" else "")
-            ctx.results.scaling.append((files, tool, "initial", cold[tool], cold_rss[tool]))
+            ctx.results.scaling.append((files, tool, "initial", figures["cold"][tool],
+                                        figures["cold rss"][tool]))
         watch_setup_series(ctx, source, files, reps)
+
+
+def work_dir_runs(ctx, size, spec, source, tools, noop_tools, figures):
+    """Targets in the work directory, kept to the end: every cold run (tools alternating
+    within a repetition), then every no-op run, then every no-op-again run."""
+    targets = {tool: [] for tool in tools}
+    for rep in range(size["reps"]):
+        for tool in tools:
+            target = os.path.join(ctx.work.fresh(f"scale{size['files']}-dst"), "tree")
+            scaling_cold(ctx, size, spec, rep, tool, source, target, figures)
+            targets[tool].append(target)
+    for again in (False, True):
+        for rep in range(size["reps"]):
+            for tool in noop_tools:
+                scaling_noop(ctx, size, rep, tool, source, targets[tool][rep], figures, again)
+
+
+def scratch_image_runs(ctx, size, spec, source, tools, noop_tools, figures, geometry):
+    """Repetition by repetition, each on a fresh ScratchImage holding the targets of every
+    tool: cold for every tool, no-op for every tool, no-op again for every tool, then the
+    image is unmounted and deleted (one unlink: no mass deletion to slow the next run). Its
+    mount point is a fresh path too, so tetherd's listing cache (keyed by target path)
+    never sees the target of an earlier repetition."""
+    for rep in range(size["reps"]):
+        ctx.log(f"initial {size['files']} run {rep + 1}/{size['reps']}: targets image, "
+                f"{geometry.size // GIB} GiB, {geometry.inodes} inodes")
+        with ScratchImage(ctx.work, f"scale{size['files']}-dst{rep + 1}", geometry) as image:
+            if rep == 0:
+                ctx.results.images.append((size["files"], "targets (a fresh one per run)",
+                                           image.describe()))
+            targets = {}
+            for tool in tools:
+                home = os.path.join(image.path, re.sub(r"[^A-Za-z0-9]+", "-", tool))
+                os.mkdir(home)
+                targets[tool] = os.path.join(home, "tree")
+                scaling_cold(ctx, size, spec, rep, tool, source, targets[tool], figures)
+            for again in (False, True):
+                for tool in noop_tools:
+                    scaling_noop(ctx, size, rep, tool, source, targets[tool], figures, again)
+
+
+def scaling_cold(ctx, size, spec, rep, tool, source, target, figures):
+    ctx.log(f"initial {size['files']} cold {tool} run {rep + 1}/{size['reps']}")
+    elapsed, rss = initial_cold(ctx, tool, source, target, spec, size["bytes"],
+                                size["timeout"])
+    figures["cold"][tool].append(elapsed)
+    figures["cold rss"][tool].append(rss / 1024)
+
+
+def scaling_noop(ctx, size, rep, tool, source, target, figures, again):
+    kind = "no-op again" if again else "no-op"
+    ctx.log(f"initial {size['files']} {kind} {tool} run {rep + 1}/{size['reps']}")
+    elapsed, rss = initial_noop(ctx, tool, source, target, size["timeout"])
+    figures[kind][tool].append(elapsed)
+    if not again:
+        figures["no-op rss"][tool].append(rss / 1024)
 
 
 def one_shot_argv(ctx, tool, source, target):

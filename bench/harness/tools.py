@@ -1,5 +1,5 @@
 """The tools under test, behind one small interface each, and the measuring primitives
-they share: fresh trees, target polling, RSS and CPU readings.
+they share: fresh trees, scratch filesystems, target polling, RSS and CPU readings.
 
 Completion is detected the same way for every tool: the target is polled until every
 expected file is there with its full size (wait_tree). A daemon's own readiness signal
@@ -7,10 +7,14 @@ expected file is there with its full size (wait_tree). A daemon's own readiness 
 daemon is watching, never as the completion figure of a copy.
 """
 
+import contextlib
+import math
 import os
+import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -22,7 +26,8 @@ class BenchError(RuntimeError):
 class Work:
     """Fresh directories under one work root. Nothing is deleted until the whole run ends:
     on this journal-less ext4, creating files right after mass deletions is up to 30x
-    slower for minutes (TESTING-RECIPES.md)."""
+    slower for minutes (TESTING-RECIPES.md). The exception, ScratchImage, is one big file
+    per filesystem, deleted with one unlink."""
 
     def __init__(self, parent):
         self.root = tempfile.mkdtemp(prefix="tetherd-bench-", dir=parent)
@@ -35,6 +40,14 @@ class Work:
         return path
 
     def remove(self):
+        """Deletes the root. A scratch filesystem still mounted under it (a cleanup cut
+        short) is unmounted first; if one cannot be, even lazily, the root is left in place
+        with a warning: rmtree must never walk into a mounted image."""
+        stuck = [path for path in mount_points(self.root) if not unmount(path)]
+        if stuck:
+            print(f"run_bench: not removing {self.root}: still mounted: {', '.join(stuck)}",
+                  file=sys.stderr)
+            return
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -148,6 +161,184 @@ def wait_for(predicate, timeout, interval, what):
 
 
 # ---------------------------------------------------------------------------------------
+# Scratch filesystems: an ext4 image per tree set, loop-mounted, dropped with one unlink.
+
+BLOCK = 4096
+INODE_SIZE = 256
+JOURNAL_MIB = 128
+GIB = 1 << 30
+# -b/-I/-J fixed so that every image has the same block, inode and journal size whatever its
+# size. lazy_itable_init=0, lazy_journal_init=0: mkfs initialises the inode tables and the
+# journal itself (on a sparse file it punches holes or writes zeros: quick), so no
+# ext4lazyinit thread zeroes inode tables in the background while a run is measured.
+MKFS_OPTIONS = ["-q", "-F", "-b", str(BLOCK), "-I", str(INODE_SIZE), "-m", "0",
+                "-J", f"size={JOURNAL_MIB}", "-E", "lazy_itable_init=0,lazy_journal_init=0"]
+
+
+class Geometry:
+    """What an ext4 image needs to hold copies of a tree, each in a directory of its own
+    (DIR/tree): size (bytes, apparent: the file is sparse), inodes (for mkfs -N) and used
+    (bytes it can come to take on the work filesystem: the room to check for)."""
+
+    def __init__(self, spec, file_size, copies):
+        names = [name for names in spec.values() for name in names]
+        # Every directory takes at least one block; 1.5 × its entries' bytes covers the
+        # htree index and partly filled leaves of the big ones.
+        dir_blocks = 1 + _dir_blocks(spec) + sum(_dir_blocks(names) for names in spec.values())
+        file_blocks = len(names) * -(-file_size // BLOCK)
+        # 20 % more inodes than entries: temporary files of the tools, lost+found.
+        self.inodes = math.ceil(copies * (len(names) + len(spec) + 2) * 1.2) + 1024
+        self.used = (copies * (dir_blocks + file_blocks) * BLOCK + self.inodes * INODE_SIZE
+                     + (JOURNAL_MIB << 20) + (64 << 20))
+        # One block group's inode bitmap is one block: at most one inode per block, so the
+        # inode count, not the bytes, sets the size of an image of small files.
+        wanted = max(self.used * 1.5, self.inodes * BLOCK * 1.25, GIB)
+        self.size = -(-int(wanted) // GIB) * GIB
+
+
+def _dir_blocks(names):
+    entries = sum(8 + -(-len(name) // 4) * 4 for name in names) + 24  # with . and ..
+    return max(1, math.ceil(entries * 1.5 / BLOCK))
+
+
+def check_room(path, needed, what):
+    """Raises BenchError unless the filesystem of path has needed bytes free."""
+    stat = os.statvfs(path)
+    free = stat.f_bavail * stat.f_frsize
+    if free < needed:
+        raise BenchError(f"{what} needs {needed / GIB:.1f} GiB free in {path}, which has "
+                         f"{free / GIB:.1f} GiB: give --work a filesystem with more room, "
+                         "or leave the point out with --max-files")
+
+
+class ScratchImage:
+    """An ext4 filesystem of its own: a sparse image file in the work root, made by mkfs.ext4
+    (MKFS_OPTIONS, -N for geometry's inodes) and loop-mounted (mount -o loop, which detaches
+    the loop device on unmount) on a fresh directory, path. A context manager: on the way
+    out, however it is left (an exception, Ctrl-C), the filesystem is unmounted (unmount)
+    and the image deleted, one unlink of one file. BenchError when it cannot be made or
+    mounted (no loop devices, not root)."""
+
+    def __init__(self, work, name, geometry):
+        self.work = work
+        self.name = name
+        self.geometry = geometry
+        self.path = None
+        self.image = None
+        self.mkfs = ["mkfs.ext4", *MKFS_OPTIONS, "-N", str(geometry.inodes)]
+
+    def __enter__(self):
+        try:
+            self.path = self.work.fresh(self.name)
+            self.image = self.path + ".img"
+            with open(self.image, "xb") as handle:
+                handle.truncate(self.geometry.size)
+            _run_or_fail([*self.mkfs, self.image], "mkfs.ext4")
+            _run_or_fail(["mount", "-o", "loop", self.image, self.path], "mount -o loop")
+        except BaseException:
+            self.drop()
+            raise
+        return self
+
+    def __exit__(self, *_):
+        self.drop()
+
+    def drop(self):
+        """Unmounts and deletes the image; idempotent. SIGINT and SIGTERM wait until it is
+        done, so a second Ctrl-C does not cut it short."""
+        with signals_deferred():
+            if self.path and os.path.ismount(self.path) and not unmount(self.path):
+                print(f"run_bench: {self.path} is still mounted", file=sys.stderr)
+            if self.image:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.image)
+
+    def describe(self):
+        """The image, its mkfs command and its mount, for RESULTS.md."""
+        mount = subprocess.run(["findmnt", "-n", "-o", "SOURCE,FSTYPE,OPTIONS", self.path],
+                               capture_output=True, text=True).stdout.split()
+        return (f"{self.geometry.size // GIB} GiB sparse image in the bench directory, "
+                f"`{' '.join(self.mkfs)} IMAGE`, `mount -o loop`: {' '.join(mount)}")
+
+
+def _run_or_fail(argv, what):
+    result = subprocess.run(argv, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise BenchError(f"{what} failed ({result.returncode}): "
+                         f"{(result.stderr or result.stdout).strip()[-1000:]}")
+
+
+@contextlib.contextmanager
+def signals_deferred():
+    """SIGINT and SIGTERM are held until the block ends (then delivered)."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def mount_points(under):
+    """Mount points at or below the directory under, deepest first (/proc/self/mountinfo)."""
+    prefix = os.path.realpath(under)
+    found = []
+    with open("/proc/self/mountinfo") as handle:
+        for line in handle:
+            point = re.sub(r"\\([0-7]{3})", lambda match: chr(int(match.group(1), 8)),
+                           line.split()[4])
+            if point == prefix or point.startswith(prefix + "/"):
+                found.append(point)
+    return sorted(found, key=len, reverse=True)
+
+
+def unmount(path):
+    """Unmounts the filesystem at path: umount; if that fails (busy), the processes still
+    using it are killed and umount is tried again (nothing but a tool this run started knows
+    the path: one an interrupt left running, such as an rsync lsyncd had spawned); last
+    umount -l, which detaches it at once (the loop device goes with its last user). True
+    when path is no longer a mount point."""
+    for step in ("umount", "kill", "lazy"):
+        if not os.path.ismount(path):
+            return True
+        if step == "kill":
+            for pid in users(path):
+                print(f"run_bench: killing pid {pid}, still using {path}", file=sys.stderr)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(BenchError):
+                wait_for(lambda: not users(path), 10, 0.05, f"the users of {path} to exit")
+        argv = ["umount", "-l", path] if step == "lazy" else ["umount", path]
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            subprocess.run(argv, capture_output=True, timeout=300)
+    return not os.path.ismount(path)
+
+
+def users(path):
+    """PIDs of the processes other than this one whose cwd, root or an open file is at or
+    under path."""
+    prefix = os.path.realpath(path)
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        links = []
+        for link in ("cwd", "root", *(f"fd/{fd}" for fd in _fds(entry))):
+            with contextlib.suppress(OSError):
+                links.append(os.readlink(f"/proc/{entry}/{link}"))
+        if any(link == prefix or link.startswith(prefix + "/") for link in links):
+            found.append(int(entry))
+    return found
+
+
+def _fds(pid):
+    try:
+        return os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return []
+
+
+# ---------------------------------------------------------------------------------------
 # /proc readings
 
 
@@ -219,15 +410,24 @@ class PeakRss:
 
 def run_timed(argv, cwd=None):
     """Runs argv to completion under /usr/bin/time: (elapsed s, peak RSS KiB). Raises
-    BenchError with the tool's stderr when it fails."""
+    BenchError with the tool's stderr when it fails. It runs in a session of its own, killed
+    whole when this one is interrupted: killing time alone would leave the tool running."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
         start = time.monotonic()
-        result = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", report.name, *argv],
-                                cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        process = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", report.name, *argv],
+                                   cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                   start_new_session=True)
+        try:
+            _, stderr = process.communicate()
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            raise
         elapsed = time.monotonic() - start
-        if result.returncode != 0:
-            raise BenchError(f"{' '.join(argv)} failed ({result.returncode}): "
-                             f"{result.stderr.decode(errors='replace')[-2000:]}")
+        if process.returncode != 0:
+            raise BenchError(f"{' '.join(argv)} failed ({process.returncode}): "
+                             f"{stderr.decode(errors='replace')[-2000:]}")
         lines = [line for line in report.read().split("\n") if line.strip()]
         return elapsed, int(lines[-1])
 
