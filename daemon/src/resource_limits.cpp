@@ -12,9 +12,9 @@ namespace tetherd::daemon {
 namespace {
 constexpr rlim_t kMostOpenFiles = 1 << 20;
 constexpr std::size_t kReservedFiles = 128;
-constexpr std::size_t kFilesPerWrite = 4;
+constexpr std::size_t kFilesPerWrite = 3;
 constexpr std::size_t kFewestInFlight = 16;
-constexpr std::size_t kMostInFlight = 1024;
+constexpr std::size_t kMostInFlight = 4096;
 }  // namespace
 
 std::size_t raise_open_file_limit() noexcept {

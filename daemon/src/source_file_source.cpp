@@ -18,7 +18,9 @@ core::StoreError changed_while_copying(const SourceEntry& state, std::string_vie
 }
 
 // The end-of-data check: `end` bytes were read and the data ended there. Only a file still
-// in its opened state (same size, mtime, ctime) may end there.
+// in its opened state (same size, mtime, ctime) may end there. A file that grew shows a
+// larger size here, so the copy cannot have stopped short of data that was already there
+// when it looked (the check needs no read past the end).
 std::optional<core::StoreError> check_end(int fd, const SourceEntry& expected, std::uint64_t end) {
   struct stat info {};
   if (::fstat(fd, &info) != 0) return source_error(errno, expected.path, "stat");
@@ -29,7 +31,9 @@ std::optional<core::StoreError> check_end(int fd, const SourceEntry& expected, s
   now.ctime_ns =
       static_cast<std::int64_t>(info.st_ctim.tv_sec) * 1'000'000'000 + info.st_ctim.tv_nsec;
   if (end < expected.size) return changed_while_copying(expected, "it shrank");
-  if (end > expected.size) return changed_while_copying(expected, "it grew");
+  if (end > expected.size || now.size > expected.size) {
+    return changed_while_copying(expected, "it grew");
+  }
   if (!now.same_state(expected)) return changed_while_copying(expected, "it was modified");
   return std::nullopt;
 }
@@ -67,19 +71,13 @@ std::optional<core::ByteSource::FileRegion> SourceFileSource::file_region() cons
 }
 
 core::Result<void> SourceFileSource::check_region_copied(std::uint64_t copied) const {
-  std::uint64_t end = copied;
-  if (copied == state_.size) {
-    // Data past the size means it grew: the copy stopped at the size, not at the end.
-    char extra = 0;
-    ssize_t n;
-    do {
-      n = ::pread(fd_, &extra, 1, static_cast<off_t>(state_.size));
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) return source_error(errno, state_.path, "read");
-    end += static_cast<std::uint64_t>(n);
-  }
-  if (auto error = check_end(fd_, state_, end)) return *error;
+  if (auto error = check_end(fd_, state_, copied)) return *error;
   return core::success();
+}
+
+void SourceFileSource::release_region() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
 }
 
 SourceFileSource::SourceFileSource(core::Executor& executor, OpenSourceFile file)

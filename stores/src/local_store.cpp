@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "beneath.hpp"
+#include "shared_trips.hpp"
 #include "tetherd/stores/errno_map.hpp"
 #include "tetherd/stores/fd_byte_source.hpp"
 
@@ -26,6 +27,10 @@ namespace {
 constexpr std::size_t kPullChunk = 1 << 20;          // chunk pulled from a non-file source
 constexpr std::uint64_t kKernelChunk = 64ull << 20;  // copy_file_range step (cancel checks)
 constexpr std::size_t kCopyBuffer = 1 << 20;         // read/write fallback buffer
+// Kernel-copy writes issued together share worker trips: at most this many per trip, in
+// at least this many trips (the pool has at least 4 threads), see SharedTrips.
+constexpr std::size_t kWritesPerTrip = 16;
+constexpr std::size_t kMinWriteTrips = 4;
 
 // Immutable after open; shared with worker threads.
 struct Shared {
@@ -47,6 +52,11 @@ using SharedPtr = std::shared_ptr<const Shared>;
 
 StoreError cancelled() {
   return StoreError::make(Errc::Cancelled, "operation cancelled");
+}
+
+// A blocking job that ended without a result: only an exception escaping it (a bug).
+StoreError internal_error() {
+  return StoreError::make(Errc::IoError, "internal error in a blocking job");
 }
 
 StoreError symlink_not_file() {
@@ -689,7 +699,7 @@ void run_blocking(Executor& executor, Callback<T> done, Work work) {
   executor.run_blocking([slot, work = std::move(work)]() mutable { slot->emplace(work()); },
                         [slot, done = std::move(done)] {
                           if (*slot) return done(std::move(**slot));
-                          done(StoreError::make(Errc::IoError, "internal error in a blocking job"));
+                          done(internal_error());
                         });
 }
 
@@ -841,12 +851,22 @@ class DirectoryChange final : public Commit {
   Callback<void> done_;
 };
 
+// What the writes of one worker trip share: the parent directory opened last, which the
+// next write into the same directory uses again (a burst writes directory by directory).
+struct WriteScratch {
+  StoreKey parent;
+  std::shared_ptr<const UniqueFd> dir;
+};
+using WriteTripsPtr = std::shared_ptr<SharedTrips<WriteScratch>>;
+
 class LocalWrite final : public Commit, public std::enable_shared_from_this<LocalWrite> {
  public:
-  LocalWrite(SharedPtr shared, CommitterPtr committer, Executor& executor, StoreKey key,
-             ByteSourcePtr source, WriteOptions options, OperationRef op, Callback<EntryInfo> done)
+  LocalWrite(SharedPtr shared, CommitterPtr committer, WriteTripsPtr trips, Executor& executor,
+             StoreKey key, ByteSourcePtr source, WriteOptions options, OperationRef op,
+             Callback<EntryInfo> done)
       : shared_(std::move(shared)),
         committer_(std::move(committer)),
+        trips_(std::move(trips)),
         executor_(executor),
         key_(std::move(key)),
         source_(std::move(source)),
@@ -857,6 +877,18 @@ class LocalWrite final : public Commit, public std::enable_shared_from_this<Loca
   void start() {
     auto self = shared_from_this();
     const bool kernel = source_->opens_on_worker() || source_->file_region().has_value();
+    if (kernel && trips_) {
+      // A local file: opened, copied in the kernel and sealed in one job, which shares its
+      // worker trip (and the parent directory) with the writes issued in this loop turn.
+      auto slot = std::make_shared<std::optional<Result<Step>>>();
+      trips_->submit(
+          [self, slot](WriteScratch& scratch) { slot->emplace(self->copy_on_worker(&scratch)); },
+          [self, slot] {
+            if (!*slot) return self->done_(internal_error());
+            self->after_step(std::move(**slot));
+          });
+      return;
+    }
     run_blocking<Step>(
         executor_,
         [self, kernel](Result<Step> prepared) {
@@ -866,25 +898,7 @@ class LocalWrite final : public Commit, public std::enable_shared_from_this<Loca
           }
           self->after_step(std::move(prepared));
         },
-        [self]() -> Result<Step> {
-          // The source first: one that is gone leaves no temporary file behind.
-          if (self->source_->opens_on_worker()) {
-            if (auto opened = self->source_->open_on_worker(); !opened) return opened.error();
-          }
-          if (auto prepared = self->prepare(); !prepared) return prepared.error();
-          auto region = self->source_->file_region();
-          if (!region) return Step{};
-          // A local file: copy it in the kernel, in this one trip to the worker.
-          auto copied = kernel_copy(*self->shared_, region->fd, region->offset, region->length,
-                                    self->file_.fd.get(), self->op_.get());
-          Result<void> checked =
-              copied ? self->source_->check_region_copied(*copied) : Result<void>(copied.error());
-          if (!checked) {
-            self->discard();
-            return checked.error();
-          }
-          return self->finish();
-        });
+        [self]() { return self->copy_on_worker(nullptr); });
   }
 
   // Commit (worker): fsync the file, publish it, fsync the directory.
@@ -915,7 +929,7 @@ class LocalWrite final : public Commit, public std::enable_shared_from_this<Loca
     }
     Result<void> published = sync_each ? sync_fd(*shared_, file_.fd.get()) : success();
     if (published) {
-      published = publish(*shared_, dir_.get(), file_, name_, options_.overwrite, sync_each);
+      published = publish(*shared_, dir_fd(), file_, name_, options_.overwrite, sync_each);
     }
     if (!published) {
       discard();
@@ -928,36 +942,66 @@ class LocalWrite final : public Commit, public std::enable_shared_from_this<Loca
   }
 
   // Worker: removes what this write created (the temporary file, or the partial target).
-  void discard() { discard_temp(dir_.get(), file_); }
+  void discard() { discard_temp(dir_fd(), file_); }
 
   bool group_commit() const {
     return options_.atomic && shared_->options.durable && committer_ != nullptr;
   }
 
-  // Worker: opens (creating) the parent, checks the destination, creates the file.
-  Result<void> prepare() {
-    auto dir = open_parent(*shared_, key_, true);
-    if (!dir) return dir.error();
-    dir_ = std::move(*dir);
+  // Worker: opens the source where it opens on the worker, prepares the temporary file
+  // and, for a local file, copies it in the kernel and seals it: all in one worker job.
+  // Otherwise (more_data) the loop pulls the data in chunks.
+  Result<Step> copy_on_worker(WriteScratch* scratch) {
+    // The source first: one that is gone leaves no temporary file behind.
+    if (source_->opens_on_worker()) {
+      if (auto opened = source_->open_on_worker(); !opened) return opened.error();
+    }
+    if (auto prepared = prepare(scratch); !prepared) return prepared.error();
+    auto region = source_->file_region();
+    if (!region) return Step{};
+    auto copied = kernel_copy(*shared_, region->fd, region->offset, region->length, file_.fd.get(),
+                              op_.get());
+    Result<void> checked =
+        copied ? source_->check_region_copied(*copied) : Result<void>(copied.error());
+    source_->release_region();  // here, rather than on the loop thread
+    if (!checked) {
+      discard();
+      return checked.error();
+    }
+    return finish();
+  }
+
+  // Worker: opens (creating) the parent, checks the destination, creates the file. The
+  // parent is taken from `scratch` when the trip's previous write opened it.
+  Result<void> prepare(WriteScratch* scratch) {
+    StoreKey parent = key_.parent();
+    if (scratch && scratch->dir && scratch->parent == parent) {
+      dir_ = scratch->dir;
+    } else {
+      auto dir = open_parent(*shared_, key_, true);
+      if (!dir) return dir.error();
+      dir_ = std::make_shared<const UniqueFd>(std::move(*dir));
+      if (scratch) *scratch = WriteScratch{std::move(parent), dir_};
+    }
     name_ = std::string(key_.name());
     // The publish step refuses a directory or (without overwrite) any entry atomically; the
     // check here only saves copying a large file that could not be published.
     if (!options_.atomic || !options_.size_hint || *options_.size_hint >= kFailFastBytes) {
-      if (auto ok = check_destination(dir_.get(), name_, options_.overwrite); !ok) return ok;
+      if (auto ok = check_destination(dir_fd(), name_, options_.overwrite); !ok) return ok;
     }
     if (options_.atomic) {
-      auto temp = create_temp(*shared_, dir_.get(),
+      auto temp = create_temp(*shared_, dir_fd(),
                               options_.mode ? static_cast<mode_t>(*options_.mode & 07777) : 0666);
       if (!temp) return temp.error();
       file_ = std::move(*temp);
     } else {
       int flags =
           O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | (options_.overwrite ? 0 : O_EXCL);
-      int fd = ::openat(dir_.get(), name_.c_str(), flags, 0666);
+      int fd = ::openat(dir_fd(), name_.c_str(), flags, 0666);
       if (fd < 0 && errno == ELOOP) {
         // A symlink at the key is replaced, never written through.
-        ::unlinkat(dir_.get(), name_.c_str(), 0);
-        fd = ::openat(dir_.get(), name_.c_str(), flags, 0666);
+        ::unlinkat(dir_fd(), name_.c_str(), 0);
+        fd = ::openat(dir_fd(), name_.c_str(), flags, 0666);
       }
       if (fd < 0) return errno_error(errno);
       file_ = TempFile{UniqueFd(fd), name_};  // a partial target is removed on failure
@@ -982,12 +1026,12 @@ class LocalWrite final : public Commit, public std::enable_shared_from_this<Loca
       return Step{Stage::committing, {}};
     }
     if (sealed && options_.atomic) {
-      if (auto published = publish(*shared_, dir_.get(), file_, name_, options_.overwrite);
+      if (auto published = publish(*shared_, dir_fd(), file_, name_, options_.overwrite);
           !published) {
         sealed = published.error();
       }
     } else if (sealed) {
-      if (auto synced = sync_fd(*shared_, dir_.get()); !synced) sealed = synced.error();
+      if (auto synced = sync_fd(*shared_, dir_fd()); !synced) sealed = synced.error();
     }
     if (!sealed) {
       discard();
@@ -1043,6 +1087,7 @@ class LocalWrite final : public Commit, public std::enable_shared_from_this<Loca
 
   SharedPtr shared_;
   CommitterPtr committer_;
+  WriteTripsPtr trips_;  // null: a worker trip of its own
   Executor& executor_;
   StoreKey key_;
   ByteSourcePtr source_;
@@ -1050,7 +1095,8 @@ class LocalWrite final : public Commit, public std::enable_shared_from_this<Loca
   OperationRef op_;
   Callback<EntryInfo> done_;
   // Touched by one worker job at a time (each job starts after the previous completed).
-  UniqueFd dir_;
+  std::shared_ptr<const UniqueFd> dir_;  // shared with the writes of its trip
+  int dir_fd() const { return dir_ ? dir_->get() : -1; }
   TempFile file_;  // the temporary file, or (non-atomic) the target being written
   std::string name_;
   EntryInfo sealed_;  // what the file is, once sealed and waiting for its commit
@@ -1115,6 +1161,8 @@ class LocalStore final : public Store {
       : Store(executor, std::move(name), std::move(capabilities)),
         shared_(std::move(shared)),
         committer_(std::make_shared<Committer>(shared_, this->executor())),
+        write_trips_(std::make_shared<SharedTrips<WriteScratch>>(this->executor(), kWritesPerTrip,
+                                                                 kMinWriteTrips)),
         root_path_(shared_->root_path) {}
 
  protected:
@@ -1158,8 +1206,8 @@ class LocalStore final : public Store {
 
   void do_write(const StoreKey& key, ByteSourcePtr source, WriteOptions options,
                 const OperationRef& op, Callback<EntryInfo> done) override {
-    std::make_shared<LocalWrite>(shared_, committer_, executor(), key, std::move(source), options,
-                                 op, std::move(done))
+    std::make_shared<LocalWrite>(shared_, committer_, write_trips_, executor(), key,
+                                 std::move(source), options, op, std::move(done))
         ->start();
   }
 
@@ -1265,6 +1313,7 @@ class LocalStore final : public Store {
 
   SharedPtr shared_;
   CommitterPtr committer_;
+  WriteTripsPtr write_trips_;
   std::string root_path_;
 };
 

@@ -4,6 +4,8 @@
 #include "tetherd/daemon/source_file_source.hpp"
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -73,6 +75,7 @@ TEST_CASE("source file: a copy of a file that changed is refused as retryable") 
     auto checked = opened.source->check_region_copied(10);
     REQUIRE_FALSE(checked.ok());
     CHECK(checked.error().code == core::Errc::PreconditionFailed);
+    CHECK(checked.error().message().find("it grew") != std::string::npos);
   }
   SUBCASE("it shrank after it was opened") {
     write_file(scratch.path() / "f", "0123456789");
@@ -93,4 +96,21 @@ TEST_CASE("source file: a copy of a file that changed is refused as retryable") 
     REQUIRE_FALSE(checked.ok());
     CHECK(checked.error().code == core::Errc::PreconditionFailed);
   }
+}
+
+TEST_CASE("source file: releasing the region closes the file, and its state stays") {
+  TempDir scratch{"tetherd-sfs"};
+  write_file(scratch.path() / "f", "0123456789");
+  Opened opened(scratch.path(), "f");
+  auto region = opened.source->file_region();
+  REQUIRE(region.has_value());
+  const int fd = region->fd;
+  CHECK(::fcntl(fd, F_GETFD) != -1);
+  opened.source->release_region();
+  CHECK_FALSE(opened.source->file_region().has_value());
+  CHECK(opened.source->state().size == 10);
+  opened.source->release_region();  // twice is harmless
+  // The descriptor number may be reused by now; it is no longer this file's.
+  struct stat info {};
+  CHECK((::fstat(fd, &info) != 0 || info.st_ino != opened.source->state().inode));
 }

@@ -160,6 +160,11 @@ class ByteSource : public std::enable_shared_from_this<ByteSource> {
   /// with it; it must be thread-safe). read() opens the file by itself.
   virtual bool opens_on_worker() const { return false; }
   virtual Result<void> open_on_worker() { return success(); }
+  /// With file_region(): called by the consumer on its worker thread once it is done with
+  /// the region (copied and checked, or given up), so that the source may close its
+  /// descriptor there rather than on the loop thread. Neither file_region() nor read() is
+  /// called afterwards. The default keeps the descriptor until the source is destroyed.
+  virtual void release_region() {}
 };
 using ByteSourcePtr = std::shared_ptr<ByteSource>;
 

@@ -12,10 +12,13 @@ namespace tetherd::daemon {
 std::size_t raise_open_file_limit() noexcept;
 
 /// Writes one rule may have in flight, given the open-file limit and the number of rules:
-/// a small-file write waiting for its group commit holds up to four descriptors (source
-/// file, temporary file, target directory, and briefly a source directory), and a reserve
-/// stays free for the watcher, sockets and logs. Between 16 and 1024: more in flight makes
-/// bigger commits (one flush for more files); past a thousand it only costs memory.
+/// a small-file write waiting for its group commit holds its temporary file and a share of
+/// its target directory (the writes of one worker trip share it), and while it copies,
+/// the source file: three descriptors is the bound used, and a reserve stays free for the
+/// watcher, sockets and logs. Between 16 and 4096. A durable write is reported after two
+/// flushes (its data, then its name), so the writes in flight, not the workers, bound a
+/// burst: 4096 measured about 10% faster than 1024 on 100,000 small files; each costs a
+/// few KiB of memory.
 std::size_t writes_in_flight_per_rule(std::size_t open_file_limit, std::size_t rules) noexcept;
 
 /// Sets UV_THREADPOOL_SIZE (unless the user did) before the loop starts: twice the CPUs,

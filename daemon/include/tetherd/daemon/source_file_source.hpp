@@ -41,6 +41,8 @@ class SourceFileSource final : public core::ByteSource {
   core::Result<void> check_region_copied(std::uint64_t copied) const override;
   bool opens_on_worker() const override { return tree_ != nullptr; }
   core::Result<void> open_on_worker() override;
+  /// Closes the file on the consumer's worker (its state() stays).
+  void release_region() override;
 
   /// The state the file had when opened (what the target will show once written). For a
   /// source opened on a worker: once a read or the consumer's write has completed.
