@@ -8,9 +8,9 @@
 #                   (the committed results), build/bench-quick for --quick
 #   --tetherd PATH  measure this binary instead of building the release preset
 #   --work DIR      parent directory of the scratch trees (default: $TMPDIR or /tmp). A full
-#                   run needs about 32 GiB and 10 M inodes there; it checks before starting
+#                   run needs about 30 GiB and 4 M inodes there; it checks before starting
 #   --only LIST     comma-separated scenarios: latency,burst,scaling,watch,big,overflow
-#   --max-files N   leave out the scaling points above N files (the 1M point takes ~8 min)
+#   --max-files N   leave out the scaling points above N files (the 1M point takes ~20 min)
 #   --no-install    never call apt-get (a missing peer is skipped and marked in the table)
 #   --no-micro      skip the Google Benchmark microbenchmarks (full run only)
 #
@@ -69,11 +69,12 @@ if [[ -z $tetherd ]]; then
 fi
 [[ -x $tetherd ]] || { echo "run.sh: no tetherd binary at $tetherd" >&2; exit 66; }
 
-# 3. Room for the trees (a full run writes ~32 GiB and ~9.8 M inodes, 1.6 M of them the
-# cp -a targets of the scaling series; nothing is deleted before the end, see
-# TESTING-RECIPES "Benchmarking on this filesystem").
+# 3. Room for the trees (a full run writes ~26 GiB and ~3.5 M inodes in the work dir, where
+# nothing is deleted before the end, see TESTING-RECIPES "Benchmarking on this filesystem";
+# the 1M-file point's trees live on loop-mounted images there, ~3 GiB at a time, each
+# dropped after its run, and the harness checks their room itself).
 mkdir -p "$work"
-need_kib=$((quick ? 1 << 20 : 34 << 20)) need_inodes=$((quick ? 100000 : 10500000))
+need_kib=$((quick ? 1 << 20 : 30 << 20)) need_inodes=$((quick ? 100000 : 4000000))
 read -r avail_kib avail_inodes < <(df -k --output=avail,iavail "$work" | tail -1)
 if ((avail_kib < need_kib || avail_inodes < need_inodes)); then
   echo "run.sh: $work has $((avail_kib >> 20)) GiB and $avail_inodes inodes free;" \

@@ -184,10 +184,13 @@ copy done); cp, rsync and lsyncd do not sync at all, so they leave the writeback
 kernel after the figure stops.
 
 ## How completion is measured
-The same for every tool: the target is polled until every expected file is present with
-its full size (directories checked in order; the poll interval is 1–20 ms, small against
-each figure; the latency poller stats pending files every 0.2 ms). One-shot tools (cp,
-rsync, `tetherd mirror --once`) are also waited for to exit. "No-op" figures time a run
+Daemons (lsyncd; tetherd in the latency, burst, rename and overflow scenarios): the target
+is polled until every expected file is present with its full size (directories checked in
+order; the poll interval is 1–20 ms, small against each figure; the latency poller stats
+pending files every 0.2 ms). One-shot tools (cp, rsync, `tetherd mirror --once`) are timed
+until they exit, which is when they say they are done; the same poll then checks, untimed,
+that the target is complete (timing that check as well added the half-second walk of a
+100,000-file tree to every one-shot figure). "No-op" figures time a run
 against an already identical target (for lsyncd: until its log says the startup rsync
 finished); `cp -a` has no such mode, so the initial sync measures it cold only. Peak RSS:
 `/usr/bin/time -f %M` for one-shot tools; VmHWM from /proc for daemons (for lsyncd plus the
