@@ -394,7 +394,13 @@ void MirrorRule::mark_dirty(const std::string& path, Seq seq, Origin origin, Clo
   entry.known_target.reset();
   entry.known_source.reset();
   update(entry);
-  schedule_.emplace(due, path);
+  // Due already (a walk's differences, most changes with delay 0): straight to the queue
+  // the pump takes from; the schedule is for what must wait.
+  if (due <= Clock::now()) {
+    ready_.push_back(path);
+  } else {
+    schedule_.emplace(due, path);
+  }
   if (dirty_.size() > kMaxDirty) {
     collapse_to_rescan();
     return;

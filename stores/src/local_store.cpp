@@ -31,6 +31,8 @@ constexpr std::size_t kCopyBuffer = 1 << 20;         // read/write fallback buff
 // at least this many trips (the pool has at least 4 threads), see SharedTrips.
 constexpr std::size_t kWritesPerTrip = 16;
 constexpr std::size_t kMinWriteTrips = 4;
+// A commit cycle's writes are linked by this many parallel jobs after its flush.
+constexpr std::size_t kPublishJobs = 4;
 
 // Immutable after open; shared with worker threads.
 struct Shared {
@@ -800,15 +802,18 @@ using CommitPtr = std::shared_ptr<Commit>;
 
 // Group commit. A durable change must have its data durable before its name appears, and
 // its name durable before it is reported: per file two fsyncs, each a device flush, which
-// bounds a burst of small files at a few hundred per second. Instead one commit cycle at a
-// time runs on a worker; a change that is ready joins the next cycle. A cycle flushes the
-// file system once (syncfs), which makes durable both the data of this cycle's writes and
-// the names published by the previous cycle; then it reports the previous cycle's writes,
-// reports its own directory changes, and publishes its own writes, which the next cycle's
-// flush confirms (one follows at once when nothing else is waiting). So a burst costs one
-// flush per cycle, and every change is still reported only after the flush that covers it.
-// A change that arrives alone, with nothing unconfirmed, keeps per-file fsyncs, so a lone
-// edit never waits for unrelated dirty data on the file system. Loop thread only.
+// bounds a burst of small files at a few hundred per second. Instead one flush at a time
+// runs on a worker (a cycle); a change that is ready joins the next cycle. A cycle flushes
+// the file system once (syncfs), which makes durable the data of this cycle's writes and
+// the names of the writes published before it started; then it reports those, reports its
+// own directory changes, and hands its own writes to publish jobs, which link them on
+// several workers while the next cycle already flushes. A write whose publish job has
+// linked it waits for the next cycle that starts after that: its flush confirms the name.
+// So a burst costs one flush per cycle, the cycles follow each other without waiting for
+// the links, and every change is still reported only after a flush that began after it
+// was made. A change that arrives alone, with nothing unconfirmed or being published,
+// keeps per-file fsyncs, so a lone edit never waits for unrelated dirty data on the file
+// system. Loop thread only.
 class Committer : public std::enable_shared_from_this<Committer> {
  public:
   Committer(SharedPtr shared, Executor& executor)
@@ -817,12 +822,18 @@ class Committer : public std::enable_shared_from_this<Committer> {
   void enqueue(CommitPtr change);
 
  private:
+  // Starts a cycle unless one runs or nothing needs one.
+  void maybe_start_cycle();
   void start_cycle();
+  // After a cycle's flush (`flushed`: its outcome): publishes `writes` in a few parallel
+  // jobs (or, when the flush failed, releases them); each lands in unconfirmed_.
+  void publish(std::vector<CommitPtr> writes, const Result<void>& flushed);
 
   SharedPtr shared_;
   Executor& executor_;
   std::vector<CommitPtr> waiting_;
-  std::vector<CommitPtr> unconfirmed_;  // published by the last cycle, not yet flushed
+  std::vector<CommitPtr> unconfirmed_;  // linked, waiting for a flush that starts now
+  std::size_t publishing_ = 0;          // publish jobs on workers
   bool running_ = false;
 };
 using CommitterPtr = std::shared_ptr<Committer>;
@@ -1104,7 +1115,11 @@ class LocalWrite final : public Commit, public std::enable_shared_from_this<Loca
 
 void Committer::enqueue(CommitPtr change) {
   waiting_.push_back(std::move(change));
-  if (!running_) start_cycle();
+  maybe_start_cycle();
+}
+
+void Committer::maybe_start_cycle() {
+  if (!running_ && (!waiting_.empty() || !unconfirmed_.empty())) start_cycle();
 }
 
 void Committer::start_cycle() {
@@ -1112,45 +1127,83 @@ void Committer::start_cycle() {
   struct Cycle {
     std::vector<CommitPtr> batch;
     std::vector<CommitPtr> unconfirmed;
-    std::vector<std::pair<CommitPtr, Result<void>>> finished;
-    std::vector<CommitPtr> published;
+    bool alone = false;
+    Result<void> outcome = success();
   };
   auto cycle = std::make_shared<Cycle>();
   cycle->batch.swap(waiting_);
   cycle->unconfirmed.swap(unconfirmed_);
+  cycle->alone = cycle->batch.size() == 1 && cycle->unconfirmed.empty() && publishing_ == 0;
   auto self = shared_from_this();
   executor_.run_blocking(
       [shared = shared_, cycle] {
-        if (cycle->batch.size() == 1 && cycle->unconfirmed.empty()) {
-          CommitPtr& only = cycle->batch.front();
-          cycle->finished.emplace_back(only, only->commit_alone());
-          return;
-        }
-        const Result<void> flushed = check(::syncfs(shared->root.get()));
-        for (auto& change : cycle->unconfirmed) {
-          // Published but maybe not durable: report it, so the engine writes them again.
-          cycle->finished.emplace_back(change, flushed);
-        }
-        for (auto& change : cycle->batch) {
-          if (!flushed) {
-            change->abandon();
-            cycle->finished.emplace_back(change, flushed);
-          } else if (!change->publishes()) {
-            cycle->finished.emplace_back(change, success());
-          } else if (Result<void> published = change->publish_after_flush(); published) {
-            cycle->published.push_back(change);
-          } else {
-            cycle->finished.emplace_back(change, std::move(published));
-          }
-        }
+        cycle->outcome = cycle->alone ? cycle->batch.front()->commit_alone()
+                                      : check(::syncfs(shared->root.get()));
       },
       [self, cycle] {
         self->running_ = false;
-        self->unconfirmed_ = std::move(cycle->published);
-        if (!self->waiting_.empty() || !self->unconfirmed_.empty()) self->start_cycle();
-        for (auto& [change, outcome] : cycle->finished)
-          change->complete(std::move(outcome));
+        if (cycle->alone) {
+          self->maybe_start_cycle();
+          return cycle->batch.front()->complete(std::move(cycle->outcome));
+        }
+        std::vector<CommitPtr> writes;
+        for (auto& change : cycle->batch) {
+          if (change->publishes()) writes.push_back(change);
+        }
+        if (!writes.empty()) self->publish(std::move(writes), cycle->outcome);
+        // The next flush overlaps the links just handed out.
+        self->maybe_start_cycle();
+        // Linked before this flush began, durable now (or maybe not: report the failure,
+        // so the engine writes them again).
+        for (auto& change : cycle->unconfirmed)
+          change->complete(cycle->outcome);
+        for (auto& change : cycle->batch) {
+          if (!change->publishes()) change->complete(cycle->outcome);
+        }
       });
+}
+
+void Committer::publish(std::vector<CommitPtr> writes, const Result<void>& flushed) {
+  struct Job {
+    std::vector<CommitPtr> writes;
+    std::vector<Result<void>> outcomes;
+  };
+  const std::size_t jobs = std::min(writes.size(), kPublishJobs);
+  std::size_t begin = 0;
+  for (std::size_t index = 0; index < jobs; ++index) {
+    const std::size_t size = writes.size() / jobs + (index < writes.size() % jobs ? 1 : 0);
+    auto job = std::make_shared<Job>();
+    job->writes.assign(
+        std::make_move_iterator(writes.begin() + static_cast<std::ptrdiff_t>(begin)),
+        std::make_move_iterator(writes.begin() + static_cast<std::ptrdiff_t>(begin + size)));
+    begin += size;
+    ++publishing_;
+    auto self = shared_from_this();
+    executor_.run_blocking(
+        [job, flushed] {
+          job->outcomes.reserve(job->writes.size());
+          for (auto& write : job->writes) {
+            if (!flushed) {
+              write->abandon();
+              job->outcomes.push_back(flushed);
+            } else {
+              job->outcomes.push_back(write->publish_after_flush());
+            }
+          }
+        },
+        [self, job] {
+          --self->publishing_;
+          for (std::size_t i = 0; i < job->writes.size(); ++i) {
+            if (i < job->outcomes.size() && job->outcomes[i]) {
+              self->unconfirmed_.push_back(std::move(job->writes[i]));
+            } else {
+              job->writes[i]->complete(i < job->outcomes.size() ? std::move(job->outcomes[i])
+                                                                : Result<void>(internal_error()));
+            }
+          }
+          self->maybe_start_cycle();
+        });
+  }
 }
 
 // ---------------------------------------------------------------- the store

@@ -7,6 +7,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <map>
 
 #include "fixtures.hpp"
 #include "harness.hpp"
@@ -228,6 +230,57 @@ TEST_CASE("local: writes and directory changes mixed in one burst all complete")
       CHECK(slurp(root / "files" / ("f" + n)) == "payload");
       CHECK(fs::is_directory(root / "dirs" / ("d" + n)));
     }
+  }
+  for (const auto& name : names_under(root))
+    CHECK(name.rfind(".tetherd.tmp.", 0) != 0);
+}
+
+TEST_CASE("local: durable writes that keep arriving while cycles and links run all land") {
+  // Each completion issues the next write, so changes join cycles whose flush or whose
+  // publish jobs are under way: every one must still land whole, under its name, and be
+  // reported once.
+  TestLoop loop;
+  TempDir top{kTempPrefix};
+  fs::path root = top.path() / "root";
+  fs::create_directories(root);
+  const fs::path input = top.path() / "input";
+  std::ofstream(input, std::ios::binary) << "wave payload";
+  stores::LocalStoreOptions options;
+  options.root = root.string();
+  options.durable = true;
+  auto store = stores::open_local_store(loop.executor(), options);
+  REQUIRE(store.ok());
+  constexpr int kTotal = 1500;
+  constexpr int kAtOnce = 64;
+  int issued = 0;
+  int completed = 0;
+  std::vector<std::string> failures;
+  std::map<std::string, int> reports;
+  std::function<void()> issue = [&] {
+    const std::string name = "w" + std::to_string(issued % 7) + "/" + std::to_string(issued);
+    ++issued;
+    const int fd = ::open(input.c_str(), O_RDONLY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    auto source =
+        std::make_shared<stores::FdByteSource>(loop.executor(), fd, 0, fs::file_size(input));
+    (*store)->write(key(name), source, core::WriteOptions{},
+                    [&, name](core::Result<core::EntryInfo> info) {
+                      ++completed;
+                      ++reports[name];
+                      if (!info) failures.push_back(name + ": " + info.error().message());
+                      if (issued < kTotal) issue();
+                    });
+  };
+  for (int i = 0; i < kAtOnce; ++i)
+    issue();
+  REQUIRE(loop.run_until([&] { return completed == kTotal; }));
+  CHECK(failures.empty());
+  CHECK(reports.size() == static_cast<std::size_t>(kTotal));
+  for (const auto& report : reports) {
+    const std::string& name = report.first;
+    CAPTURE(name);
+    CHECK(report.second == 1);
+    CHECK(slurp(root / name) == "wave payload");
   }
   for (const auto& name : names_under(root))
     CHECK(name.rfind(".tetherd.tmp.", 0) != 0);
