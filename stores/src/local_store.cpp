@@ -1171,7 +1171,7 @@ void Committer::publish(std::vector<CommitPtr> writes, const Result<void>& flush
   const std::size_t jobs = std::min(writes.size(), kPublishJobs);
   std::size_t begin = 0;
   for (std::size_t index = 0; index < jobs; ++index) {
-    const std::size_t size = writes.size() / jobs + (index < writes.size() % jobs ? 1 : 0);
+    const std::size_t size = even_share(writes.size(), jobs, index);
     auto job = std::make_shared<Job>();
     job->writes.assign(
         std::make_move_iterator(writes.begin() + static_cast<std::ptrdiff_t>(begin)),

@@ -10,6 +10,12 @@
 
 namespace tetherd::stores {
 
+/// The size of part `index` when `count` items are cut into `parts` parts (0 < parts ≤
+/// count) as evenly as they go: the first count % parts parts take one item more.
+inline std::size_t even_share(std::size_t count, std::size_t parts, std::size_t index) {
+  return count / parts + (index < count % parts ? 1 : 0);
+}
+
 /// Runs blocking jobs submitted during one loop turn in shared worker trips. A burst of
 /// small operations (the writes of an initial sync: a thousand issued at once) would cost
 /// a worker trip each: a queue lock, a wake-up and a completion callback per file, paid
@@ -58,8 +64,7 @@ class SharedTrips : public std::enable_shared_from_this<SharedTrips<Scratch>> {
         std::min(count, std::max(min_trips_, (count + jobs_per_trip_ - 1) / jobs_per_trip_));
     std::size_t begin = 0;
     for (std::size_t trip = 0; trip < trips; ++trip) {
-      // Spread evenly: the first (count % trips) trips take one job more.
-      const std::size_t size = count / trips + (trip < count % trips ? 1 : 0);
+      const std::size_t size = even_share(count, trips, trip);
       auto batch = std::make_shared<std::vector<Job>>();
       batch->reserve(size);
       for (std::size_t i = begin; i < begin + size; ++i)

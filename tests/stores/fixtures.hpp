@@ -45,6 +45,17 @@ struct MemoryFixture {
   core::StorePtr store;
 };
 
+/// A durable local store rooted at the existing directory `root` (group-commit tests).
+inline core::StorePtr open_durable_local_store(core::Executor& executor,
+                                               const std::filesystem::path& root) {
+  stores::LocalStoreOptions options;
+  options.root = root.string();
+  options.durable = true;
+  auto opened = stores::open_local_store(executor, options);
+  if (!opened) throw std::runtime_error(opened.error().message());
+  return *opened;
+}
+
 struct LocalFixtureBase {
   explicit LocalFixtureBase(core::Executor& executor, stores::LocalStoreOptions options) {
     std::filesystem::create_directory(root());

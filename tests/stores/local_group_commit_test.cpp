@@ -245,11 +245,7 @@ TEST_CASE("local: durable writes that keep arriving while cycles and links run a
   fs::create_directories(root);
   const fs::path input = top.path() / "input";
   std::ofstream(input, std::ios::binary) << "wave payload";
-  stores::LocalStoreOptions options;
-  options.root = root.string();
-  options.durable = true;
-  auto store = stores::open_local_store(loop.executor(), options);
-  REQUIRE(store.ok());
+  auto store = open_durable_local_store(loop.executor(), root);
   constexpr int kTotal = 1500;
   constexpr int kAtOnce = 64;
   int issued = 0;
@@ -263,13 +259,13 @@ TEST_CASE("local: durable writes that keep arriving while cycles and links run a
     REQUIRE(fd >= 0);
     auto source =
         std::make_shared<stores::FdByteSource>(loop.executor(), fd, 0, fs::file_size(input));
-    (*store)->write(key(name), source, core::WriteOptions{},
-                    [&, name](core::Result<core::EntryInfo> info) {
-                      ++completed;
-                      ++reports[name];
-                      if (!info) failures.push_back(name + ": " + info.error().message());
-                      if (issued < kTotal) issue();
-                    });
+    store->write(key(name), source, core::WriteOptions{},
+                 [&, name](core::Result<core::EntryInfo> info) {
+                   ++completed;
+                   ++reports[name];
+                   if (!info) failures.push_back(name + ": " + info.error().message());
+                   if (issued < kTotal) issue();
+                 });
   };
   for (int i = 0; i < kAtOnce; ++i)
     issue();

@@ -118,11 +118,7 @@ TEST_CASE("local: writes sharing trips and parent directories land or fail each 
   std::ofstream(root / "blocker", std::ios::binary) << "a file where a directory is wanted";
   const fs::path input = top.path() / "input";
   std::ofstream(input, std::ios::binary) << "payload";
-  stores::LocalStoreOptions options;
-  options.root = root.string();
-  options.durable = true;
-  auto store = stores::open_local_store(loop.executor(), options);
-  REQUIRE(store.ok());
+  auto store = open_durable_local_store(loop.executor(), root);
 
   // Issued in one turn, so they share trips: runs of writes into one directory, with a
   // write that cannot create its parent in the middle of them.
@@ -141,7 +137,7 @@ TEST_CASE("local: writes sharing trips and parent directories land or fail each 
         std::make_shared<stores::FdByteSource>(loop.executor(), fd, 0, fs::file_size(input));
     core::WriteOptions write;
     write.mode = 0600;
-    (*store)->write(key(name), source, write, [&results, name](core::Result<core::EntryInfo> info) {
+    store->write(key(name), source, write, [&results, name](core::Result<core::EntryInfo> info) {
       results.emplace(name, std::move(info));
     });
   }
