@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "beneath.hpp"
+#include "publish_partition.hpp"
 #include "shared_trips.hpp"
 #include "tetherd/stores/errno_map.hpp"
 #include "tetherd/stores/fd_byte_source.hpp"
@@ -31,7 +32,8 @@ constexpr std::size_t kCopyBuffer = 1 << 20;         // read/write fallback buff
 // at least this many trips (the pool has at least 4 threads), see SharedTrips.
 constexpr std::size_t kWritesPerTrip = 16;
 constexpr std::size_t kMinWriteTrips = 4;
-// A commit cycle's writes are linked by this many parallel jobs after its flush.
+// A commit cycle's writes are linked by at most this many parallel jobs after its flush,
+// one directory per job (partition_by_directory).
 constexpr std::size_t kPublishJobs = 4;
 
 // Immutable after open; shared with worker threads.
@@ -793,6 +795,8 @@ class Commit {
   // none). What it does becomes durable at the next flush. false: nothing to do.
   virtual bool publishes() const { return false; }
   virtual Result<void> publish_after_flush() { return success(); }
+  // The directory publish_after_flush() links into (publish jobs never share one).
+  virtual std::string_view publish_directory() const { return {}; }
   // Worker: the flush failed before publish_after_flush(); release what is not published.
   virtual void abandon() {}
   // Loop: reports the outcome.
@@ -806,8 +810,8 @@ using CommitPtr = std::shared_ptr<Commit>;
 // runs on a worker (a cycle); a change that is ready joins the next cycle. A cycle flushes
 // the file system once (syncfs), which makes durable the data of this cycle's writes and
 // the names of the writes published before it started; then it reports those, reports its
-// own directory changes, and hands its own writes to publish jobs, which link them on
-// several workers while the next cycle already flushes. A write whose publish job has
+// own directory changes, and hands its own writes to publish jobs (one directory each), which link
+// them on several workers while the next cycle already flushes. A write whose publish job has
 // linked it waits for the next cycle that starts after that: its flush confirms the name.
 // So a burst costs one flush per cycle, the cycles follow each other without waiting for
 // the links, and every change is still reported only after a flush that began after it
@@ -917,6 +921,11 @@ class LocalWrite final : public Commit, public std::enable_shared_from_this<Loca
   bool publishes() const override { return true; }
   // Commit (worker): a flush made the data durable; publish (the next flush confirms it).
   Result<void> publish_after_flush() override { return publish_sealed(false); }
+  std::string_view publish_directory() const override {
+    const std::string_view key = key_.str();
+    const auto slash = key.rfind('/');
+    return slash == std::string_view::npos ? std::string_view() : key.substr(0, slash);
+  }
   void abandon() override { discard(); }
   // Commit (loop): reports the outcome.
   void complete(Result<void> outcome) override {
@@ -1168,15 +1177,15 @@ void Committer::publish(std::vector<CommitPtr> writes, const Result<void>& flush
     std::vector<CommitPtr> writes;
     std::vector<Result<void>> outcomes;
   };
-  const std::size_t jobs = std::min(writes.size(), kPublishJobs);
-  std::size_t begin = 0;
-  for (std::size_t index = 0; index < jobs; ++index) {
-    const std::size_t size = even_share(writes.size(), jobs, index);
+  std::vector<std::string_view> directories;
+  directories.reserve(writes.size());
+  for (const auto& write : writes)
+    directories.push_back(write->publish_directory());
+  for (auto& indices : partition_by_directory(directories, kPublishJobs)) {
     auto job = std::make_shared<Job>();
-    job->writes.assign(
-        std::make_move_iterator(writes.begin() + static_cast<std::ptrdiff_t>(begin)),
-        std::make_move_iterator(writes.begin() + static_cast<std::ptrdiff_t>(begin + size)));
-    begin += size;
+    job->writes.reserve(indices.size());
+    for (std::size_t index : indices)
+      job->writes.push_back(std::move(writes[index]));
     ++publishing_;
     auto self = shared_from_this();
     executor_.run_blocking(
