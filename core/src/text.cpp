@@ -158,13 +158,15 @@ std::optional<std::string> base64_decode(std::string_view text) {
   return out;
 }
 
-std::string json_quote(std::string_view utf8) {
-  std::string out;
-  out.reserve(utf8.size() + 2);
+void append_json_quoted(std::string& out, std::string_view utf8) {
   out.push_back('"');
-  for (const char symbol : utf8) {
-    const auto byte = static_cast<std::uint8_t>(symbol);
-    switch (symbol) {
+  std::size_t plain = 0;  // start of the bytes not copied yet: runs are copied whole
+  for (std::size_t i = 0; i < utf8.size(); ++i) {
+    const auto byte = static_cast<std::uint8_t>(utf8[i]);
+    if (byte >= 0x20 && byte != 0x7F && byte != '"' && byte != '\\') continue;
+    out.append(utf8, plain, i - plain);
+    plain = i + 1;
+    switch (byte) {
       case '"':
         out += "\\\"";
         break;
@@ -187,16 +189,19 @@ std::string json_quote(std::string_view utf8) {
         out += "\\f";
         break;
       default:
-        if (byte < 0x20 || byte == 0x7F) {
-          out += "\\u00";
-          out.push_back(hex_digits[byte >> 4]);
-          out.push_back(hex_digits[byte & 0xF]);
-        } else {
-          out.push_back(symbol);
-        }
+        out += "\\u00";
+        out.push_back(hex_digits[byte >> 4]);
+        out.push_back(hex_digits[byte & 0xF]);
     }
   }
+  out.append(utf8, plain, utf8.size() - plain);
   out.push_back('"');
+}
+
+std::string json_quote(std::string_view utf8) {
+  std::string out;
+  out.reserve(utf8.size() + 2);
+  append_json_quoted(out, utf8);
   return out;
 }
 

@@ -89,6 +89,8 @@ struct Daemon::State {
   std::string last_error;  ///< for the STATUS= line: the latest error-level event
   uv_signal_t signals[3]{};
   bool signals_open = false;
+  /// Flushes the event log right before the loop waits (EventLog::set_batching).
+  uv_prepare_t log_flush{};
   bool stopping = false;
   int exit_code = exit_code::ok;
   std::size_t once_pending = 0;
@@ -411,6 +413,16 @@ int Daemon::run(config::Config config) {
     return exit_code::software;
   }
   state.executor = std::make_unique<stores::UvExecutor>(&state.loop);
+  // The event lines of a loop turn go out together, before the loop waits again: a burst
+  // of copies costs a few writes, not one per line. Unreferenced: it never keeps the
+  // loop alive.
+  uv_prepare_init(&state.loop, &state.log_flush);
+  state.log_flush.data = &state;
+  uv_prepare_start(&state.log_flush, [](uv_prepare_t* handle) noexcept {
+    static_cast<State*>(handle->data)->log->flush();
+  });
+  uv_unref(reinterpret_cast<uv_handle_t*>(&state.log_flush));
+  state.log->set_batching(true);
   state.notifier =
       std::make_unique<SystemdNotifier>(&state.loop, [&state] { return state.status_line(); });
   if (state.notifier->active()) {
@@ -501,6 +513,8 @@ int Daemon::run(config::Config config) {
   }
 
   uv_run(&state.loop, UV_RUN_DEFAULT);
+  state.log->set_batching(false);  // what follows is written at once
+  uv_close(reinterpret_cast<uv_handle_t*>(&state.log_flush), nullptr);
   state.log->set_observer(nullptr);
   state.notifier.reset();
   state.rules.clear();

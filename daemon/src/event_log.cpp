@@ -1,14 +1,16 @@
 #include "tetherd/daemon/event_log.hpp"
 
 #include <spdlog/logger.h>
-#include <spdlog/sinks/basic_file_sink.h>
-#include <spdlog/sinks/stdout_sinks.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
-#include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "fd_line_sink.hpp"
 #include "tetherd/core/text.hpp"
 #include "tetherd/daemon/journal_sink.hpp"
 
@@ -33,6 +35,31 @@ std::string utc_timestamp(std::chrono::system_clock::time_point time, bool date)
                   parts.tm_sec, static_cast<int>(millis));
   }
   return buffer;
+}
+
+// JSON text of the event's values (strings are valid UTF-8 already: text() and raw_path()
+// make them so, and keys and event names are the code's own ASCII).
+void append_json_value(std::string& out, const std::string& value) {
+  core::append_json_quoted(out, value);
+}
+void append_json_value(std::string& out, std::int64_t value) {
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  out.append(digits, end);
+}
+void append_json_value(std::string& out, double value) {
+  if (!std::isfinite(value)) {
+    out += "null";  // JSON has no NaN or infinity
+    return;
+  }
+  char digits[32];
+  const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;  // shortest
+  out.append(digits, end);
+  // A whole number stays recognisably a real ("17.0", as before), not an integer.
+  if (std::find_if(digits, end, [](char c) { return c == '.' || c == 'e'; }) == end) out += ".0";
+}
+void append_json_value(std::string& out, bool value) {
+  out += value ? "true" : "false";
 }
 
 }  // namespace
@@ -102,15 +129,40 @@ Event& Event::error(const core::StoreError& failure) {
 }
 
 std::string Event::to_json() const {
-  nlohmann::ordered_json line;
-  line["ts"] = utc_timestamp(time_, true);
-  line["level"] = to_string(level_);
-  line["event"] = name_;
-  for (const auto& field : fields_) {
-    const std::string& key = field.first;
-    std::visit([&line, &key](const auto& v) { line[key] = v; }, field.second);
+  // Written directly rather than through a JSON DOM: this runs once per action, on the
+  // loop thread, and a DOM cost some thirty allocations per line. Same object as a DOM
+  // would give: the keys in first-seen order, a repeated key holding its last value.
+  const std::string ts = utc_timestamp(time_, true);
+  const Value ts_value = ts, level_value = std::string(to_string(level_)), event_value = name_;
+  struct Member {
+    std::string_view key;
+    const Value* value;
+  };
+  std::vector<Member> members;
+  members.reserve(fields_.size() + 3);
+  members.push_back({"ts", &ts_value});
+  members.push_back({"level", &level_value});
+  members.push_back({"event", &event_value});
+  for (const auto& [key, value] : fields_) {
+    auto same = std::find_if(members.begin(), members.end(),
+                             [&key = key](const Member& member) { return member.key == key; });
+    if (same != members.end()) {
+      same->value = &value;
+    } else {
+      members.push_back({key, &value});
+    }
   }
-  return line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  std::string line;
+  line.reserve(160);
+  line += '{';
+  for (const auto& member : members) {
+    if (line.size() > 1) line += ',';
+    core::append_json_quoted(line, member.key);
+    line += ':';
+    std::visit([&line](const auto& v) { append_json_value(line, v); }, *member.value);
+  }
+  line += '}';
+  return line;
 }
 
 std::optional<std::string_view> Event::exact_path(std::string_view key) const noexcept {
@@ -171,22 +223,22 @@ EventLog::EventLog(EventLogOptions options) : options_(std::move(options)) {
   }
   if (!options_.file.empty()) {
     try {
-      auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(options_.file, false);
-      file_ = std::make_shared<spdlog::logger>("tetherd-events-file", std::move(sink));
+      file_sink_ = FdLineSink::open_file(options_.file);
+      file_ = std::make_shared<spdlog::logger>("tetherd-events-file", file_sink_);
     } catch (const std::exception& error) {
       throw std::runtime_error("cannot open the event log file " + options_.file + ": " +
                                error.what());
     }
     file_->set_pattern("%v");
     file_->set_level(spdlog::level::trace);
-    file_->flush_on(spdlog::level::trace);
+    file_->flush_on(spdlog::level::off);  // the sink writes each line, or the batch at flush()
   }
   if (options_.stderr_format != EventLogOptions::StderrFormat::none && !options_.journal) {
-    auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-    stderr_ = std::make_shared<spdlog::logger>("tetherd-events-stderr", std::move(sink));
+    stderr_sink_ = std::make_shared<FdLineSink>(STDERR_FILENO);
+    stderr_ = std::make_shared<spdlog::logger>("tetherd-events-stderr", stderr_sink_);
     stderr_->set_pattern("%v");
     stderr_->set_level(spdlog::level::trace);
-    stderr_->flush_on(spdlog::level::trace);
+    stderr_->flush_on(spdlog::level::off);
   }
 }
 
@@ -219,6 +271,11 @@ void EventLog::emit(const Event& event) {
 void EventLog::flush() {
   if (file_) file_->flush();
   if (stderr_) stderr_->flush();
+}
+
+void EventLog::set_batching(bool on) {
+  if (file_sink_) file_sink_->set_batching(on);
+  if (stderr_sink_) stderr_sink_->set_batching(on);
 }
 
 }  // namespace tetherd::daemon

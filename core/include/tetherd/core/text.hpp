@@ -26,6 +26,8 @@ std::optional<std::string> base64_decode(std::string_view text);
 /// A JSON string literal (with the quotes) for text that must already be valid UTF-8:
 /// escapes '"', '\\' and control characters (U+0000..U+001F, U+007F) so a line stays a line.
 std::string json_quote(std::string_view utf8);
+/// json_quote(), appended to `out`.
+void append_json_quoted(std::string& out, std::string_view utf8);
 
 /// A single-line, terminal-safe rendering of a path: valid printable UTF-8 unchanged,
 /// '\\' -> "\\\\", newline/tab/CR -> "\\n"/"\\t"/"\\r", other control bytes and bytes of

@@ -25,6 +25,8 @@ class logger;
 
 namespace tetherd::daemon {
 
+class FdLineSink;
+
 enum class EventLevel { debug, info, warn, error };
 std::string_view to_string(EventLevel level) noexcept;
 /// "debug", "info", "warn"/"warning", "error"; nullopt otherwise.
@@ -105,6 +107,10 @@ class EventLog {
 
   void emit(const Event& event);
   void flush();
+  /// Batching on: lines wait in memory until flush() (the daemon flushes before its loop
+  /// waits, so nothing waits longer than a loop turn); off (the default): each line is
+  /// written when emitted. Turning it off flushes.
+  void set_batching(bool on);
   /// Called with every emitted event, whatever its level (the daemon's status line).
   void set_observer(std::function<void(const Event&)> observer) { observer_ = std::move(observer); }
   EventLevel level() const noexcept { return options_.level; }
@@ -114,6 +120,8 @@ class EventLog {
   EventLogOptions options_;
   std::shared_ptr<spdlog::logger> file_;
   std::shared_ptr<spdlog::logger> stderr_;
+  std::shared_ptr<FdLineSink> file_sink_;
+  std::shared_ptr<FdLineSink> stderr_sink_;
   std::function<void(const Event&)> observer_;
 };
 
