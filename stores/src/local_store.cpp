@@ -1344,7 +1344,12 @@ class LocalStore final : public Store {
   }
 
   std::optional<StoreError> reject_key(const StoreKey& key) const override {
-    for (auto segment : key.segments()) {
+    // Segment by segment, without the vector segments() would allocate for every key.
+    const std::string_view text = key.str();
+    for (std::size_t start = 0; start < text.size();) {
+      const std::size_t end = std::min(text.find('/', start), text.size());
+      const std::string_view segment = text.substr(start, end - start);
+      start = end + 1;
       if (is_temp_name(segment)) {
         return StoreError::make(Errc::InvalidPath,
                                 "names starting with '.tetherd.tmp.' are reserved for the "

@@ -135,6 +135,13 @@ TEST_CASE("local: the temporary-file prefix is reserved") {
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().code == Errc::InvalidPath);
   CHECK(refused.error().message().find("reserved") != std::string::npos);
+  // In any segment: the first, a middle one.
+  for (const char* key : {".tetherd.tmp.top/file", "dir/.tetherd.tmp.mid/file"}) {
+    CAPTURE(key);
+    auto nested = h.write(key, "x");
+    REQUIRE_FALSE(nested.ok());
+    CHECK(nested.error().code == Errc::InvalidPath);
+  }
   CHECK(h.write("dir/.tetherd.tmpish", "x").ok());  // only the exact prefix
   CHECK(h.fixture.raw_names() == std::vector<std::string>{"dir", "dir/.tetherd.tmpish"});
 }
