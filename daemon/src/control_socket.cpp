@@ -17,6 +17,10 @@ namespace tetherd::daemon {
 
 namespace {
 
+// The system-wide socket, for a daemon run as root without a session (the service).
+constexpr const char* kSystemControlDirectory = "/run/tetherd";
+constexpr const char* kSystemControlSocket = "/run/tetherd/control.sock";
+
 core::StoreError control_error(core::Errc code, std::string detail) {
   core::StoreError error = core::StoreError::make(code, std::move(detail));
   error.store = "control socket";
@@ -44,7 +48,7 @@ std::string default_control_socket(std::string_view explicit_path, std::string_v
   if (const char* runtime = std::getenv("XDG_RUNTIME_DIR"); runtime && *runtime) {
     return std::string(runtime) + "/tetherd.sock";
   }
-  return "/run/tetherd/control.sock";
+  return kSystemControlSocket;
 }
 
 std::string client_control_socket(std::string_view explicit_path) {
@@ -53,7 +57,7 @@ std::string client_control_socket(std::string_view explicit_path) {
   if (const char* runtime = std::getenv("XDG_RUNTIME_DIR"); runtime && *runtime) {
     candidates.push_back(std::string(runtime) + "/tetherd.sock");
   }
-  candidates.push_back("/run/tetherd/control.sock");
+  candidates.push_back(kSystemControlSocket);
   for (const auto& candidate : candidates) {
     struct stat info {};
     if (::stat(candidate.c_str(), &info) == 0 && S_ISSOCK(info.st_mode)) return candidate;
@@ -84,6 +88,11 @@ core::Result<void> ControlServer::listen(const std::string& path) {
   pipe_ = new uv_pipe_t{};
   uv_pipe_init(loop_, pipe_, 0);
   pipe_->data = this;
+  if (path == kSystemControlSocket) {
+    // systemd makes this directory for the service (RuntimeDirectory=); a daemon started
+    // by hand (root, no XDG_RUNTIME_DIR) makes it itself. Failure: bind() reports it.
+    ::mkdir(kSystemControlDirectory, 0755);
+  }
   int status = uv_pipe_bind(pipe_, path.c_str());
   if (status == UV_EADDRINUSE) {
     if (someone_listens(path)) {
