@@ -60,13 +60,10 @@ Result<StoreKey> StoreKey::parse_file(std::string_view text) {
 
 std::vector<std::string_view> StoreKey::segments() const {
   std::vector<std::string_view> parts;
-  std::string_view rest = text_;
-  while (!rest.empty()) {
-    auto slash = rest.find('/');
-    parts.push_back(rest.substr(0, slash));
-    if (slash == std::string_view::npos) break;
-    rest.remove_prefix(slash + 1);
-  }
+  any_segment([&parts](std::string_view segment) {
+    parts.push_back(segment);
+    return false;
+  });
   return parts;
 }
 
@@ -85,9 +82,13 @@ std::string_view StoreKey::name() const noexcept {
 }
 
 StoreKey StoreKey::parent() const {
-  auto slash = text_.rfind('/');
+  return StoreKey(std::string(parent_str()));
+}
+
+std::string_view StoreKey::parent_str() const noexcept {
+  const auto slash = text_.rfind('/');
   if (slash == std::string::npos) return {};
-  return StoreKey(text_.substr(0, slash));
+  return std::string_view(text_).substr(0, slash);
 }
 
 Result<StoreKey> StoreKey::join(std::string_view relative) const {

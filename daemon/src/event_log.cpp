@@ -135,23 +135,23 @@ std::string Event::to_json() const {
   // loop thread, and a DOM cost some thirty allocations per line. Same object as a DOM
   // would give: the keys in first-seen order, a repeated key holding its last value.
   const std::string ts = utc_timestamp(time_, true);
-  const Value ts_value = ts, level_value = std::string(to_string(level_)), event_value = name_;
   struct Member {
     std::string_view key;
-    const Value* value;
+    std::string_view text;         // the value of ts, level and event...
+    const Value* value = nullptr;  // ...unless a field of the same key replaced it
   };
   std::vector<Member> members;
   members.reserve(fields_.size() + 3);
-  members.push_back({"ts", &ts_value});
-  members.push_back({"level", &level_value});
-  members.push_back({"event", &event_value});
+  members.push_back({"ts", ts});
+  members.push_back({"level", to_string(level_)});
+  members.push_back({"event", name_});
   for (const auto& [key, value] : fields_) {
     auto same = std::find_if(members.begin(), members.end(),
                              [&key = key](const Member& member) { return member.key == key; });
     if (same != members.end()) {
       same->value = &value;
     } else {
-      members.push_back({key, &value});
+      members.push_back({key, {}, &value});
     }
   }
   std::string line;
@@ -161,7 +161,11 @@ std::string Event::to_json() const {
     if (line.size() > 1) line += ',';
     core::append_json_quoted(line, member.key);
     line += ':';
-    std::visit([&line](const auto& v) { append_json_value(line, v); }, *member.value);
+    if (member.value) {
+      std::visit([&line](const auto& v) { append_json_value(line, v); }, *member.value);
+    } else {
+      core::append_json_quoted(line, member.text);
+    }
   }
   line += '}';
   return line;

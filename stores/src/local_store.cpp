@@ -921,11 +921,7 @@ class LocalWrite final : public Commit, public std::enable_shared_from_this<Loca
   bool publishes() const override { return true; }
   // Commit (worker): a flush made the data durable; publish (the next flush confirms it).
   Result<void> publish_after_flush() override { return publish_sealed(false); }
-  std::string_view publish_directory() const override {
-    const std::string_view key = key_.str();
-    const auto slash = key.rfind('/');
-    return slash == std::string_view::npos ? std::string_view() : key.substr(0, slash);
-  }
+  std::string_view publish_directory() const override { return key_.parent_str(); }
   void abandon() override { discard(); }
   // Commit (loop): reports the outcome.
   void complete(Result<void> outcome) override {
@@ -1344,17 +1340,10 @@ class LocalStore final : public Store {
   }
 
   std::optional<StoreError> reject_key(const StoreKey& key) const override {
-    // Segment by segment, without the vector segments() would allocate for every key.
-    const std::string_view text = key.str();
-    for (std::size_t start = 0; start < text.size();) {
-      const std::size_t end = std::min(text.find('/', start), text.size());
-      const std::string_view segment = text.substr(start, end - start);
-      start = end + 1;
-      if (is_temp_name(segment)) {
-        return StoreError::make(Errc::InvalidPath,
-                                "names starting with '.tetherd.tmp.' are reserved for the "
-                                "store's temporary files");
-      }
+    if (key.any_segment(is_temp_name)) {
+      return StoreError::make(Errc::InvalidPath,
+                              "names starting with '.tetherd.tmp.' are reserved for the "
+                              "store's temporary files");
     }
     return std::nullopt;
   }

@@ -35,11 +35,26 @@ class StoreKey {
   const std::string& str() const noexcept { return text_; }
   /// Key segments; empty for the root. Views into this key.
   std::vector<std::string_view> segments() const;
+  /// Whether `predicate` holds for a segment, tried in order without allocating (for the
+  /// checks made on every key).
+  template <typename Predicate>
+  bool any_segment(Predicate&& predicate) const {
+    std::string_view rest = text_;
+    while (!rest.empty()) {
+      const auto slash = rest.find('/');
+      if (predicate(rest.substr(0, slash))) return true;
+      if (slash == std::string_view::npos) break;
+      rest.remove_prefix(slash + 1);
+    }
+    return false;
+  }
   std::size_t depth() const noexcept;
   /// The last segment; "" for the root.
   std::string_view name() const noexcept;
   /// The containing key; the root's parent is the root.
   StoreKey parent() const;
+  /// parent().str() without making the key: a view into this one.
+  std::string_view parent_str() const noexcept;
   /// `this / relative` (relative is parsed and validated like any key).
   Result<StoreKey> join(std::string_view relative) const;
   StoreKey join(const StoreKey& relative) const;
