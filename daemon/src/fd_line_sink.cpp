@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
@@ -20,7 +21,7 @@ std::shared_ptr<FdLineSink> FdLineSink::open_file(const std::string& file) {
   }
   const int fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
   if (fd < 0) throw std::runtime_error(std::strerror(errno));
-  return std::shared_ptr<FdLineSink>(new FdLineSink(fd, true));
+  return std::shared_ptr<FdLineSink>(new FdLineSink(fd, file));
 }
 
 FdLineSink::~FdLineSink() {
@@ -41,6 +42,7 @@ void FdLineSink::sink_it_(const spdlog::details::log_msg& message) {
 }
 
 void FdLineSink::write_pending() {
+  if (pending_.empty()) return;
   std::size_t written = 0;
   while (written < pending_.size()) {
     const ssize_t count = ::write(fd_, pending_.data() + written, pending_.size() - written);
@@ -52,9 +54,22 @@ void FdLineSink::write_pending() {
       pollfd ready{fd_, POLLOUT, 0};  // a non-blocking stderr: wait until it drains
       if (::poll(&ready, 1, -1) < 0 && errno != EINTR) break;
     } else {
-      break;
+      const int error_number = count < 0 ? errno : ENOSPC;
+      if (!failing_ && !file_.empty()) {
+        std::fprintf(stderr,
+                     "tetherd: cannot write the event log %s: %s; its lines are lost "
+                     "until writing works again\n",
+                     file_.c_str(), std::strerror(error_number));
+      }
+      failing_ = true;
+      pending_.clear();
+      return;
     }
   }
+  if (failing_ && !file_.empty()) {
+    std::fprintf(stderr, "tetherd: the event log %s is written again\n", file_.c_str());
+  }
+  failing_ = false;
   pending_.clear();
 }
 

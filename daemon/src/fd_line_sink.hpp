@@ -29,7 +29,6 @@ class FdLineSink final : public spdlog::sinks::base_sink<spdlog::details::null_m
   /// Batching on: lines wait for flush() (or for kMaxPending bytes). Off: written at once;
   /// turning it off flushes what waits.
   void set_batching(bool on);
-  bool has_pending() const noexcept { return !pending_.empty(); }
 
   /// Beyond this many bytes waiting, lines are written without waiting for flush().
   static constexpr std::size_t kMaxPending = 64 * 1024;
@@ -39,14 +38,16 @@ class FdLineSink final : public spdlog::sinks::base_sink<spdlog::details::null_m
   void flush_() override { write_pending(); }
 
  private:
-  FdLineSink(int fd, bool owned) : fd_(fd), owned_(owned) {}
+  FdLineSink(int fd, std::string file) : fd_(fd), owned_(true), file_(std::move(file)) {}
   /// Writes pending_ out, retrying interrupted and short writes. A descriptor that fails
-  /// otherwise (a closed pipe, a full disk) loses those lines: the log must not stop the
-  /// daemon, and there is nowhere better to report it.
+  /// otherwise (a full disk, a closed pipe) loses those lines: the log must not stop the
+  /// daemon. For a file, stderr says so once, and again when writing works again.
   void write_pending();
 
   int fd_;
   bool owned_;
+  std::string file_;  // the log file's path; empty for stderr
+  bool failing_ = false;
   bool batching_ = false;
   std::string pending_;
 };
