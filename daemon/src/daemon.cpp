@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
@@ -399,6 +400,10 @@ Daemon::~Daemon() = default;
 
 int Daemon::run(config::Config config) {
   State& state = *state_;
+  // A reader of the event log that goes away (`tetherd mirror ... | head`, a closed
+  // terminal) must not kill the mirror half-way: writes to it fail with EPIPE instead, and
+  // the log sink drops their lines. systemd sets the same for the service.
+  std::signal(SIGPIPE, SIG_IGN);
   try {
     state.log = std::make_unique<EventLog>(state.options.log);
   } catch (const std::exception& error) {
