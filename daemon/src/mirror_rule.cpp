@@ -231,7 +231,7 @@ void MirrorRule::stop(std::function<void()> done) {
   // Pending (not started) work is dropped: the next start reconciles it.
   dirty_.clear();
   schedule_.clear();
-  ready_.clear();
+  clear_ready();
   queued_rescans_.clear();
   for (auto& waiter : settle_waiters_) {
     waiter.done(SettleOutcome{false, "rule '" + settings_.name + "' is stopping"});
@@ -417,7 +417,7 @@ void MirrorRule::collapse_to_rescan() {
   }
   dirty_.clear();
   schedule_.clear();
-  ready_.clear();
+  clear_ready();
   log_.emit(Event(EventLevel::warn, "rescan")
                 .rule(settings_.name)
                 .path("")
@@ -453,9 +453,10 @@ void MirrorRule::schedule_pump() {
   });
 }
 
-bool MirrorRule::blocked(const std::string& path,
-                         const std::optional<std::string>& moved_from) const {
-  return overlaps_busy(path) || (moved_from && overlaps_busy(*moved_from));
+const std::string* MirrorRule::blocker(const std::string& path,
+                                       const std::optional<std::string>& moved_from) const {
+  if (const std::string* busy = overlapping_busy(path)) return busy;
+  return moved_from ? overlapping_busy(*moved_from) : nullptr;
 }
 
 void MirrorRule::occupy(const std::string& path, const InFlight& work) {
@@ -466,27 +467,44 @@ void MirrorRule::occupy(const std::string& path, const InFlight& work) {
 void MirrorRule::release(const std::string& path, const InFlight& work) {
   auto drop = [this](const std::string& busy) {
     auto it = busy_.find(busy);
-    if (it != busy_.end() && --it->second == 0) busy_.erase(it);
+    if (it == busy_.end() || --it->second > 0) return;
+    busy_.erase(it);
+    // What waited for this path is ready again, ahead of what came later.
+    auto parked = parked_.find(busy);
+    if (parked == parked_.end()) return;
+    std::vector<std::string> waiting = std::move(parked->second);
+    parked_.erase(parked);
+    for (auto again = waiting.rbegin(); again != waiting.rend(); ++again)
+      ready_.push_front(std::move(*again));
   };
   drop(path);
   if (work.moved_from) drop(*work.moved_from);
 }
 
-bool MirrorRule::overlaps_busy(std::string_view path) const {
+void MirrorRule::clear_ready() {
+  ready_.clear();
+  parked_.clear();
+}
+
+const std::string* MirrorRule::overlapping_busy(std::string_view path) const {
   // Logarithmic in the paths in flight (a burst keeps a thousand of them): the path itself,
   // what lies within it (keys starting "path/"), then each of its ancestors.
-  if (busy_.empty()) return false;
-  if (path.empty() || busy_.contains(path) || busy_.contains(std::string_view())) return true;
+  if (busy_.empty()) return nullptr;
+  if (auto root = busy_.find(std::string_view()); root != busy_.end()) return &root->first;
+  if (path.empty()) return &busy_.begin()->first;
+  if (auto same = busy_.find(path); same != busy_.end()) return &same->first;
   std::string prefix(path);
   prefix += '/';
   if (auto it = busy_.lower_bound(prefix); it != busy_.end() && it->first.starts_with(prefix)) {
-    return true;
+    return &it->first;
   }
   for (auto slash = path.find('/'); slash != std::string_view::npos;
        slash = path.find('/', slash + 1)) {
-    if (busy_.contains(path.substr(0, slash))) return true;
+    if (auto ancestor = busy_.find(path.substr(0, slash)); ancestor != busy_.end()) {
+      return &ancestor->first;
+    }
   }
-  return false;
+  return nullptr;
 }
 
 void MirrorRule::pump() {
@@ -502,24 +520,27 @@ void MirrorRule::pump() {
     auto it = dirty_.find(path);
     if (it != dirty_.end() && it->second.due <= now) ready_.push_back(std::move(path));
   }
-  std::deque<std::string> waiting;
   while (!ready_.empty() && in_flight_.size() < settings_.max_in_flight) {
     std::string path = std::move(ready_.front());
     ready_.pop_front();
     auto it = dirty_.find(path);
     if (it == dirty_.end() || it->second.due > now) continue;  // done, or pushed back
-    if (blocked(path, it->second.moved_from)) {
-      waiting.push_back(std::move(path));
+    if (const std::string* busy = blocker(path, it->second.moved_from)) {
+      // Waits for that path's release (release() puts it back in front), not in ready_.
+      auto parked = parked_.find(*busy);
+      if (parked == parked_.end())
+        parked = parked_.emplace(*busy, std::vector<std::string>()).first;
+      // A path marked again while it waits (a file still being written) is parked once.
+      if (parked->second.empty() || parked->second.back() != path) {
+        parked->second.push_back(std::move(path));
+      }
       continue;
     }
     Dirty entry = std::move(it->second);
     dirty_.erase(it);
     start_examine(std::move(path), std::move(entry));
   }
-  // Keep order: the blocked ones go first next time.
-  for (auto it = waiting.rbegin(); it != waiting.rend(); ++it)
-    ready_.push_front(std::move(*it));
-  // Drop duplicates that accumulate when a path waits behind a busy one.
+  // Drop duplicates that accumulate when a path is marked again while it waits.
   if (ready_.size() > 2 * dirty_.size() + 64) {
     std::set<std::string> seen;
     std::deque<std::string> unique;
@@ -615,7 +636,7 @@ void MirrorRule::root_gone(const std::string& reason) {
   // Pending work is void: the source may be anywhere now. Nothing is deleted.
   dirty_.clear();
   schedule_.clear();
-  ready_.clear();
+  clear_ready();
   queued_rescans_.clear();
   outstanding_.clear();
   pause("source root " + settings_.source + " is gone (" + reason +

@@ -168,8 +168,10 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   Seq next_seq() { return next_seq_++; }
   void schedule_pump();
   void pump();
-  /// Whether `path` (or `moved_from`) is, contains or lies within a path in flight.
-  bool blocked(const std::string& path, const std::optional<std::string>& moved_from) const;
+  /// The busy path that `path` (or `moved_from`) is, contains or lies within, if any: the
+  /// path waits until that one is released.
+  const std::string* blocker(const std::string& path,
+                             const std::optional<std::string>& moved_from) const;
   void start_examine(std::string path, Dirty entry);
   void finish_work(const std::string& path, Seq seq);
   void retry_later(const std::string& path, Dirty entry, const core::StoreError& error);
@@ -228,13 +230,19 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   std::map<std::string, Dirty> dirty_;
   std::multimap<Clock::time_point, std::string> schedule_;
   std::deque<std::string> ready_;
+  /// Ready paths that overlapped a busy path, by that busy path: they go back to the front
+  /// of ready_ when it is released, so a pump never walks a queue of blocked paths (a cold
+  /// sync queues thousands of files behind their directories' mkdirs).
+  std::map<std::string, std::vector<std::string>, std::less<>> parked_;
   std::map<std::string, InFlight> in_flight_;  ///< by path: in-flight paths never overlap
-  /// The paths in flight and their renames' old paths, counted: what blocked() consults.
+  /// The paths in flight and their renames' old paths, counted: what blocker() consults.
   std::map<std::string, unsigned, std::less<>> busy_;
   void occupy(const std::string& path, const InFlight& work);
   void release(const std::string& path, const InFlight& work);
-  /// Whether `path` is, contains or lies within a busy path.
-  bool overlaps_busy(std::string_view path) const;
+  /// The busy path that `path` is, contains or lies within, or nullptr.
+  const std::string* overlapping_busy(std::string_view path) const;
+  /// Drops every ready and parked path (the dirty map is cleared with them).
+  void clear_ready();
   std::multiset<Seq> outstanding_;  ///< seqs of dirty, in-flight and rescanning work
   std::optional<core::Executor::TimerId> pump_timer_;
   Clock::time_point pump_timer_due_{};
