@@ -296,13 +296,14 @@ OperationHandle Store::remove(const StoreKey& key, bool missing_ok, Callback<voi
                       });
 }
 
-OperationHandle Store::mkdir(const StoreKey& key, Callback<void> done) {
+OperationHandle Store::mkdir(const StoreKey& key, MkdirOptions options, Callback<void> done) {
   Checks checks{{Capability::Mkdir}, &key};
   checks.key_needs_name = true;
   checks.root_refusal = "the store root always exists";
+  if (options.mode) checks.needs.push_back(Capability::SetMode);
   return launch<void>(Operation::Mkdir, checks, std::move(done),
                       [&](const OperationRef& op, Callback<void> complete) {
-                        do_mkdir(key, op, std::move(complete));
+                        do_mkdir(key, options, op, std::move(complete));
                       });
 }
 
@@ -440,8 +441,9 @@ class ScopedStore final : public Store {
                  Callback<void> done) override {
     forward_cancel(op, parent_->remove(full(key), missing_ok, std::move(done)));
   }
-  void do_mkdir(const StoreKey& key, const OperationRef& op, Callback<void> done) override {
-    forward_cancel(op, parent_->mkdir(full(key), std::move(done)));
+  void do_mkdir(const StoreKey& key, MkdirOptions options, const OperationRef& op,
+                Callback<void> done) override {
+    forward_cancel(op, parent_->mkdir(full(key), options, std::move(done)));
   }
   void do_rmdir(const StoreKey& key, bool recursive, const OperationRef& op,
                 Callback<void> done) override {

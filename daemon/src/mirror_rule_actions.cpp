@@ -68,12 +68,17 @@ void MirrorRule::examine_with_source(std::shared_ptr<Examination> work) {
     work->entry.known_source.reset();
     // A listing just saw the path. When what it saw plans a plain copy of a file, the
     // second stat is skipped: the copy opens the file and takes content, mode and mtime
-    // from what it opened, so a listing that is stale by now cannot make it wrong. Any
-    // other plan (attributes, type changes, nothing) needs the source as it is now.
-    if (work->entry.target_known && listed->type == EntryType::File) {
+    // from what it opened, so a listing that is stale by now cannot make it wrong. The
+    // same for a directory the target lacks: a mkdir only adds, and a change since the
+    // listing is an event of its own (or the next run's difference). Any other plan
+    // (attributes, type changes, deletes, nothing) needs the source as it is now.
+    const ActionKind creation =
+        listed->type == EntryType::File ? ActionKind::Write : ActionKind::Mkdir;
+    if (work->entry.target_known &&
+        (listed->type == EntryType::File || listed->type == EntryType::Directory)) {
       const Plan listed_plan = plan_path(listed, work->entry.known_target, policy_, false);
       if (listed_plan.refused.empty() && listed_plan.actions.size() == 1 &&
-          listed_plan.actions.front() == ActionKind::Write) {
+          listed_plan.actions.front() == creation) {
         work->source = std::move(listed);
         examine_with_target(std::move(work));
         return;
@@ -323,19 +328,25 @@ void MirrorRule::run_next_action(std::shared_ptr<Examination> work) {
       });
       return;
     }
-    case ActionKind::Mkdir:
-      store->mkdir(work->key, [self, work, succeeded](core::Result<void> outcome) {
-        if (!outcome) {
-          self->action_failed(work, outcome.error());
-          return;
-        }
-        self->counters_.mkdirs++;
-        TargetState state;
-        state.type = EntryType::Directory;
-        self->remember(*work->source, state);
-        succeeded(0);
-      });
+    case ActionKind::Mkdir: {
+      // The directory is made with the source's mode in the same operation (no attrs step).
+      core::MkdirOptions options;
+      if (policy_.preserve_mode) options.mode = work->source->mode;
+      store->mkdir(work->key, options,
+                   [self, work, options, succeeded](core::Result<void> outcome) {
+                     if (!outcome) {
+                       self->action_failed(work, outcome.error());
+                       return;
+                     }
+                     self->counters_.mkdirs++;
+                     TargetState state;
+                     state.type = EntryType::Directory;
+                     state.mode = options.mode;
+                     self->remember(*work->source, state);
+                     succeeded(0);
+                   });
       return;
+    }
     case ActionKind::Symlink:
       store->symlink(work->key, work->source->link_target,
                      [self, work, succeeded](core::Result<void> outcome) {

@@ -123,10 +123,7 @@ Plan plan_path(const std::optional<SourceEntry>& source, const std::optional<Tar
   switch (wanted) {
     case EntryType::Directory:
       if (!present) {
-        plan.actions.push_back(ActionKind::Mkdir);
-        if (policy.preserve_mode && policy.target_keeps_mode) {
-          plan.actions.push_back(ActionKind::SetAttrs);
-        }
+        plan.actions.push_back(ActionKind::Mkdir);  // with the source's mode, when preserved
       } else if (!mode_matches(*source, *target, policy)) {
         plan.actions.push_back(ActionKind::SetAttrs);
       }

@@ -618,19 +618,42 @@ Result<void> remove_entry(const Shared& shared, const StoreKey& key, bool missin
   return outcome;
 }
 
-Result<void> make_directory(const Shared& shared, const StoreKey& key, ChangedDirs* changed) {
+/// chmod of `name` in `dir_fd`, never following a symlink (refused instead).
+Result<void> change_mode(int dir_fd, const std::string& name, std::uint32_t mode) {
+  // glibc checks the entry through O_PATH|O_NOFOLLOW: a symlink is refused, never followed.
+  if (::fchmodat(dir_fd, name.c_str(), static_cast<mode_t>(mode & 07777), AT_SYMLINK_NOFOLLOW) !=
+      0) {
+    if (errno == EOPNOTSUPP) {
+      auto error = errno_error(errno, "symbolic links have no mode of their own");
+      error.code = Errc::PermissionDenied;
+      return error;
+    }
+    return errno_error(errno);
+  }
+  return success();
+}
+
+Result<void> make_directory(const Shared& shared, const StoreKey& key,
+                            std::optional<std::uint32_t> mode, ChangedDirs* changed) {
   auto dir = open_parent(shared, key, true);
   if (!dir) return dir.error();
   std::string name(key.name());
-  if (::mkdirat(dir->get(), name.c_str(), 0777) != 0) {
-    if (errno != EEXIST) return errno_error(errno);
+  const bool created =
+      ::mkdirat(dir->get(), name.c_str(), mode ? static_cast<mode_t>(*mode & 07777) : 0777) == 0;
+  if (!created && errno != EEXIST) return errno_error(errno);
+  if (!created || mode) {
+    // What is there now: a directory found instead of made, or what the umask, a default
+    // ACL or an inherited setgid bit made of the mode asked for.
     struct stat info {};
     if (::fstatat(dir->get(), name.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) {
       return errno_error(errno);
     }
-    if (S_ISDIR(info.st_mode)) return success();
-    return errno_error(EEXIST, "exists and is not a directory");
+    if (!S_ISDIR(info.st_mode)) return errno_error(EEXIST, "exists and is not a directory");
+    if (mode && (info.st_mode & 07777) != (*mode & 07777)) {
+      if (auto set = change_mode(dir->get(), name, *mode); !set) return set;
+    }
   }
+  if (!created) return success();
   return directory_changed(shared, std::move(*dir), changed);
 }
 
@@ -656,16 +679,7 @@ Result<void> set_attributes(const Shared& shared, const StoreKey& key, const Att
   if (!dir) return dir.error();
   std::string name(key.name());
   if (attrs.mode) {
-    // glibc checks the entry through O_PATH|O_NOFOLLOW: a symlink is refused, never followed.
-    if (::fchmodat(dir->get(), name.c_str(), static_cast<mode_t>(*attrs.mode & 07777),
-                   AT_SYMLINK_NOFOLLOW) != 0) {
-      if (errno == EOPNOTSUPP) {
-        auto error = errno_error(errno, "symbolic links have no mode of their own");
-        error.code = Errc::PermissionDenied;
-        return error;
-      }
-      return errno_error(errno);
-    }
+    if (auto set = change_mode(dir->get(), name, *attrs.mode); !set) return set;
   }
   if (attrs.mtime) {
     timespec times[2] = {{0, UTIME_OMIT}, to_timespec(*attrs.mtime)};
@@ -1292,10 +1306,12 @@ class LocalStore final : public Store {
                        });
   }
 
-  void do_mkdir(const StoreKey& key, const OperationRef&, Callback<void> done) override {
-    change_directories(std::move(done), [key](const Shared& shared, ChangedDirs* changed) {
-      return make_directory(shared, key, changed);
-    });
+  void do_mkdir(const StoreKey& key, MkdirOptions options, const OperationRef&,
+                Callback<void> done) override {
+    change_directories(std::move(done),
+                       [key, mode = options.mode](const Shared& shared, ChangedDirs* changed) {
+                         return make_directory(shared, key, mode, changed);
+                       });
   }
 
   void do_rmdir(const StoreKey& key, bool recursive, const OperationRef&,

@@ -404,15 +404,20 @@ class MemoryStoreImpl final : public MemoryStore {
     });
   }
 
-  void do_mkdir(const StoreKey& key, const OperationRef& op, Callback<void> done) override {
-    perform<void>(Operation::Mkdir, key, op, done, [this, key]() -> Result<void> {
+  void do_mkdir(const StoreKey& key, MkdirOptions options, const OperationRef& op,
+                Callback<void> done) override {
+    perform<void>(Operation::Mkdir, key, op, done, [this, key, options]() -> Result<void> {
       if (auto parents = check_parents(key, true); !parents) return parents;
       if (Node* existing = find(key)) {
-        if (existing->type == EntryType::Directory) return success();
-        return error(Errc::AlreadyExists, "exists and is not a directory");
+        if (existing->type != EntryType::Directory) {
+          return error(Errc::AlreadyExists, "exists and is not a directory");
+        }
+        if (options.mode) existing->mode = *options.mode & 07777;
+        return success();
       }
       create_parents(key);
-      nodes_.emplace(key, Node{EntryType::Directory, nullptr, now(), 0755, {}});
+      nodes_.emplace(
+          key, Node{EntryType::Directory, nullptr, now(), options.mode.value_or(0755) & 07777, {}});
       return success();
     });
   }

@@ -420,6 +420,28 @@ TEST_CASE_TEMPLATE("conformance 13: rmdir", F, TETHERD_STORE_FIXTURES) {
   CHECK(h.exists("still/here"));
 }
 
+TEST_CASE_TEMPLATE("conformance 13b: mkdir with a mode ends with that mode, made or found", F,
+                   TETHERD_STORE_FIXTURES) {
+  Harness<F> h;
+  REQUIRE(h.has(Capability::Mkdir));
+  if (!h.has(Capability::SetMode)) {
+    CHECK(code_of(h.mkdir("d", core::MkdirOptions{0750})) == Errc::CapabilityNotSupported);
+    CHECK_FALSE(h.exists("d"));
+    return;
+  }
+  REQUIRE(h.mkdir("made/deep", core::MkdirOptions{0750}).ok());
+  CHECK(h.stat("made/deep")->mode == std::optional<std::uint32_t>(0750));
+  CHECK(h.stat("made")->type == core::EntryType::Directory);  // a parent, default mode
+  REQUIRE(h.mkdir("found").ok());
+  REQUIRE(h.mkdir("found", core::MkdirOptions{0701}).ok());  // existing: the mode is set
+  CHECK(h.stat("found")->mode == std::optional<std::uint32_t>(0701));
+  REQUIRE(h.mkdir("found").ok());  // no mode: an existing directory keeps its own
+  CHECK(h.stat("found")->mode == std::optional<std::uint32_t>(0701));
+  REQUIRE(h.write("file", "x").ok());
+  CHECK(code_of(h.mkdir("file", core::MkdirOptions{0700})) == Errc::AlreadyExists);
+  CHECK(h.stat("file")->type == core::EntryType::File);
+}
+
 TEST_CASE_TEMPLATE("conformance 14: undeclared capabilities fail before any I/O", F,
                    TETHERD_STORE_FIXTURES) {
   Harness<F> h;

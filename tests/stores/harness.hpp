@@ -153,6 +153,10 @@ struct Harness {
   core::Result<void> mkdir(std::string_view k) {
     return loop.await<void>([&](core::Callback<void> done) { store->mkdir(key(k), done); });
   }
+  core::Result<void> mkdir(std::string_view k, core::MkdirOptions options) {
+    return loop.await<void>(
+        [&](core::Callback<void> done) { store->mkdir(key(k), options, done); });
+  }
   core::Result<void> rmdir(std::string_view k, bool recursive) {
     return loop.await<void>(
         [&](core::Callback<void> done) { store->rmdir(key(k), recursive, done); });

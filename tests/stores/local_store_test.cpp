@@ -340,6 +340,29 @@ TEST_CASE("local to memory: a file source streams into another backend") {
   }
 }
 
+TEST_CASE("local: a directory made with a mode gets it whatever the umask takes away") {
+  Harness<LocalFixture> h;
+  const mode_t saved = ::umask(077);
+  auto stripped = h.mkdir("stripped", core::MkdirOptions{0755});  // umask strips go+rx
+  auto kept = h.mkdir("kept", core::MkdirOptions{0700});
+  auto sticky = h.mkdir("sticky", core::MkdirOptions{01777});
+  auto plain = h.mkdir("plain");
+  ::umask(saved);
+  REQUIRE(stripped.ok());
+  REQUIRE(kept.ok());
+  REQUIRE(sticky.ok());
+  REQUIRE(plain.ok());
+  const auto mode_of = [&](const char* name) {
+    struct stat info {};
+    REQUIRE(::stat((h.fixture.root() / name).c_str(), &info) == 0);
+    return info.st_mode & 07777;
+  };
+  CHECK(mode_of("stripped") == 0755);
+  CHECK(mode_of("kept") == 0700);
+  CHECK(mode_of("sticky") == 01777);
+  CHECK(mode_of("plain") == 0700);  // no mode asked: what the umask leaves
+}
+
 TEST_CASE("local: a written file gets its mode whatever the umask takes away at creation") {
   // Files are created with the mode they should end with and chmod'ed only when the
   // creation did not give it (umask, a default ACL): both paths end at the requested mode.

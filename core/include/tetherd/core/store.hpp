@@ -222,6 +222,13 @@ struct WriteOptions {
   std::optional<std::uint64_t> size_hint;
 };
 
+struct MkdirOptions {
+  /// The permission bits the directory ends with, whether mkdir created it or found it
+  /// (needs SET_MODE); nullopt: a new directory gets the store's default, an existing one
+  /// keeps its own. Missing parents always get the default.
+  std::optional<std::uint32_t> mode;
+};
+
 struct Attrs {
   std::optional<TimePoint> mtime;     ///< needs SET_MTIME
   std::optional<std::uint32_t> mode;  ///< needs SET_MODE
@@ -270,8 +277,12 @@ class Store : public std::enable_shared_from_this<Store> {
   /// NotFound, and only NotFound, into success.
   OperationHandle remove(const StoreKey& key, bool missing_ok, Callback<void> done);
   /// MKDIR. Creates the directory and missing parents; an existing directory is success,
-  /// an existing non-directory AlreadyExists.
-  OperationHandle mkdir(const StoreKey& key, Callback<void> done);
+  /// an existing non-directory AlreadyExists. With options.mode, one operation where a
+  /// mkdir and a set_attrs would take two.
+  OperationHandle mkdir(const StoreKey& key, MkdirOptions options, Callback<void> done);
+  OperationHandle mkdir(const StoreKey& key, Callback<void> done) {
+    return mkdir(key, MkdirOptions{}, std::move(done));
+  }
   /// DELETE. Removes a directory: DirectoryNotEmpty unless recursive (recursive removes
   /// everything beneath, never following symlinks). The root is refused (InvalidPath).
   OperationHandle rmdir(const StoreKey& key, bool recursive, Callback<void> done);
@@ -314,7 +325,8 @@ class Store : public std::enable_shared_from_this<Store> {
                        const OperationRef& op, Callback<void> done) = 0;
   virtual void do_remove(const StoreKey& key, bool missing_ok, const OperationRef& op,
                          Callback<void> done) = 0;
-  virtual void do_mkdir(const StoreKey& key, const OperationRef& op, Callback<void> done) = 0;
+  virtual void do_mkdir(const StoreKey& key, MkdirOptions options, const OperationRef& op,
+                        Callback<void> done) = 0;
   virtual void do_rmdir(const StoreKey& key, bool recursive, const OperationRef& op,
                         Callback<void> done) = 0;
   virtual void do_set_attrs(const StoreKey& key, Attrs attrs, const OperationRef& op,
