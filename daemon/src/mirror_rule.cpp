@@ -23,6 +23,10 @@ constexpr std::size_t kMaxDirty = 200'000;
 constexpr std::chrono::milliseconds kRenamePairingAllowance{50};
 /// The least time a live removal waits before it is mirrored (see handle_changes).
 constexpr std::chrono::milliseconds kDeleteHold{250};
+/// Source stats issued in one loop turn: at most this many per worker trip, in at least
+/// this many trips (the pool has at least 4 threads), see SharedTrips.
+constexpr std::size_t kStatsPerTrip = 16;
+constexpr std::size_t kMinStatTrips = 4;
 
 bool is_within(std::string_view path, std::string_view ancestor) noexcept {
   if (ancestor.empty()) return true;
@@ -71,7 +75,9 @@ MirrorRule::MirrorRule(uv_loop_t* loop, core::Executor& executor, EventLog& log,
       log_(log),
       settings_(std::move(settings)),
       filter_(settings_.include, settings_.exclude),
-      policy_(make_policy(settings_)) {}
+      policy_(make_policy(settings_)),
+      stat_trips_(std::make_shared<core::SharedTrips<StatScratch>>(executor_, kStatsPerTrip,
+                                                                   kMinStatTrips)) {}
 
 MirrorRule::~MirrorRule() {
   if (watcher_) watcher_->stop();

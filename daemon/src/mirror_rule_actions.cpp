@@ -86,8 +86,8 @@ void MirrorRule::examine_with_source(std::shared_ptr<Examination> work) {
     }
   }
   auto job = std::make_shared<Job>();
-  executor_.run_blocking(
-      [source = source_, path = work->path, job] {
+  stat_trips_->submit(
+      [source = source_, path = work->path, job](StatScratch&) {
         job->stat = source->stat(path);
         if (!job->stat) job->root_intact = source->root_intact();
       },

@@ -15,7 +15,7 @@
 
 #include "beneath.hpp"
 #include "publish_partition.hpp"
-#include "shared_trips.hpp"
+#include "tetherd/core/shared_trips.hpp"
 #include "tetherd/stores/errno_map.hpp"
 #include "tetherd/stores/fd_byte_source.hpp"
 

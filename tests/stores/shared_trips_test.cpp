@@ -2,7 +2,7 @@
 // completing once; and the local store's writes that share trips (and parent
 // directories) each land or fail on their own.
 
-#include "shared_trips.hpp"
+#include "tetherd/core/shared_trips.hpp"
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
@@ -60,7 +60,7 @@ std::string slurp(const fs::path& path) {
 TEST_CASE("shared trips: a turn's jobs share few trips, run in order, complete once each") {
   TestLoop loop;
   CountingExecutor counting(loop.executor());
-  auto trips = std::make_shared<stores::SharedTrips<Tally>>(counting, 16, 4);
+  auto trips = std::make_shared<core::SharedTrips<Tally>>(counting, 16, 4);
   constexpr int kJobs = 100;
   std::mutex mutex;
   std::vector<std::vector<int>> runs;  // per job: the trip's jobs up to it

@@ -28,6 +28,7 @@
 #include "tetherd/config/config.hpp"
 #include "tetherd/core/change.hpp"
 #include "tetherd/core/path_filter.hpp"
+#include "tetherd/core/shared_trips.hpp"
 #include "tetherd/core/store.hpp"
 #include "tetherd/daemon/event_log.hpp"
 #include "tetherd/daemon/planner.hpp"
@@ -219,6 +220,10 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   core::PathFilter filter_;
   MirrorPolicy policy_;
   std::shared_ptr<SourceTree> source_;
+  /// Source stats of the paths examined in one loop turn share worker trips (a burst of
+  /// new files would otherwise cost a trip, a wake-up and a completion each).
+  struct StatScratch {};
+  std::shared_ptr<core::SharedTrips<StatScratch>> stat_trips_;
   std::unique_ptr<watchers::Watcher> watcher_;
 
   RuleState state_ = RuleState::starting;

@@ -6,9 +6,9 @@
 #include <memory>
 #include <vector>
 
-#include "tetherd/core/store.hpp"
+#include "tetherd/core/store.hpp"  // Executor
 
-namespace tetherd::stores {
+namespace tetherd::core {
 
 /// The size of part `index` when `count` items are cut into `parts` parts (0 < parts ≤
 /// count) as evenly as they go: the first count % parts parts take one item more.
@@ -31,14 +31,14 @@ class SharedTrips : public std::enable_shared_from_this<SharedTrips<Scratch>> {
  public:
   using Work = std::function<void(Scratch&)>;
 
-  SharedTrips(core::Executor& executor, std::size_t jobs_per_trip, std::size_t min_trips)
+  SharedTrips(Executor& executor, std::size_t jobs_per_trip, std::size_t min_trips)
       : executor_(executor),
         jobs_per_trip_(std::max<std::size_t>(jobs_per_trip, 1)),
         min_trips_(std::max<std::size_t>(min_trips, 1)) {}
 
   /// Like Executor::run_blocking: `work` on a worker thread (with its trip's scratch),
   /// then `done` on the loop thread.
-  void submit(Work work, core::Executor::Task done) {
+  void submit(Work work, Executor::Task done) {
     pending_.push_back(Job{std::move(work), std::move(done)});
     if (posted_) return;
     posted_ = true;
@@ -51,7 +51,7 @@ class SharedTrips : public std::enable_shared_from_this<SharedTrips<Scratch>> {
  private:
   struct Job {
     Work work;
-    core::Executor::Task done;
+    Executor::Task done;
   };
 
   void start_trips() {
@@ -83,11 +83,11 @@ class SharedTrips : public std::enable_shared_from_this<SharedTrips<Scratch>> {
     }
   }
 
-  core::Executor& executor_;
+  Executor& executor_;
   std::size_t jobs_per_trip_;
   std::size_t min_trips_;
   std::vector<Job> pending_;
   bool posted_ = false;
 };
 
-}  // namespace tetherd::stores
+}  // namespace tetherd::core
