@@ -280,6 +280,10 @@ void MirrorRule::run_next_action(std::shared_ptr<Examination> work) {
   const core::StorePtr& store = settings_.target;
 
   auto succeeded = [self, work, kind](std::uint64_t bytes) {
+    if (!self->log_.wanted(EventLevel::info)) {
+      self->run_next_action(work);
+      return;
+    }
     Event event(EventLevel::info, to_string(kind));
     event.rule(self->settings_.name)
         .store(self->settings_.target->name())

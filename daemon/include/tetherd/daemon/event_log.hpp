@@ -115,6 +115,12 @@ class EventLog {
   void set_observer(std::function<void(const Event&)> observer) { observer_ = std::move(observer); }
   EventLevel level() const noexcept { return options_.level; }
   bool enabled(EventLevel level) const noexcept { return level >= options_.level; }
+  /// Whether an event of `level` would reach anyone (a sink that takes its level, or the
+  /// observer): the caller may skip building one that would not (a copy's line costs a
+  /// few allocations, and a sync of small files makes one per file).
+  bool wanted(EventLevel level) const noexcept {
+    return observer_ || (enabled(level) && (file_ || stderr_ || options_.journal));
+  }
 
  private:
   EventLogOptions options_;
