@@ -462,8 +462,14 @@ void MirrorRule::end_examination(const std::shared_ptr<Examination>& work,
                                  std::optional<Clock::time_point> again) {
   const Dirty& entry = work->entry;
   if (again) {
-    // Look at this path again later, keeping what the first look was for.
-    mark_dirty(work->path, entry.seq, entry.origin, *again, [&entry](Dirty& pending) {
+    // Look at this path again later, keeping what the first look was for. A change seen
+    // while this look ran (most often the writer's close, after a copy that found the file
+    // still growing) already asks for the next look: the retry's wait must not push it
+    // back (it did, by 50 ms: the latency's p99).
+    auto newer = dirty_.find(work->path);
+    const Clock::time_point when =
+        newer != dirty_.end() ? std::min(*again, newer->second.due) : *again;
+    mark_dirty(work->path, entry.seq, entry.origin, when, [&entry](Dirty& pending) {
       if (!pending.moved_from) pending.moved_from = entry.moved_from;
       pending.created_directory = pending.created_directory || entry.created_directory;
       pending.attempts = std::max(pending.attempts, entry.attempts);
