@@ -3,6 +3,7 @@
 # mirroring: writes to the closed pipe fail (EPIPE) instead of killing it with SIGPIPE,
 # and SIGTERM still ends it with exit 0.
 set -eu
+. "$(dirname "$0")/wait_for_socket.sh"
 tetherd=$1
 work=$(mktemp -d)
 pid=
@@ -16,18 +17,7 @@ mkfifo "$work/log"
 "$tetherd" mirror "$work/src" "$work/dst" --socket "$work/sock" >"$work/log" 2>&1 &
 pid=$!
 head -n 1 "$work/log" >/dev/null  # the reader takes one line and closes the pipe
-deadline=$(($(date +%s) + 60))
-until [ -S "$work/sock" ]; do
-  if ! kill -0 "$pid" 2>/dev/null; then
-    echo "tetherd mirror exited before listening"
-    exit 1
-  fi
-  if [ "$(date +%s)" -ge "$deadline" ]; then
-    echo "no socket after 60 s"
-    exit 1
-  fi
-  sleep 0.05
-done
+wait_for_socket "$work/sock" "$pid"
 # Every copy writes an event line into the closed pipe.
 for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do echo "$i" >"$work/src/f$i"; done
 "$tetherd" settle --socket "$work/sock" --timeout 60

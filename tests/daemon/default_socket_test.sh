@@ -3,6 +3,7 @@
 # socket /run/tetherd/control.sock, making /run/tetherd when it is missing (systemd makes
 # it only for the service), and `tetherd settle` finds it there without --socket.
 set -eu
+. "$(dirname "$0")/wait_for_socket.sh"
 tetherd=$1
 if [ "$(id -u)" != 0 ]; then
   echo "skipped: needs root"
@@ -25,18 +26,7 @@ mkdir "$work/src"
 echo hello >"$work/src/a"
 "$tetherd" mirror "$work/src" "$work/dst" --log-format none &
 pid=$!
-deadline=$(($(date +%s) + 60))
-until [ -S /run/tetherd/control.sock ]; do
-  if ! kill -0 "$pid" 2>/dev/null; then
-    echo "tetherd mirror exited before listening"
-    exit 1
-  fi
-  if [ "$(date +%s)" -ge "$deadline" ]; then
-    echo "no socket after 60 s"
-    exit 1
-  fi
-  sleep 0.05
-done
+wait_for_socket /run/tetherd/control.sock "$pid"
 echo world >"$work/src/b"
 "$tetherd" settle --timeout 60
 cmp "$work/src/a" "$work/dst/a"

@@ -340,6 +340,15 @@ TEST_CASE("local to memory: a file source streams into another backend") {
   }
 }
 
+namespace {
+/// The permission bits of `name` in the harness's store root, as the file system has them.
+mode_t mode_of(Harness<LocalFixture>& h, const char* name) {
+  struct stat info {};
+  REQUIRE(::stat((h.fixture.root() / name).c_str(), &info) == 0);
+  return info.st_mode & 07777;
+}
+}  // namespace
+
 TEST_CASE("local: a directory made with a mode gets it whatever the umask takes away") {
   Harness<LocalFixture> h;
   const mode_t saved = ::umask(077);
@@ -352,15 +361,10 @@ TEST_CASE("local: a directory made with a mode gets it whatever the umask takes 
   REQUIRE(kept.ok());
   REQUIRE(sticky.ok());
   REQUIRE(plain.ok());
-  const auto mode_of = [&](const char* name) {
-    struct stat info {};
-    REQUIRE(::stat((h.fixture.root() / name).c_str(), &info) == 0);
-    return info.st_mode & 07777;
-  };
-  CHECK(mode_of("stripped") == 0755);
-  CHECK(mode_of("kept") == 0700);
-  CHECK(mode_of("sticky") == 01777);
-  CHECK(mode_of("plain") == 0700);  // no mode asked: what the umask leaves
+  CHECK(mode_of(h, "stripped") == 0755);
+  CHECK(mode_of(h, "kept") == 0700);
+  CHECK(mode_of(h, "sticky") == 01777);
+  CHECK(mode_of(h, "plain") == 0700);  // no mode asked: what the umask leaves
 }
 
 TEST_CASE("local: a written file gets its mode whatever the umask takes away at creation") {
@@ -382,12 +386,7 @@ TEST_CASE("local: a written file gets its mode whatever the umask takes away at 
   CHECK(stripped->mode == std::optional<std::uint32_t>(0644));
   CHECK(kept->mode == std::optional<std::uint32_t>(0600));
   CHECK(special->mode == std::optional<std::uint32_t>(04755));
-  const auto mode_of = [&](const char* name) {
-    struct stat info {};
-    REQUIRE(::stat((h.fixture.root() / name).c_str(), &info) == 0);
-    return info.st_mode & 07777;
-  };
-  CHECK(mode_of("stripped") == 0644);
-  CHECK(mode_of("kept") == 0600);
-  CHECK(mode_of("special") == 04755);
+  CHECK(mode_of(h, "stripped") == 0644);
+  CHECK(mode_of(h, "kept") == 0600);
+  CHECK(mode_of(h, "special") == 04755);
 }
