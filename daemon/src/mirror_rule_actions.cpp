@@ -280,18 +280,16 @@ void MirrorRule::run_next_action(std::shared_ptr<Examination> work) {
   const core::StorePtr& store = settings_.target;
 
   auto succeeded = [self, work, kind](std::uint64_t bytes) {
-    if (!self->log_.wanted(EventLevel::info)) {
-      self->run_next_action(work);
-      return;
+    if (self->log_.wanted(EventLevel::info)) {
+      Event event(EventLevel::info, to_string(kind));
+      event.rule(self->settings_.name)
+          .store(self->settings_.target->name())
+          .path(work->path)
+          .result(self->settings_.dry_run ? "dry-run" : "ok");
+      if (kind == ActionKind::Write) event.bytes(bytes);
+      event.duration(Clock::now() - work->action_started);
+      self->log_.emit(event);
     }
-    Event event(EventLevel::info, to_string(kind));
-    event.rule(self->settings_.name)
-        .store(self->settings_.target->name())
-        .path(work->path)
-        .result(self->settings_.dry_run ? "dry-run" : "ok");
-    if (kind == ActionKind::Write) event.bytes(bytes);
-    event.duration(Clock::now() - work->action_started);
-    self->log_.emit(event);
     self->run_next_action(work);
   };
   if (settings_.dry_run) {
