@@ -74,9 +74,16 @@ void MirrorRule::maybe_start_queued_rescan() {
                                                 bool target_listed) {
     auto self = weak.lock();
     if (!self) return false;
-    // Only for a path no change is pending on: the listing may predate that change.
+    // The listing may predate an action on the path: one in flight now, or one that has
+    // completed since (a live event raced the walk of a new directory). Its hints would
+    // then repeat that action (a second copy of the same file), so the examination looks
+    // at both sides afresh instead. The source hint also needs no change pending on the
+    // path: the listing may predate that change.
+    const bool acted_on =
+        self->in_flight_.count(source.path) > 0 || self->index_.count(source.path) > 0;
     const bool pending = self->dirty_.count(source.path) > 0;
     self->mark_dirty(source.path, seq, origin, Clock::now(), [&](Dirty& entry) {
+      if (acted_on) return;
       // A cache record is not a fresh look: the examination stats the target.
       entry.target_known = target_listed;
       if (target_listed) entry.known_target = std::move(target);

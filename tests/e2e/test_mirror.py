@@ -208,6 +208,29 @@ class LiveMirroring(MirrorTestCase):
         self.assertFalse([e for e in daemon.events() if e.get("level") == "error"])
         daemon.stop()
 
+    def test_files_seen_live_and_by_the_walk_of_their_new_directory_are_copied_once(self):
+        # Complete files appear (hard links from outside) in a directory the daemon has
+        # just seen created: live events and the walk of that directory both report them.
+        # Whichever comes second finds the first one's copy and must not copy again.
+        staging = os.path.join(self.workdir, "staging")
+        names = ["f%04d" % i for i in range(2000)]
+        for name in names:
+            self.write(os.path.join(staging, name), name.encode() * 100)
+        daemon = self.mirror()
+        daemon.settle()
+        for d in range(4):
+            os.mkdir(self.src("new%d" % d))
+            for name in names[d::4]:
+                os.link(os.path.join(staging, name), self.src("new%d" % d, name))
+        daemon.settle(timeout=120)
+        self.assertMirrored()
+        copies = {}
+        for event in daemon.events("copy"):
+            copies[event["path"]] = copies.get(event["path"], 0) + 1
+        self.assertEqual(len(copies), len(names))
+        self.assertEqual({path: n for path, n in copies.items() if n > 1}, {})
+        daemon.stop()
+
     def test_chmod_only_change(self):
         self.write(self.src("script"), b"#!/bin/sh\n", 0o644)
         daemon = self.mirror()
