@@ -8,6 +8,8 @@ packages=(
   # build
   build-essential cmake ninja-build pkg-config git
   libuv1-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
+  # the allocator of the tetherd executable (CMakeLists.txt: TETHERD_MIMALLOC)
+  libmimalloc-dev
   # sd_notify and the journal (daemon/); systemd-analyze for the unit checks (tests/systemd)
   libsystemd-dev systemd
   # tests, sanitizers, fuzzing, microbenchmarks

@@ -105,7 +105,8 @@ class PackageContents(unittest.TestCase):
         self.assertEqual(self.field("Priority"), "optional")
         depends = self.field("Depends")
         # Computed by dpkg-shlibdeps from the libraries the binary links.
-        for library in ("libc6", "libstdc++6", "libuv1", "libspdlog1.10", "libsystemd0"):
+        for library in ("libc6", "libstdc++6", "libuv1", "libspdlog1.10", "libsystemd0",
+                        "libmimalloc2.0"):
             self.assertIn(library, depends)
         self.assertIn("init-system-helpers", depends)
         description = self.field("Description").splitlines()
