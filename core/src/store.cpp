@@ -1,6 +1,9 @@
 #include "tetherd/core/store.hpp"
 
+#include <array>
 #include <exception>
+#include <initializer_list>
+#include <stdexcept>
 #include <utility>
 
 namespace tetherd::core {
@@ -90,8 +93,30 @@ void MemoryByteSource::read(std::size_t max_bytes, Callback<Bytes> done) {
 
 // ---------------------------------------------------------------- Store front
 
+namespace {
+// The capabilities one operation needs: at most a few, kept inline (no allocation per
+// operation).
+class NeededCapabilities {
+ public:
+  NeededCapabilities(std::initializer_list<Capability> needs) {
+    for (Capability capability : needs)
+      push_back(capability);
+  }
+  void push_back(Capability capability) {
+    if (count_ == slots_.size()) throw std::logic_error("an operation needs too many capabilities");
+    slots_[count_++] = capability;
+  }
+  const Capability* begin() const noexcept { return slots_.data(); }
+  const Capability* end() const noexcept { return slots_.data() + count_; }
+
+ private:
+  std::array<Capability, 6> slots_{};
+  std::size_t count_ = 0;
+};
+}  // namespace
+
 struct Store::Checks {
-  std::vector<Capability> needs;
+  NeededCapabilities needs;
   const StoreKey* key = nullptr;
   const StoreKey* destination = nullptr;
   bool key_needs_name = false;  // the root is refused as key and as destination
@@ -111,21 +136,53 @@ void Store::fail_later(StoreError error, Callback<T> done) {
       [error = std::move(error), done = std::move(done)]() mutable { done(std::move(error)); });
 }
 
+void Store::decorate(const OperationState& state, StoreError& error) const {
+  if (error.store.empty()) error.store = name_;
+  if (!error.operation) error.operation = state.operation_;
+  if (error.key.empty()) error.key = printable(state.key_);
+  if (!error.destination && state.destination_) error.destination = printable(*state.destination_);
+}
+
+// The completion a backend calls, exactly once whatever it does. Backends copy their
+// callback into the closures of their steps, so the callback itself only points here: a
+// copy costs a reference count, not a copy of the caller's closure.
+template <typename T>
+struct Store::Completion {
+  std::shared_ptr<Store> store;
+  OperationRef state;
+  Callback<T> done;
+
+  void finish(Result<T> result) {
+    if (state->finished_) return;
+    state->finished_ = true;
+    state->hook_ = nullptr;
+    if (!result) store->decorate(*state, result.error());
+    // `done` may drop the last reference to this completion: what runs after it holds
+    // its own.
+    auto owner = store;
+    const std::uint64_t id = state->id_;
+    auto callback = std::move(done);
+    if (state->starting_) {  // completed inside launch: report on a later turn, never inline
+      owner->executor_.post(
+          [owner, id, callback = std::move(callback), result = std::move(result)]() mutable {
+            callback(std::move(result));
+            owner->operation_finished(id);
+          });
+      return;
+    }
+    callback(std::move(result));
+    owner->operation_finished(id);
+  }
+};
+
 template <typename T, typename Run>
 OperationHandle Store::launch(Operation operation, const Checks& checks, Callback<T> done,
                               Run run) {
   auto state = std::make_shared<OperationState>(operation);
-  std::string key_text = checks.key ? printable(checks.key->str()) : std::string();
-  std::optional<std::string> destination_text;
-  if (checks.destination) destination_text = printable(checks.destination->str());
-  auto decorate = [store = name_, operation, key_text, destination_text](StoreError& error) {
-    if (error.store.empty()) error.store = store;
-    if (!error.operation) error.operation = operation;
-    if (error.key.empty()) error.key = key_text;
-    if (!error.destination) error.destination = destination_text;
-  };
+  if (checks.key) state->key_ = checks.key->str();
+  if (checks.destination) state->destination_ = checks.destination->str();
   auto refuse = [&](StoreError error) {
-    decorate(error);
+    decorate(*state, error);
     state->finished_ = true;
     fail_later<T>(std::move(error), std::move(done));
     return OperationHandle(state);
@@ -155,25 +212,11 @@ OperationHandle Store::launch(Operation operation, const Checks& checks, Callbac
     if (auto rejected = reject_key(*key)) return refuse(std::move(*rejected));
   }
 
-  std::uint64_t id = next_operation_id_++;
-  in_flight_.emplace(id, state);
-  auto self = shared_from_this();
-  Callback<T> complete = [self, state, id, decorate, done = std::move(done)](Result<T> result) {
-    if (state->finished_) return;  // exactly once, whatever a backend does
-    state->finished_ = true;
-    state->hook_ = nullptr;
-    if (!result) decorate(result.error());
-    auto deliver = [self, id, done](Result<T> outcome) {
-      done(std::move(outcome));
-      self->operation_finished(id);
-    };
-    if (state->starting_) {
-      self->executor_.post(
-          [deliver, result = std::move(result)]() mutable { deliver(std::move(result)); });
-    } else {
-      deliver(std::move(result));
-    }
-  };
+  state->id_ = next_operation_id_++;
+  in_flight_.emplace(state->id_, state);
+  auto completion =
+      std::make_shared<Completion<T>>(Completion<T>{shared_from_this(), state, std::move(done)});
+  Callback<T> complete = [completion](Result<T> result) { completion->finish(std::move(result)); };
   try {
     run(state, complete);
   } catch (const std::exception& exception) {

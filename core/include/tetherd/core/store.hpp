@@ -90,6 +90,10 @@ class OperationState {
   bool finished_ = false;
   bool starting_ = true;
   std::function<void()> hook_;
+  std::uint64_t id_ = 0;  ///< the store's in-flight number
+  /// The keys as given, for the errors the operation reports (made printable only then).
+  std::string key_;
+  std::optional<std::string> destination_;
 };
 using OperationRef = std::shared_ptr<OperationState>;
 
@@ -348,6 +352,10 @@ class Store : public std::enable_shared_from_this<Store> {
   OperationHandle launch(Operation operation, const Checks& checks, Callback<T> done, Run run);
   template <typename T>
   void fail_later(StoreError error, Callback<T> done);
+  template <typename T>
+  struct Completion;
+  /// Fills in what a backend's error leaves out: store, operation, keys.
+  void decorate(const OperationState& state, StoreError& error) const;
   void operation_finished(std::uint64_t id);
   void release_backend_if_idle();
 
