@@ -499,7 +499,10 @@ const std::string* MirrorRule::overlapping_busy(std::string_view path) const {
   if (auto root = busy_.find(std::string_view()); root != busy_.end()) return &root->first;
   if (path.empty()) return &busy_.begin()->first;
   if (auto same = busy_.find(path); same != busy_.end()) return &same->first;
-  std::string prefix(path);
+  // Reused: the pump asks this for every path it takes, and most are longer than a short
+  // string's inline buffer.
+  std::string& prefix = busy_prefix_scratch_;
+  prefix.assign(path);
   prefix += '/';
   if (auto it = busy_.lower_bound(prefix); it != busy_.end() && it->first.starts_with(prefix)) {
     return &it->first;

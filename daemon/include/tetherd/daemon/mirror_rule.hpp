@@ -23,6 +23,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "tetherd/config/config.hpp"
@@ -239,13 +240,16 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   /// of ready_ when it is released, so a pump never walks a queue of blocked paths (a cold
   /// sync queues thousands of files behind their directories' mkdirs).
   std::map<std::string, std::vector<std::string>, std::less<>> parked_;
-  std::map<std::string, InFlight> in_flight_;  ///< by path: in-flight paths never overlap
+  /// By path: in-flight paths never overlap. Unordered: looked up by path; the one walk (a
+  /// directory renamed while its files are in flight) needs no order.
+  std::unordered_map<std::string, InFlight> in_flight_;
   /// The paths in flight and their renames' old paths, counted: what blocker() consults.
   std::map<std::string, unsigned, std::less<>> busy_;
   void occupy(const std::string& path, const InFlight& work);
   void release(const std::string& path, const InFlight& work);
   /// The busy path that `path` is, contains or lies within, or nullptr.
   const std::string* overlapping_busy(std::string_view path) const;
+  mutable std::string busy_prefix_scratch_;
   /// Drops every ready and parked path (the dirty map is cleared with them).
   void clear_ready();
   std::multiset<Seq> outstanding_;  ///< seqs of dirty, in-flight and rescanning work
