@@ -192,7 +192,9 @@ until they exit, which is when they say they are done; the same poll then checks
 that the target is complete (timing that check as well added the half-second walk of a
 100,000-file tree to every one-shot figure). "No-op" figures time a run
 against an already identical target (for lsyncd: until its log says the startup rsync
-finished); `cp -a` has no such mode, so the initial sync measures it cold only. Peak RSS:
+finished); `cp -a` has no such mode, so the initial sync measures it cold only. "cp -a +
+sync" is `cp -a` followed by `sync -f` of the target's file system (syncfs): not a peer but
+a reference, the same copy made durable as tetherd's are. Peak RSS:
 `/usr/bin/time -f %M` for one-shot tools; VmHWM from /proc for daemons (for lsyncd plus the
 largest child rsync seen while polling). Trees are created fresh for every run and deleted
 only when the whole run ends (this ext4 has no journal: creating files after mass

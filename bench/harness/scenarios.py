@@ -230,11 +230,13 @@ def burst_run(ctx, tool, spec, timeout, create_only):
 
 def initial_and_scaling(ctx):
     """Cold (empty target): tetherd, rsync -a, lsyncd rsync and cp -a, the floor the
-    performance bar is set against. No-op (target identical): all but cp -a, which has no
-    such mode (it would copy everything again)."""
+    performance bar is set against, plus cp -a followed by a sync of the target's file
+    system: the durability tetherd's figure includes and cp -a's leaves out. No-op (target
+    identical): all but the cp runs, which have no such mode (they would copy everything
+    again)."""
     plan = ctx.plan["scaling"]
     noop_tools = ["tetherd", "rsync -a"] + (["lsyncd rsync"] if have("lsyncd") else [])
-    tools = noop_tools + ["cp -a"]
+    tools = noop_tools + ["cp -a", CP_AND_SYNC]
     if not have("lsyncd"):
         skip_missing(ctx, "3 initial sync", "cold", "lsyncd", ["lsyncd rsync"])
     for size in plan["sizes"]:
@@ -285,7 +287,8 @@ def scaling_point(ctx, scenario, size, tools, noop_tools):
             work_dir_runs(ctx, size, spec, source, tools, noop_tools, figures)
         for tool in tools:
             ctx.results.add(scenario, f"cold, {label}: time", tool, "s", figures["cold"][tool],
-                            "cold only: cp has no no-op mode" if tool == "cp -a" else "")
+                            "cold only: cp has no no-op mode" if tool.startswith("cp -a")
+                            else "")
             ctx.results.add(scenario, f"cold, {label}: peak RSS", tool, "MiB",
                             figures["cold rss"][tool])
             if tool in noop_tools:
@@ -359,13 +362,19 @@ def scaling_noop(ctx, size, rep, tool, source, target, figures, again):
         figures["no-op rss"][tool].append(rss / 1024)
 
 
+CP_AND_SYNC = "cp -a + sync"  # a reference for the cold initial sync, not a peer
+
+
 def one_shot_argv(ctx, tool, source, target):
     """The command of a one-shot tool that makes target a copy of the directory source.
-    cp -a: target must not exist yet (cp then creates it, not target/tree)."""
+    cp -a: target must not exist yet (cp then creates it, not target/tree). CP_AND_SYNC:
+    cp -a, then `sync -f` (syncfs) of the target's file system, as tetherd syncs it."""
     if tool == "tetherd":
         return [ctx.tetherd, "mirror", source, target, "--once", "--log-format", "none", "-q"]
     if tool == "rsync -a":
         return ["rsync", "-a", source + "/", target + "/"]
+    if tool == CP_AND_SYNC:
+        return ["sh", "-c", 'cp -a "$1" "$2" && exec sync -f "$2"', "sh", source, target]
     return ["cp", "-a", source, target]
 
 
@@ -373,7 +382,7 @@ def initial_cold(ctx, tool, source, target, spec, file_size, timeout):
     """Empty target: copy everything. A one-shot tool is timed until it exits, then the
     target is checked complete (untimed); lsyncd until the target polls complete."""
     ctx.sync()
-    if tool in ("tetherd", "rsync -a", "cp -a"):
+    if tool in ("tetherd", "rsync -a", "cp -a", CP_AND_SYNC):
         argv = one_shot_argv(ctx, tool, source, target)
         elapsed, rss = run_timed(argv)
         _, missing = wait_tree(target, spec, file_size, 5, 0.001)
