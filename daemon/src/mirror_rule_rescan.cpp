@@ -77,8 +77,10 @@ void MirrorRule::maybe_start_queued_rescan() {
     // The listing may predate an action on the path: one in flight now, or one that has
     // completed since (a live event raced the walk of a new directory). Its hints would
     // then repeat that action (a second copy of the same file), so the examination looks
-    // at both sides afresh instead. The source hint also needs no change pending on the
-    // path: the listing may predate that change.
+    // at both sides afresh instead. The mirror index does not say when its entry was
+    // made, so any entry counts: a path it knows costs a stat of each side, never a copy
+    // it does not need. The source hint also needs no change pending on the path: the
+    // listing may predate that change.
     const bool acted_on =
         self->in_flight_.count(source.path) > 0 || self->index_.count(source.path) > 0;
     const bool pending = self->dirty_.count(source.path) > 0;
