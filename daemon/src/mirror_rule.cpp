@@ -461,59 +461,32 @@ void MirrorRule::schedule_pump() {
 
 const std::string* MirrorRule::blocker(const std::string& path,
                                        const std::optional<std::string>& moved_from) const {
-  if (const std::string* busy = overlapping_busy(path)) return busy;
-  return moved_from ? overlapping_busy(*moved_from) : nullptr;
+  if (const std::string* busy = busy_.overlapping(path)) return busy;
+  return moved_from ? busy_.overlapping(*moved_from) : nullptr;
 }
 
 void MirrorRule::occupy(const std::string& path, const InFlight& work) {
-  ++busy_[path];
-  if (work.moved_from) ++busy_[*work.moved_from];
+  busy_.occupy(path);
+  if (work.moved_from) busy_.occupy(*work.moved_from);
 }
 
 void MirrorRule::release(const std::string& path, const InFlight& work) {
-  auto drop = [this](const std::string& busy) {
-    auto it = busy_.find(busy);
-    if (it == busy_.end() || --it->second > 0) return;
-    busy_.erase(it);
-    // What waited for this path is ready again, ahead of what came later.
-    auto parked = parked_.find(busy);
+  // What waited for a freed path is ready again, ahead of what came later.
+  auto wake = [this](const std::string& freed) {
+    auto parked = parked_.find(freed);
     if (parked == parked_.end()) return;
     std::vector<std::string> waiting = std::move(parked->second);
     parked_.erase(parked);
     for (auto again = waiting.rbegin(); again != waiting.rend(); ++again)
       ready_.push_front(std::move(*again));
   };
-  drop(path);
-  if (work.moved_from) drop(*work.moved_from);
+  busy_.release(path, wake);
+  if (work.moved_from) busy_.release(*work.moved_from, wake);
 }
 
 void MirrorRule::clear_ready() {
   ready_.clear();
   parked_.clear();
-}
-
-const std::string* MirrorRule::overlapping_busy(std::string_view path) const {
-  // Logarithmic in the paths in flight (a burst keeps a thousand of them): the path itself,
-  // what lies within it (keys starting "path/"), then each of its ancestors.
-  if (busy_.empty()) return nullptr;
-  if (auto root = busy_.find(std::string_view()); root != busy_.end()) return &root->first;
-  if (path.empty()) return &busy_.begin()->first;
-  if (auto same = busy_.find(path); same != busy_.end()) return &same->first;
-  // Reused: the pump asks this for every path it takes, and most are longer than a short
-  // string's inline buffer.
-  std::string& prefix = busy_prefix_scratch_;
-  prefix.assign(path);
-  prefix += '/';
-  if (auto it = busy_.lower_bound(prefix); it != busy_.end() && it->first.starts_with(prefix)) {
-    return &it->first;
-  }
-  for (auto slash = path.find('/'); slash != std::string_view::npos;
-       slash = path.find('/', slash + 1)) {
-    if (auto ancestor = busy_.find(path.substr(0, slash)); ancestor != busy_.end()) {
-      return &ancestor->first;
-    }
-  }
-  return nullptr;
 }
 
 void MirrorRule::pump() {

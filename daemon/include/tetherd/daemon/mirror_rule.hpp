@@ -31,6 +31,7 @@
 #include "tetherd/core/path_filter.hpp"
 #include "tetherd/core/shared_trips.hpp"
 #include "tetherd/core/store.hpp"
+#include "tetherd/daemon/busy_paths.hpp"
 #include "tetherd/daemon/event_log.hpp"
 #include "tetherd/daemon/planner.hpp"
 #include "tetherd/daemon/reconciler.hpp"
@@ -243,13 +244,10 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   /// By path: in-flight paths never overlap. Unordered: looked up by path; the one walk (a
   /// directory renamed while its files are in flight) needs no order.
   std::unordered_map<std::string, InFlight> in_flight_;
-  /// The paths in flight and their renames' old paths, counted: what blocker() consults.
-  std::map<std::string, unsigned, std::less<>> busy_;
+  /// The paths in flight and their renames' old paths: what blocker() consults.
+  BusyPaths busy_;
   void occupy(const std::string& path, const InFlight& work);
   void release(const std::string& path, const InFlight& work);
-  /// The busy path that `path` is, contains or lies within, or nullptr.
-  const std::string* overlapping_busy(std::string_view path) const;
-  mutable std::string busy_prefix_scratch_;
   /// Drops every ready and parked path (the dirty map is cleared with them).
   void clear_ready();
   std::multiset<Seq> outstanding_;  ///< seqs of dirty, in-flight and rescanning work
