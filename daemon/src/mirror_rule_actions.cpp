@@ -128,13 +128,12 @@ bool MirrorRule::target_stat_needless(const Examination& work) const {
       work.entry.moved_from || settings_.dry_run) {
     return false;
   }
-  auto known = index_.find(work.path);
-  if (known == index_.end()) return true;
-  const Mirrored& mirrored = known->second;
+  const Mirrored* mirrored = index_.find(work.path);
+  if (!mirrored) return true;
   const bool same_content =
-      mirrored.device == work.source->device && mirrored.inode == work.source->inode &&
-      mirrored.size == work.source->size && mirrored.mtime_ns == work.source->mtime_ns;
-  return !same_content && mirrored.target.type == EntryType::File;
+      mirrored->device == work.source->device && mirrored->inode == work.source->inode &&
+      mirrored->size == work.source->size && mirrored->mtime_ns == work.source->mtime_ns;
+  return !same_content && mirrored->target.type == EntryType::File;
 }
 
 void MirrorRule::examine_with_target(std::shared_ptr<Examination> work) {
@@ -192,11 +191,11 @@ void MirrorRule::examine_with_target(std::shared_ptr<Examination> work) {
 
 void MirrorRule::try_move(std::shared_ptr<Examination> work) {
   const std::string& from = *work->entry.moved_from;
-  auto known = index_.find(from);
+  const Mirrored* known = index_.find(from);
   const bool can_move =
-      settings_.target->capabilities().has(core::Capability::Move) && known != index_.end() &&
-      known->second.device == work->source->device && known->second.inode == work->source->inode &&
-      known->second.target.type == work->source->type &&
+      settings_.target->capabilities().has(core::Capability::Move) && known &&
+      known->device == work->source->device && known->inode == work->source->inode &&
+      known->target.type == work->source->type &&
       (!work->target ||
        (work->target->type != EntryType::Directory && work->source->type != EntryType::Directory));
   auto from_key = StoreKey::parse(from);
@@ -232,9 +231,8 @@ void MirrorRule::try_move(std::shared_ptr<Examination> work) {
                                                .result("ok")
                                                .duration(Clock::now() - started));
                            self->rename_subtree(from_path, work->path);
-                           auto now_known = self->index_.find(work->path);
-                           if (now_known != self->index_.end())
-                             work->target = now_known->second.target;
+                           if (const Mirrored* now_known = self->index_.find(work->path))
+                             work->target = now_known->target;
                            self->run_actions(work);
                          });
 }
@@ -505,14 +503,7 @@ bool MirrorRule::live_removal_allowed(const std::string& path, bool tree) {
     recent_deleted_ -= recent_deletes_.front().second;
     recent_deletes_.pop_front();
   }
-  std::uint64_t entries = 1;
-  if (tree) {
-    const std::string prefix = path + "/";
-    for (auto it = index_.lower_bound(prefix); it != index_.end() && it->first.starts_with(prefix);
-         ++it) {
-      ++entries;
-    }
-  }
+  const std::uint64_t entries = 1 + (tree ? index_.count_within(path) : 0);
   // The index holds what is mirrored now; this window's deletions are already gone from it.
   const std::uint64_t before = std::max<std::uint64_t>(1, index_.size() + recent_deleted_);
   const double percent =
@@ -547,28 +538,11 @@ void MirrorRule::remember(const SourceEntry& source, const TargetState& target) 
 }
 
 void MirrorRule::forget_subtree(const std::string& path) {
-  index_.erase(path);
-  // "a-b" sorts between "a" and "a/x": the subtree is the range of keys starting "a/".
-  const std::string prefix = path + "/";
-  for (auto it = index_.lower_bound(prefix); it != index_.end() && it->first.starts_with(prefix);) {
-    it = index_.erase(it);
-  }
+  index_.erase_subtree(path);
 }
 
 void MirrorRule::rename_subtree(const std::string& from, const std::string& to) {
-  forget_subtree(to);
-  std::vector<std::pair<std::string, Mirrored>> moved;
-  if (auto it = index_.find(from); it != index_.end()) {
-    moved.emplace_back(to, it->second);
-    index_.erase(it);
-  }
-  const std::string prefix = from + "/";
-  for (auto it = index_.lower_bound(prefix); it != index_.end() && it->first.starts_with(prefix);) {
-    moved.emplace_back(to + "/" + it->first.substr(prefix.size()), std::move(it->second));
-    it = index_.erase(it);
-  }
-  for (auto& [path, known] : moved)
-    index_.emplace(std::move(path), std::move(known));
+  index_.move_subtree(from, to);
 }
 
 }  // namespace tetherd::daemon

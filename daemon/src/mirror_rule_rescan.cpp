@@ -82,7 +82,7 @@ void MirrorRule::maybe_start_queued_rescan() {
     // it does not need. The source hint also needs no change pending on the path: the
     // listing may predate that change.
     const bool acted_on =
-        self->in_flight_.count(source.path) > 0 || self->index_.count(source.path) > 0;
+        self->in_flight_.count(source.path) > 0 || self->index_.contains(source.path);
     const bool pending = self->dirty_.count(source.path) > 0;
     self->mark_dirty(source.path, seq, origin, Clock::now(), [&](Dirty& entry) {
       if (acted_on) return;

@@ -33,6 +33,7 @@
 #include "tetherd/core/store.hpp"
 #include "tetherd/daemon/busy_paths.hpp"
 #include "tetherd/daemon/event_log.hpp"
+#include "tetherd/daemon/mirror_index.hpp"
 #include "tetherd/daemon/planner.hpp"
 #include "tetherd/daemon/reconciler.hpp"
 #include "tetherd/daemon/source_tree.hpp"
@@ -261,14 +262,7 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   std::map<std::string, std::pair<Seq, Origin>> queued_rescans_;
 
   /// Last mirrored state per path: source identity and what the target then had.
-  struct Mirrored {
-    std::uint64_t device = 0;
-    std::uint64_t inode = 0;
-    std::uint64_t size = 0;
-    std::int64_t mtime_ns = 0;
-    TargetState target;
-  };
-  std::map<std::string, Mirrored> index_;
+  MirrorIndex index_;
   void remember(const SourceEntry& source, const TargetState& target);
 
   /// The target listing cache (TargetListingCache): the one the last run saved, consumed by
