@@ -84,7 +84,8 @@ def describe(plan):
         f"3. initial sync: the {plan['scaling']['headline']:,}-file point of the scaling series "
         "(20 files per directory): cold against rsync -a, lsyncd rsync and cp -a, and for "
         "reference cp -a followed by `sync -f` of the target (tetherd's figure includes "
-        "that sync, cp -a's does not); no-op against the first two (cp has no no-op mode), twice per target: the first run "
+        "that sync, cp -a's does not); no-op against the first two (cp has no no-op "
+        "mode), twice per target: the first run "
         "after the cold one, then again (tetherd's listing cache, saved by the first, "
         "serves the second)",
         f"4. scaling: {scaling}; initial sync as in 3, watch setup on the same trees"

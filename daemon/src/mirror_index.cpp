@@ -1,51 +1,43 @@
 #include "tetherd/daemon/mirror_index.hpp"
 
+#include <utility>
 #include <vector>
 
+#include "tetherd/core/store_key.hpp"
+
 namespace tetherd::daemon {
-
-namespace {
-
-// Calls `visit(segment)` for each segment of the relative path `path`, in order; stops and
-// returns false as soon as `visit` does. The root ("") has no segments.
-template <typename Visit>
-bool each_segment(std::string_view path, Visit&& visit) {
-  while (!path.empty()) {
-    const auto slash = path.find('/');
-    if (!visit(path.substr(0, slash))) return false;
-    if (slash == std::string_view::npos) break;
-    path.remove_prefix(slash + 1);
-  }
-  return true;
-}
-
-}  // namespace
 
 MirrorIndex::MirrorIndex() = default;
 MirrorIndex::~MirrorIndex() = default;
 
-const MirrorIndex::Node* MirrorIndex::find_node(std::string_view path) const {
-  const Node* node = &root_;
-  const bool found = each_segment(path, [&node](std::string_view segment) {
-    if (!node->children) return false;
+template <typename NodeT, typename OnStep>
+NodeT* MirrorIndex::descend(NodeT& root, std::string_view path, OnStep&& on_step) {
+  NodeT* node = &root;
+  const bool missing = core::any_segment_of(path, [&](std::string_view segment) {
+    if (!node->children) return true;
     auto child = node->children->find(segment);
-    if (child == node->children->end()) return false;
+    if (child == node->children->end()) return true;
+    on_step(*node, segment);
     node = &child->second;
-    return true;
+    return false;
   });
-  return found ? node : nullptr;
+  return missing ? nullptr : node;
+}
+
+const MirrorIndex::Node* MirrorIndex::find_node(std::string_view path) const {
+  return descend(root_, path, [](const Node&, std::string_view) {});
 }
 
 MirrorIndex::Node& MirrorIndex::make_node(std::string_view path) {
   Node* node = &root_;
-  each_segment(path, [&node](std::string_view segment) {
+  core::any_segment_of(path, [&node](std::string_view segment) {
     if (!node->children) node->children = std::make_unique<Children>();
     auto child = node->children->find(segment);
     if (child == node->children->end()) {
       child = node->children->emplace(std::string(segment), Node()).first;
     }
     node = &child->second;
-    return true;
+    return false;
   });
   return *node;
 }
@@ -87,16 +79,10 @@ std::optional<MirrorIndex::Node> MirrorIndex::detach(std::string_view path) {
   }
   // The chain of nodes down to the parent, to prune the ones the removal leaves empty.
   std::vector<std::pair<Node*, std::string_view>> chain;  // (parent, segment in it)
-  Node* node = &root_;
-  const bool found = each_segment(path, [&](std::string_view segment) {
-    if (!node->children) return false;
-    auto child = node->children->find(segment);
-    if (child == node->children->end()) return false;
-    chain.emplace_back(node, segment);
-    node = &child->second;
-    return true;
-  });
-  if (!found) return std::nullopt;
+  const auto record = [&chain](Node& parent, std::string_view segment) {
+    chain.emplace_back(&parent, segment);
+  };
+  if (!descend(root_, path, record)) return std::nullopt;
   auto& [parent, name] = chain.back();
   Node detached = std::move(parent->children->extract(parent->children->find(name)).mapped());
   // Ancestors left with neither an entry nor children go too (never the root).

@@ -9,11 +9,26 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "tetherd/core/result.hpp"
 
 namespace tetherd::core {
+
+/// Whether `predicate` holds for a segment of the normalized relative key text `key`
+/// ("a/b/c": "a", "b", "c"; "" has none), tried in order without allocating; stops at the
+/// first that holds.
+template <typename Predicate>
+bool any_segment_of(std::string_view key, Predicate&& predicate) {
+  while (!key.empty()) {
+    const auto slash = key.find('/');
+    if (predicate(key.substr(0, slash))) return true;
+    if (slash == std::string_view::npos) break;
+    key.remove_prefix(slash + 1);
+  }
+  return false;
+}
 
 class StoreKey {
  public:
@@ -39,14 +54,7 @@ class StoreKey {
   /// checks made on every key).
   template <typename Predicate>
   bool any_segment(Predicate&& predicate) const {
-    std::string_view rest = text_;
-    while (!rest.empty()) {
-      const auto slash = rest.find('/');
-      if (predicate(rest.substr(0, slash))) return true;
-      if (slash == std::string_view::npos) break;
-      rest.remove_prefix(slash + 1);
-    }
-    return false;
+    return any_segment_of(text_, std::forward<Predicate>(predicate));
   }
   std::size_t depth() const noexcept;
   /// The last segment; "" for the root.

@@ -67,6 +67,10 @@ class MirrorIndex {
     std::unique_ptr<Children> children;  ///< null while it has none
   };
 
+  /// The node of `path` under `root`, or nullptr; `on_step(parent, segment)` is called for
+  /// each step taken down.
+  template <typename NodeT, typename OnStep>
+  static NodeT* descend(NodeT& root, std::string_view path, OnStep&& on_step);
   const Node* find_node(std::string_view path) const;
   Node& make_node(std::string_view path);
   /// Removes `path`'s node from its parent and returns it; prunes ancestors left empty.
