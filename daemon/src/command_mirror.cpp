@@ -48,12 +48,23 @@ bool within(const fs::path& path, const fs::path& ancestor) {
 }
 
 int run_mirror(const MirrorOptions& options) {
+  // As the config loader checks a rule's source: a source that cannot be looked at (a
+  // directory above it that this user may not search) is not called missing.
+  std::error_code status_error;
+  const fs::path source =
+      fs::weakly_canonical(fs::absolute(options.source, status_error), status_error);
+  const fs::file_status status =
+      status_error ? fs::file_status() : fs::status(source, status_error);
   std::error_code error;
-  const fs::path source = fs::weakly_canonical(fs::absolute(options.source, error), error);
   const fs::path target = fs::weakly_canonical(fs::absolute(options.target, error), error);
-  if (!fs::is_directory(source, error)) {
+  if (status_error && status_error != std::errc::no_such_file_or_directory) {
+    std::fprintf(stderr, "tetherd mirror: cannot check the source %s: %s\n", options.source.c_str(),
+                 status_error.message().c_str());
+    return exit_code::no_input;
+  }
+  if (!fs::is_directory(status)) {
     std::fprintf(stderr, "tetherd mirror: source %s is not a directory%s\n", options.source.c_str(),
-                 fs::exists(source) ? "" : " (it does not exist)");
+                 fs::exists(status) ? "" : " (it does not exist)");
     return exit_code::no_input;
   }
   if (within(target, source) || within(source, target)) {
