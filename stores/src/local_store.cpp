@@ -821,7 +821,9 @@ using CommitPtr = std::shared_ptr<Commit>;
 // Group commit. A durable change must have its data durable before its name appears, and
 // its name durable before it is reported: per file two fsyncs, each a device flush, which
 // bounds a burst of small files at a few hundred per second. Instead one flush at a time
-// runs on a worker (a cycle); a change that is ready joins the next cycle. A cycle flushes
+// runs (a cycle), on the executor's dedicated thread: on the threadpool it would wait
+// behind every copy queued before it while the writes it releases hold their slots. A
+// change that is ready joins the next cycle. A cycle flushes
 // the file system once (syncfs), which makes durable the data of this cycle's writes and
 // the names of the writes published before it started; then it reports those, reports its
 // own directory changes, and hands its own writes to publish jobs (one directory each), which link
@@ -1154,7 +1156,7 @@ void Committer::start_cycle() {
   cycle->unconfirmed.swap(unconfirmed_);
   cycle->alone = cycle->batch.size() == 1 && cycle->unconfirmed.empty() && publishing_ == 0;
   auto self = shared_from_this();
-  executor_.run_blocking(
+  executor_.run_blocking_dedicated(
       [shared = shared_, cycle] {
         cycle->outcome = cycle->alone ? cycle->batch.front()->commit_alone()
                                       : check(::syncfs(shared->root.get()));

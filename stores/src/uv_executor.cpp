@@ -1,23 +1,9 @@
 #include "tetherd/stores/uv_executor.hpp"
 
-#include <cstdio>
-#include <exception>
+#include "dedicated_thread.hpp"
+#include "run_guarded.hpp"
 
 namespace tetherd::stores {
-
-namespace {
-// libuv callbacks are noexcept: a task that throws is a bug, reported and contained.
-template <typename Function>
-void run_guarded(const char* what, Function&& function) noexcept {
-  try {
-    function();
-  } catch (const std::exception& exception) {
-    std::fprintf(stderr, "tetherd: exception escaped a %s: %s\n", what, exception.what());
-  } catch (...) {
-    std::fprintf(stderr, "tetherd: unknown exception escaped a %s\n", what);
-  }
-}
-}  // namespace
 
 struct UvExecutor::Idle {
   uv_idle_t handle;
@@ -39,7 +25,10 @@ struct UvExecutor::Work {
 };
 
 UvExecutor::UvExecutor(uv_loop_t* loop)
-    : loop_(loop), idle_(new Idle{}), alive_(std::make_shared<UvExecutor*>(this)) {
+    : loop_(loop),
+      idle_(new Idle{}),
+      dedicated_(std::make_unique<DedicatedThread>(loop)),
+      alive_(std::make_shared<UvExecutor*>(this)) {
   idle_->owner = this;
   uv_idle_init(loop_, &idle_->handle);
   idle_->handle.data = idle_;
@@ -52,6 +41,7 @@ UvExecutor::~UvExecutor() {
 
 void UvExecutor::close() {
   posted_.clear();
+  dedicated_->close();
   for (auto& [id, timer] : timers_) {
     uv_timer_stop(&timer->handle);
     timer->task = nullptr;
@@ -115,6 +105,14 @@ void UvExecutor::run_blocking(Task work, Task done) {
       inline_done();
     });
   }
+}
+
+std::size_t UvExecutor::blocking_in_flight() const noexcept {
+  return blocking_in_flight_ + dedicated_->in_flight();
+}
+
+void UvExecutor::run_blocking_dedicated(Task work, Task done) {
+  dedicated_->submit(std::move(work), std::move(done));
 }
 
 core::Executor::TimerId UvExecutor::start_timer(std::chrono::milliseconds delay, Task task) {

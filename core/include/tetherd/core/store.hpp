@@ -62,6 +62,12 @@ class Executor {
   /// Runs `work` on a worker thread, then `done` on the loop thread. `work` must not touch
   /// loop-owned state; exceptions must not leave it.
   virtual void run_blocking(Task work, Task done) = 0;
+  /// Like run_blocking, for a short job that much other work waits on (a flush): it runs
+  /// on a thread of its own, never queued behind ordinary blocking jobs. These jobs run
+  /// one at a time, in order. By default an ordinary blocking job.
+  virtual void run_blocking_dedicated(Task work, Task done) {
+    run_blocking(std::move(work), std::move(done));
+  }
   /// Runs `task` on the loop thread after `delay` unless cancelled first.
   virtual TimerId start_timer(std::chrono::milliseconds delay, Task task) = 0;
   /// Cancels a timer; no effect if it has fired or was cancelled already.

@@ -2,17 +2,21 @@
 
 // The libuv implementation of core::Executor: posted tasks run from an idle handle on
 // the loop thread, blocking work on the libuv threadpool (uv_queue_work), timers on
-// uv_timer_t. Everything is called on the loop thread.
+// uv_timer_t, dedicated jobs on a thread of the executor's own. Everything is called on
+// the loop thread.
 
 #include <uv.h>
 
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 
 #include "tetherd/core/store.hpp"
 
 namespace tetherd::stores {
+
+class DedicatedThread;
 
 class UvExecutor final : public core::Executor {
  public:
@@ -26,15 +30,17 @@ class UvExecutor final : public core::Executor {
 
   void post(Task task) override;
   void run_blocking(Task work, Task done) override;
+  void run_blocking_dedicated(Task work, Task done) override;
   TimerId start_timer(std::chrono::milliseconds delay, Task task) override;
   void cancel_timer(TimerId timer) override;
 
   /// Drops pending posted tasks and timers and closes the handles; the loop must run once
   /// more to finish closing them before uv_loop_close(). Work already queued on the
-  /// threadpool still completes (its done task runs only if the executor is alive).
+  /// threadpool still completes (its done task runs only if the executor is alive);
+  /// dedicated jobs already submitted run before close() returns (their done tasks do not).
   void close();
-  /// Blocking jobs queued and not yet completed.
-  std::size_t blocking_in_flight() const noexcept { return blocking_in_flight_; }
+  /// Blocking jobs (dedicated ones included) queued and not yet completed.
+  std::size_t blocking_in_flight() const noexcept;
 
  private:
   struct Idle;
@@ -49,6 +55,7 @@ class UvExecutor final : public core::Executor {
   std::map<TimerId, Timer*> timers_;
   TimerId next_timer_ = 1;
   std::size_t blocking_in_flight_ = 0;
+  std::unique_ptr<DedicatedThread> dedicated_;
   // Shared with queued work so a completion after the executor's death is dropped safely.
   std::shared_ptr<UvExecutor*> alive_;
 };
