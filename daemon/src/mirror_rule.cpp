@@ -314,12 +314,15 @@ void MirrorRule::handle_changes(std::vector<core::Change>&& batch) {
                              (change.is_dir && filter_.should_descend(change.to_path));
       // Pending work inside a moved directory now concerns the new place.
       if (change.is_dir) {
-        // The range of keys starting "path/": "path-x" or "path.txt" sort between "path"
-        // and "path/a", so walking on from "path" while within it would stop early.
+        // Every key starting "path/" (a scan of all pending work: rare, and bounded by
+        // the limit that collapses it into a rescan).
         std::vector<std::pair<std::string, Dirty>> moved;
         const std::string prefix = change.path + "/";
-        for (auto it = dirty_.lower_bound(prefix);
-             it != dirty_.end() && it->first.starts_with(prefix);) {
+        for (auto it = dirty_.begin(); it != dirty_.end();) {
+          if (!it->first.starts_with(prefix)) {
+            ++it;
+            continue;
+          }
           moved.emplace_back(change.to_path + it->first.substr(change.path.size()),
                              std::move(it->second));
           it = dirty_.erase(it);

@@ -235,13 +235,17 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   RuleCounters counters_;
 
   Seq next_seq_ = 1;
-  std::map<std::string, Dirty> dirty_;
+  /// Pending work by path. Unordered: the pump looks up and erases every path it takes,
+  /// and an ordered map compared long shared prefixes at each step (several percent of
+  /// the loop thread in a cold sync); the one walk over a range (a directory renamed with
+  /// work pending inside) scans it all instead.
+  std::unordered_map<std::string, Dirty> dirty_;
   std::multimap<Clock::time_point, std::string> schedule_;
   std::deque<std::string> ready_;
   /// Ready paths that overlapped a busy path, by that busy path: they go back to the front
   /// of ready_ when it is released, so a pump never walks a queue of blocked paths (a cold
   /// sync queues thousands of files behind their directories' mkdirs).
-  std::map<std::string, std::vector<std::string>, std::less<>> parked_;
+  std::unordered_map<std::string, std::vector<std::string>> parked_;
   /// By path: in-flight paths never overlap. Unordered: looked up by path; the one walk (a
   /// directory renamed while its files are in flight) needs no order.
   std::unordered_map<std::string, InFlight> in_flight_;
