@@ -1,5 +1,6 @@
 #include "tetherd/core/store.hpp"
 
+#include <algorithm>
 #include <array>
 #include <exception>
 #include <initializer_list>
@@ -253,11 +254,13 @@ void Store::close(Callback<void> done) {
   close_waiters_.push_back(std::move(done));
   if (closing_) return;
   closing_ = true;
-  std::vector<OperationRef> running;
+  std::vector<std::pair<std::uint64_t, OperationRef>> running;
   for (auto& [id, weak] : in_flight_) {
-    if (auto state = weak.lock()) running.push_back(std::move(state));
+    if (auto state = weak.lock()) running.emplace_back(id, std::move(state));
   }
-  for (auto& state : running)
+  std::sort(running.begin(), running.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& [id, state] : running)
     state->request_cancel();
   release_backend_if_idle();
 }

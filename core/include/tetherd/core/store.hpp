@@ -29,6 +29,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "tetherd/core/capability.hpp"
@@ -370,7 +371,9 @@ class Store : public std::enable_shared_from_this<Store> {
   CapabilitySet capabilities_;
   bool closing_ = false;
   std::uint64_t next_operation_id_ = 1;
-  std::map<std::uint64_t, std::weak_ptr<OperationState>> in_flight_;
+  /// By operation id. Unordered: one insert and one erase per operation, on every file of
+  /// a sync; close() sorts the ids to cancel the oldest first.
+  std::unordered_map<std::uint64_t, std::weak_ptr<OperationState>> in_flight_;
   std::vector<Callback<void>> close_waiters_;
   bool backend_closed_ = false;
   std::optional<Result<void>> close_result_;
