@@ -42,6 +42,33 @@ MirrorIndex::Node& MirrorIndex::make_node(std::string_view path) {
   return *node;
 }
 
+// The point of the packing (64-bit targets): a million entries cost 40 MB less.
+static_assert(sizeof(void*) != 8 || sizeof(Mirrored) <= 64);
+
+TargetState Mirrored::target() const {
+  TargetState target;
+  target.type = target_type();
+  target.size = target_size_;
+  if (has_target_mtime_) target.mtime_ns = target_mtime_ns_;
+  if (has_target_mode_) target.mode = target_mode_;
+  if (target_link_) target.link_target = *target_link_;
+  return target;
+}
+
+void Mirrored::set_target(const TargetState& target) {
+  target_type_ = static_cast<std::uint8_t>(target.type);
+  target_size_ = target.size;
+  has_target_mtime_ = target.mtime_ns.has_value();
+  target_mtime_ns_ = target.mtime_ns.value_or(0);
+  has_target_mode_ = target.mode.has_value();
+  target_mode_ = target.mode.value_or(0);
+  if (target.link_target.empty()) {
+    target_link_.reset();
+  } else {
+    target_link_ = std::make_unique<const std::string>(target.link_target);
+  }
+}
+
 const Mirrored* MirrorIndex::find(std::string_view path) const {
   const Node* node = find_node(path);
   return node && node->value ? &*node->value : nullptr;
@@ -71,6 +98,12 @@ std::size_t MirrorIndex::count_within(std::string_view path) const {
   return count_values(*node) - (node->value ? 1 : 0);
 }
 
+// GCC 12 at -O3 warns that moving the detached node reads its entry's fields
+// uninitialised when the node holds no entry (a false positive of its optional<> analysis).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 std::optional<MirrorIndex::Node> MirrorIndex::detach(std::string_view path) {
   if (path.empty()) {
     Node whole = std::move(root_);
@@ -95,6 +128,9 @@ std::optional<MirrorIndex::Node> MirrorIndex::detach(std::string_view path) {
   }
   return detached;
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 void MirrorIndex::erase_subtree(std::string_view path) {
   if (auto removed = detach(path)) size_ -= count_values(*removed);

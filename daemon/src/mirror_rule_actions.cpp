@@ -133,7 +133,7 @@ bool MirrorRule::target_stat_needless(const Examination& work) const {
   const bool same_content =
       mirrored->device == work.source->device && mirrored->inode == work.source->inode &&
       mirrored->size == work.source->size && mirrored->mtime_ns == work.source->mtime_ns;
-  return !same_content && mirrored->target.type == EntryType::File;
+  return !same_content && mirrored->target_type() == EntryType::File;
 }
 
 void MirrorRule::examine_with_target(std::shared_ptr<Examination> work) {
@@ -195,7 +195,7 @@ void MirrorRule::try_move(std::shared_ptr<Examination> work) {
   const bool can_move =
       settings_.target->capabilities().has(core::Capability::Move) && known &&
       known->device == work->source->device && known->inode == work->source->inode &&
-      known->target.type == work->source->type &&
+      known->target_type() == work->source->type &&
       (!work->target ||
        (work->target->type != EntryType::Directory && work->source->type != EntryType::Directory));
   auto from_key = StoreKey::parse(from);
@@ -232,7 +232,7 @@ void MirrorRule::try_move(std::shared_ptr<Examination> work) {
                                                .duration(Clock::now() - started));
                            self->rename_subtree(from_path, work->path);
                            if (const Mirrored* now_known = self->index_.find(work->path))
-                             work->target = now_known->target;
+                             work->target = now_known->target();
                            self->run_actions(work);
                          });
 }
@@ -534,7 +534,7 @@ void MirrorRule::remember(const SourceEntry& source, const TargetState& target) 
   known.inode = source.inode;
   known.size = source.size;
   known.mtime_ns = source.mtime_ns;
-  known.target = target;
+  known.set_target(target);
 }
 
 void MirrorRule::forget_subtree(const std::string& path) {

@@ -163,3 +163,42 @@ TEST_CASE("a file renamed within its directory keeps its entry") {
   CHECK(inode_of(index, "d/b.txt") == 2);
   CHECK_FALSE(index.contains("d/a.txt"));
 }
+
+TEST_CASE("a remembered target state reads back as it was set") {
+  using tetherd::core::EntryType;
+  using tetherd::daemon::TargetState;
+  MirrorIndex index;
+  TargetState file;
+  file.type = EntryType::File;
+  file.size = 4096;
+  file.mtime_ns = -1'500'000'000;  // before 1970: negative, not "none"
+  file.mode = 0640;
+  index["a/f"].set_target(file);
+  TargetState link;
+  link.type = EntryType::Symlink;
+  link.size = 11;
+  link.link_target = "../elsewhere";
+  index["a/l"].set_target(link);
+
+  const TargetState f = index.find("a/f")->target();
+  CHECK(f.type == EntryType::File);
+  CHECK(f.size == 4096);
+  CHECK(f.mtime_ns == std::optional<std::int64_t>(-1'500'000'000));
+  CHECK(f.mode == std::optional<std::uint32_t>(0640));
+  CHECK(f.link_target.empty());
+  CHECK(index.find("a/f")->target_type() == EntryType::File);
+
+  const TargetState l = index.find("a/l")->target();
+  CHECK(l.type == EntryType::Symlink);
+  CHECK(l.size == 11);
+  CHECK_FALSE(l.mtime_ns.has_value());
+  CHECK_FALSE(l.mode.has_value());
+  CHECK(l.link_target == "../elsewhere");
+
+  // Set again: what the new state lacks is gone, not kept from before.
+  index["a/l"].set_target(file);
+  const TargetState again = index.find("a/l")->target();
+  CHECK(again.type == EntryType::File);
+  CHECK(again.link_target.empty());
+  CHECK(again.mode == std::optional<std::uint32_t>(0640));
+}

@@ -22,13 +22,32 @@
 
 namespace tetherd::daemon {
 
-/// Last mirrored state of one path: source identity and what the target then had.
-struct Mirrored {
+/// Last mirrored state of one path: source identity and what the target then had. One
+/// per entry of the tree (a million for a large rule), so the target's state is packed:
+/// 64 bytes in all, where a TargetState alone takes 72; a symlink's target, rare, is
+/// kept out of line.
+class Mirrored {
+ public:
   std::uint64_t device = 0;
   std::uint64_t inode = 0;
   std::uint64_t size = 0;
   std::int64_t mtime_ns = 0;
-  TargetState target;
+
+  /// What the target held.
+  TargetState target() const;
+  void set_target(const TargetState& target);
+  core::EntryType target_type() const noexcept {
+    return static_cast<core::EntryType>(target_type_);
+  }
+
+ private:
+  std::uint64_t target_size_ = 0;
+  std::int64_t target_mtime_ns_ = 0;
+  std::uint32_t target_mode_ = 0;
+  std::uint8_t target_type_ = static_cast<std::uint8_t>(core::EntryType::File);
+  bool has_target_mtime_ = false;
+  bool has_target_mode_ = false;
+  std::unique_ptr<const std::string> target_link_;  ///< null when empty
 };
 
 class MirrorIndex {
