@@ -136,18 +136,33 @@ bool SourceTree::root_intact() const {
          static_cast<std::uint64_t>(info.st_ino) == root_inode_;
 }
 
+template <typename Open>
+int SourceTree::open_without_atime(int flags, Open&& open) const {
+  if (!noatime_refused_.load(std::memory_order_relaxed)) {
+    const int fd = open(flags | O_NOATIME);
+    if (fd >= 0 || errno != EPERM) return fd;
+    noatime_refused_.store(true, std::memory_order_relaxed);
+  }
+  return open(flags);
+}
+
 Result<int> SourceTree::open_directory(std::string_view relative, bool for_reading) const {
   const int access = for_reading ? O_RDONLY : O_PATH;
   const std::string path = relative.empty() ? std::string(".") : std::string(relative);
   if (kernel_has_openat2()) {
-    struct open_how how {};
-    how.flags = static_cast<std::uint64_t>(access | O_DIRECTORY | O_CLOEXEC);
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-    for (;;) {
-      const long fd = ::syscall(SYS_openat2, root_fd_, path.c_str(), &how, sizeof how);
-      if (fd >= 0) return static_cast<int>(fd);
-      if (errno != EAGAIN && errno != EINTR) break;  // EAGAIN: a concurrent rename; retry
-    }
+    const auto open_beneath = [&](int flags) {
+      struct open_how how {};
+      how.flags = static_cast<std::uint64_t>(flags);
+      how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+      for (;;) {
+        const long fd = ::syscall(SYS_openat2, root_fd_, path.c_str(), &how, sizeof how);
+        if (fd >= 0) return static_cast<int>(fd);
+        if (errno != EAGAIN && errno != EINTR) return -1;  // EAGAIN: a concurrent rename
+      }
+    };
+    const int flags = access | O_DIRECTORY | O_CLOEXEC;
+    const int fd = for_reading ? open_without_atime(flags, open_beneath) : open_beneath(flags);
+    if (fd >= 0) return fd;
     return source_error(errno, relative, "open directory");
   }
   // No openat2: walk component by component, refusing symlinks at every step.
@@ -158,15 +173,19 @@ Result<int> SourceTree::open_directory(std::string_view relative, bool for_readi
     const auto slash = rest.find('/');
     const std::string component(rest.substr(0, slash));
     rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
-    const int flags = (rest.empty() ? access : O_PATH) | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-    const int next = ::openat(current, component.c_str(), flags);
+    const bool last = rest.empty();
+    const int flags = (last ? access : O_PATH) | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+    const auto open_at = [&](int with) { return ::openat(current, component.c_str(), with); };
+    const int next = last && for_reading ? open_without_atime(flags, open_at) : open_at(flags);
     const int error_number = errno;
     ::close(current);
     if (next < 0) return source_error(error_number, relative, "open directory");
     current = next;
   }
   if (for_reading && relative.empty()) {
-    const int readable = ::openat(current, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    const int readable = open_without_atime(O_RDONLY | O_DIRECTORY | O_CLOEXEC, [&](int flags) {
+      return ::openat(current, ".", flags);
+    });
     const int error_number = errno;
     ::close(current);
     if (readable < 0) return source_error(error_number, relative, "open directory");
@@ -256,21 +275,24 @@ Result<OpenSourceFile> SourceTree::open_file(std::string_view relative) const {
     // One call resolves the whole path beneath the root, refusing a symlink anywhere in
     // it (ELOOP), the file itself included: what the walk below does in three.
     const std::string path(relative);
-    struct open_how how {};
-    how.flags = static_cast<std::uint64_t>(kFlags);
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-    long opened = -1;
-    do {
-      opened = ::syscall(SYS_openat2, root_fd_, path.c_str(), &how, sizeof how);
-    } while (opened < 0 && (errno == EAGAIN || errno == EINTR));
-    raw = static_cast<int>(opened);
+    raw = open_without_atime(kFlags, [&](int flags) {
+      struct open_how how {};
+      how.flags = static_cast<std::uint64_t>(flags);
+      how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+      long opened = -1;
+      do {
+        opened = ::syscall(SYS_openat2, root_fd_, path.c_str(), &how, sizeof how);
+      } while (opened < 0 && (errno == EAGAIN || errno == EINTR));
+      return static_cast<int>(opened);
+    });
   } else {
     const auto [parent, name] = split_parent(relative);
     auto dir = open_directory(parent, false);
     if (!dir) return std::move(dir).error();
     FdGuard dir_fd(*dir);
     const std::string name_text(name);
-    raw = ::openat(dir_fd.get(), name_text.c_str(), kFlags);
+    raw = open_without_atime(
+        kFlags, [&](int flags) { return ::openat(dir_fd.get(), name_text.c_str(), flags); });
   }
   FdGuard fd(raw);
   if (fd.get() < 0) {

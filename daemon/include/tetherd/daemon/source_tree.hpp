@@ -7,7 +7,15 @@
 // so a symlink inside the source is mirrored as a symlink and never leads the engine
 // outside the tree. The functions block: call them on a worker thread (Executor::
 // run_blocking). A SourceTree is immutable after open() and safe to share between threads.
+//
+// Files and directories are read with O_NOATIME: mirroring a tree does not change it,
+// access times included. Mail readers compare a mailbox's atime with its mtime to tell new
+// mail, and with relatime the first read of each file since it changed would dirty its
+// inode, which the source's file system then writes back. The kernel grants O_NOATIME to
+// the file's owner or to CAP_FOWNER only; after the first refusal (EPERM) this tree stops
+// asking and reads as any reader would.
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -74,6 +82,12 @@ class SourceTree {
   int root_fd_;
   std::uint64_t root_device_;
   std::uint64_t root_inode_;
+  /// Set once an open with O_NOATIME was refused; then it is no longer asked for.
+  mutable std::atomic<bool> noatime_refused_{false};
+  /// Calls `open(flags)` with O_NOATIME added unless refused before; again without it
+  /// when it is refused now. Returns the descriptor or -1 with errno.
+  template <typename Open>
+  int open_without_atime(int flags, Open&& open) const;
 };
 
 /// Maps an errno of a source access to a StoreError (store "source", key `relative`).
