@@ -136,6 +136,17 @@ bool SourceTree::root_intact() const {
          static_cast<std::uint64_t>(info.st_ino) == root_inode_;
 }
 
+int SourceTree::open_beneath_root(const std::string& path, int flags) const {
+  struct open_how how {};
+  how.flags = static_cast<std::uint64_t>(flags);
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  for (;;) {
+    const long fd = ::syscall(SYS_openat2, root_fd_, path.c_str(), &how, sizeof how);
+    if (fd >= 0) return static_cast<int>(fd);
+    if (errno != EAGAIN && errno != EINTR) return -1;  // EAGAIN: a concurrent rename; retry
+  }
+}
+
 template <typename Open>
 int SourceTree::open_without_atime(int flags, Open&& open) const {
   if (!noatime_refused_.load(std::memory_order_relaxed)) {
@@ -150,16 +161,7 @@ Result<int> SourceTree::open_directory(std::string_view relative, bool for_readi
   const int access = for_reading ? O_RDONLY : O_PATH;
   const std::string path = relative.empty() ? std::string(".") : std::string(relative);
   if (kernel_has_openat2()) {
-    const auto open_beneath = [&](int flags) {
-      struct open_how how {};
-      how.flags = static_cast<std::uint64_t>(flags);
-      how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-      for (;;) {
-        const long fd = ::syscall(SYS_openat2, root_fd_, path.c_str(), &how, sizeof how);
-        if (fd >= 0) return static_cast<int>(fd);
-        if (errno != EAGAIN && errno != EINTR) return -1;  // EAGAIN: a concurrent rename
-      }
-    };
+    const auto open_beneath = [&](int flags) { return open_beneath_root(path, flags); };
     const int flags = access | O_DIRECTORY | O_CLOEXEC;
     const int fd = for_reading ? open_without_atime(flags, open_beneath) : open_beneath(flags);
     if (fd >= 0) return fd;
@@ -275,16 +277,7 @@ Result<OpenSourceFile> SourceTree::open_file(std::string_view relative) const {
     // One call resolves the whole path beneath the root, refusing a symlink anywhere in
     // it (ELOOP), the file itself included: what the walk below does in three.
     const std::string path(relative);
-    raw = open_without_atime(kFlags, [&](int flags) {
-      struct open_how how {};
-      how.flags = static_cast<std::uint64_t>(flags);
-      how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-      long opened = -1;
-      do {
-        opened = ::syscall(SYS_openat2, root_fd_, path.c_str(), &how, sizeof how);
-      } while (opened < 0 && (errno == EAGAIN || errno == EINTR));
-      return static_cast<int>(opened);
-    });
+    raw = open_without_atime(kFlags, [&](int flags) { return open_beneath_root(path, flags); });
   } else {
     const auto [parent, name] = split_parent(relative);
     auto dir = open_directory(parent, false);

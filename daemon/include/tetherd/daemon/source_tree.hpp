@@ -82,6 +82,9 @@ class SourceTree {
   int root_fd_;
   std::uint64_t root_device_;
   std::uint64_t root_inode_;
+  /// openat2 of `path` beneath the root, refusing symlinks anywhere in it; retried while
+  /// a concurrent rename (EAGAIN) or a signal (EINTR) interrupts it. -1 with errno.
+  int open_beneath_root(const std::string& path, int flags) const;
   /// Set once an open with O_NOATIME was refused; then it is no longer asked for.
   mutable std::atomic<bool> noatime_refused_{false};
   /// Calls `open(flags)` with O_NOATIME added unless refused before; again without it
