@@ -144,7 +144,7 @@ void CachedTargetStream::drain_listing(std::shared_ptr<Look> look, core::EntrySt
     } else {
       ++self->counts_.listed;
     }
-    if (look->mtime_ns && TargetListingCache::recordable(*look->mtime_ns, look->listed_at_ns)) {
+    if (look->mtime_ns && self->fresh_->recordable(*look->mtime_ns, look->listed_at_ns)) {
       self->fresh_->record(look->dir.str(), std::move(record), look->invalidations_before);
     }
     self->prepared(look->dir, std::move(look->entries), true, look->listed_at_ns);

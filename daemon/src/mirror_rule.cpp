@@ -125,6 +125,7 @@ core::Result<void> MirrorRule::start() {
 void MirrorRule::load_listing_cache() {
   if (settings_.listing_cache_file.empty() || settings_.dry_run) return;
   fresh_listings_ = std::make_shared<TargetListingCache>();
+  fresh_listings_->set_target_mtime_precision(settings_.target->capabilities().mtime_precision);
   auto loaded =
       TargetListingCache::load(settings_.listing_cache_file, settings_.listing_cache_context);
   if (!loaded) {

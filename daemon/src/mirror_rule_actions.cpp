@@ -239,7 +239,7 @@ void MirrorRule::try_move(std::shared_ptr<Examination> work) {
 
 void MirrorRule::run_actions(std::shared_ptr<Examination> work) {
   const bool may_delete = deletes_allowed(work->entry.origin) && work->root_intact;
-  work->plan = plan_path(work->source, work->target, policy_, may_delete);
+  work->plan = plan_path(work->source, work->target, policy_for(*work), may_delete);
   if (log_.enabled(EventLevel::debug)) {
     std::string actions;
     for (ActionKind kind : work->plan.actions) {
@@ -526,6 +526,22 @@ bool MirrorRule::live_removal_allowed(const std::string& path, bool tree) {
   recent_deletes_.emplace_back(now, entries);
   recent_deleted_ += entries;
   return true;
+}
+
+const MirrorPolicy& MirrorRule::policy_for(const Examination& work) {
+  // A target that keeps coarse mtimes (whole seconds, FAT's 2 s) cannot tell an edit made
+  // within that granularity of the last copy (same size) from the copy. The index can: it
+  // holds the source's exact mtime as mirrored, so a source whose mtime moved since is
+  // compared exactly, and copied.
+  if (!work.source || !policy_.mtime_precision ||
+      *policy_.mtime_precision <= std::chrono::nanoseconds(1)) {
+    return policy_;
+  }
+  const Mirrored* known = index_.find(work.path);
+  if (!known || known->mtime_ns == work.source->mtime_ns) return policy_;
+  exact_policy_ = policy_;
+  exact_policy_.mtime_precision = std::chrono::nanoseconds(1);
+  return exact_policy_;
 }
 
 void MirrorRule::remember(const SourceEntry& source, const TargetState& target) {

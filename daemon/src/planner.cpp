@@ -40,13 +40,19 @@ bool Plan::deletes() const noexcept {
 
 namespace {
 
+std::int64_t floor_div(std::int64_t value, std::int64_t divisor) noexcept {
+  const std::int64_t quotient = value / divisor;
+  return (value % divisor != 0 && value < 0) ? quotient - 1 : quotient;
+}
+
 bool mtime_matches(const SourceEntry& source, const TargetState& target,
                    const MirrorPolicy& policy) noexcept {
   if (!target.mtime_ns) return false;
   if (policy.preserve_mtime && policy.mtime_precision) {
     const std::int64_t precision = std::max<std::int64_t>(1, policy.mtime_precision->count());
-    // Equal once both are truncated to the store's granularity.
-    return source.mtime_ns / precision == *target.mtime_ns / precision;
+    // Equal once both are truncated to the store's granularity, as the kernel truncates
+    // (towards the past, also before 1970).
+    return floor_div(source.mtime_ns, precision) == floor_div(*target.mtime_ns, precision);
   }
   // The target's mtime is the time of the copy: up to date when the copy is newer than the
   // last change of the source.

@@ -95,7 +95,7 @@ void RecordingTargetStream::close_innermost() {
   Open done = std::move(open_.back());
   open_.pop_back();
   ++listed_;
-  if (done.mtime_ns && TargetListingCache::recordable(*done.mtime_ns, done.seen_at_ns)) {
+  if (done.mtime_ns && fresh_->recordable(*done.mtime_ns, done.seen_at_ns)) {
     fresh_->record(done.dir, std::move(done.record), done.invalidations_before);
   }
 }

@@ -273,6 +273,12 @@ void TargetListingCache::record(const std::string& dir, Directory directory,
   directories_[dir] = std::move(directory);
 }
 
+void TargetListingCache::set_target_mtime_precision(
+    std::optional<std::chrono::nanoseconds> precision) noexcept {
+  records_allowed_ = precision.has_value();
+  racy_window_ns_ = kRacyWindowNs + (precision ? precision->count() : 0);
+}
+
 void TargetListingCache::invalidate(const std::string& dir) {
   ++invalidations_;
   directories_.erase(dir);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "beneath.hpp"
+#include "mtime_precision.hpp"
 #include "publish_partition.hpp"
 #include "tetherd/core/shared_trips.hpp"
 #include "tetherd/stores/errno_map.hpp"
@@ -1424,8 +1425,11 @@ Result<StorePtr> open_local_store(Executor& executor, LocalStoreOptions options)
       Capability::AtomicMove,   Capability::AtomicReplace, Capability::NoClobberCreate,
       Capability::ExplicitDirs, Capability::LazyRead,      Capability::ServerSideCopy};
   if (options.durable) capabilities.add(Capability::Durable);
-  // ext4, xfs, btrfs and tmpfs keep nanoseconds; coarser file systems round further.
-  capabilities.mtime_precision = std::chrono::nanoseconds(1);
+  // ext4, xfs, btrfs and tmpfs keep nanoseconds; others round further (seconds on ext3,
+  // 2 s on FAT), so the precision is measured. Where no probe file can be made (a
+  // read-only target, which takes no writes either) nanoseconds are assumed.
+  const MtimeProbe probe = probe_mtime_precision(shared->root.get(), options.allow_anonymous_temps);
+  capabilities.mtime_precision = probe.ran ? probe.precision : std::chrono::nanoseconds(1);
   std::string name = options.name;
   return StorePtr(std::make_shared<LocalStore>(executor, std::move(name), std::move(capabilities),
                                                std::move(shared)));

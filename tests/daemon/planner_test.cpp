@@ -84,6 +84,15 @@ TEST_CASE("mtime is compared at the store's precision") {
             .actions.empty());
   CHECK(plan_path(source_file(10, 8'000'000'001), target_file(10, 7'000'000'000), policy, true)
             .actions == Actions{ActionKind::Write});
+  // Before 1970 the kernel truncates towards the past too: -0.5 s is kept as -1 s.
+  CHECK(plan_path(source_file(10, -500'000'000), target_file(10, -1'000'000'000), policy, true)
+            .actions.empty());
+  CHECK(plan_path(source_file(10, -500'000'000), target_file(10, 0), policy, true).actions ==
+        Actions{ActionKind::Write});
+  // FAT keeps 2 s.
+  policy.mtime_precision = std::chrono::seconds(2);
+  CHECK(plan_path(source_file(10, 7'999'999'999), target_file(10, 6'000'000'000), policy, true)
+            .actions.empty());
 }
 
 TEST_CASE("without mtime preservation a copy newer than the source is up to date") {

@@ -251,9 +251,9 @@ TEST_CASE("listing cache: a recursive listing passed through records every direc
 }
 
 TEST_CASE("listing cache: a directory whose mtime is inside the racy window is not recorded") {
-  CHECK(TargetListingCache::recordable(1'000'000'000, 3'000'000'000));
-  CHECK_FALSE(TargetListingCache::recordable(2'500'000'000, 3'000'000'000));
   TargetListingCache cache;
+  CHECK(cache.recordable(1'000'000'000, 3'000'000'000));
+  CHECK_FALSE(cache.recordable(2'500'000'000, 3'000'000'000));
   const std::uint64_t before = cache.invalidations();
   cache.invalidate("elsewhere");
   cache.record("d", {}, before);  // an invalidation since the listing began: not trusted
@@ -329,4 +329,18 @@ TEST_CASE("listing cache: saved and loaded, in use while loaded, refused when da
     REQUIRE(next.ok());
     CHECK(next->empty());
   }
+}
+
+TEST_CASE("listing cache: the racy window widens by the target's mtime granularity") {
+  TargetListingCache cache;
+  cache.set_target_mtime_precision(std::chrono::nanoseconds(1));
+  CHECK(cache.recordable(1'500'000'000, 3'000'000'000));
+  // FAT keeps 2 s: a change 1.5 s after this mtime may leave it unchanged.
+  cache.set_target_mtime_precision(std::chrono::seconds(2));
+  CHECK_FALSE(cache.recordable(1'500'000'000, 3'000'000'000));
+  CHECK_FALSE(cache.recordable(0, 3'000'000'000));
+  CHECK(cache.recordable(-1, 3'000'000'000));
+  // A target that does not keep the mtimes it is given: its directories are never trusted.
+  cache.set_target_mtime_precision(std::nullopt);
+  CHECK_FALSE(cache.recordable(-1'000'000'000'000, 3'000'000'000));
 }

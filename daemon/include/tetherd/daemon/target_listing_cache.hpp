@@ -19,6 +19,7 @@
 //   never assumes (the target belongs to the rule; see README).
 // Loop thread only.
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -64,10 +65,16 @@ class TargetListingCache {
   /// (a no-op restart), instead of writing it again.
   static core::Result<void> restore(const std::string& file);
 
+  /// Widens the racy window by the granularity of the target's mtimes: where they are
+  /// seconds (ext3) or 2 s (FAT), a change a second after the listing can leave the same
+  /// mtime. nullopt (the target does not keep the mtimes it is given): nothing is recorded.
+  void set_target_mtime_precision(std::optional<std::chrono::nanoseconds> precision) noexcept;
+
   /// Whether the listing of a directory with `mtime_ns`, started at wall-clock
-  /// `listed_at_ns`, may be recorded.
-  static bool recordable(std::int64_t mtime_ns, std::int64_t listed_at_ns) noexcept {
-    return mtime_ns < listed_at_ns - kRacyWindowNs;
+  /// `listed_at_ns`, may be recorded: its mtime is older than the listing by more than
+  /// kRacyWindowNs plus the target's mtime granularity.
+  bool recordable(std::int64_t mtime_ns, std::int64_t listed_at_ns) const noexcept {
+    return records_allowed_ && mtime_ns < listed_at_ns - racy_window_ns_;
   }
 
   /// Removes and returns the record of `dir` ("" = the rule's target root).
@@ -92,6 +99,8 @@ class TargetListingCache {
  private:
   std::map<std::string, Directory> directories_;
   std::uint64_t invalidations_ = 0;
+  std::int64_t racy_window_ns_ = kRacyWindowNs;
+  bool records_allowed_ = true;
 };
 
 /// The wall clock in ns since the epoch: what directory mtimes are compared with.

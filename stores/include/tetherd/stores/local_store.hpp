@@ -15,6 +15,8 @@
 // - Copy: FICLONE where the file system shares extents, else copy_file_range, else a
 //   read/write loop. Move: renameat2; across a mount inside the root (EXDEV), copy then
 //   delete (the source survives until the copy is complete).
+// - Capabilities: mtime_precision is measured when the store opens (a file created and
+//   unlinked at once under a temporary name, its mtime set and read back).
 
 #include <memory>
 #include <string>
