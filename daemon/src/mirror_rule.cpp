@@ -125,7 +125,8 @@ core::Result<void> MirrorRule::start() {
 void MirrorRule::load_listing_cache() {
   if (settings_.listing_cache_file.empty() || settings_.dry_run) return;
   fresh_listings_ = std::make_shared<TargetListingCache>();
-  fresh_listings_->set_target_mtime_precision(settings_.target->capabilities().mtime_precision);
+  const core::CapabilitySet& target = settings_.target->capabilities();
+  fresh_listings_->set_target_clock(target.mtime_precision, target.mtime_clock_skew);
   auto loaded =
       TargetListingCache::load(settings_.listing_cache_file, settings_.listing_cache_context);
   if (!loaded) {

@@ -273,10 +273,10 @@ void TargetListingCache::record(const std::string& dir, Directory directory,
   directories_[dir] = std::move(directory);
 }
 
-void TargetListingCache::set_target_mtime_precision(
-    std::optional<std::chrono::nanoseconds> precision) noexcept {
+void TargetListingCache::set_target_clock(std::optional<std::chrono::nanoseconds> precision,
+                                          std::chrono::nanoseconds skew) noexcept {
   records_allowed_ = precision.has_value();
-  racy_window_ns_ = kRacyWindowNs + (precision ? precision->count() : 0);
+  racy_window_ns_ = skew.count() + (precision ? precision->count() : 0);
 }
 
 void TargetListingCache::invalidate(const std::string& dir) {

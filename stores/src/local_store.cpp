@@ -1430,6 +1430,7 @@ Result<StorePtr> open_local_store(Executor& executor, LocalStoreOptions options)
   // read-only target, which takes no writes either) nanoseconds are assumed.
   const MtimeProbe probe = probe_mtime_precision(shared->root.get(), options.allow_anonymous_temps);
   capabilities.mtime_precision = probe.ran ? probe.precision : std::chrono::nanoseconds(1);
+  capabilities.mtime_clock_skew = mtime_clock_skew_of(shared->root.get());
   std::string name = options.name;
   return StorePtr(std::make_shared<LocalStore>(executor, std::move(name), std::move(capabilities),
                                                std::move(shared)));

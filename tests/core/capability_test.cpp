@@ -25,6 +25,9 @@ TEST_CASE("CapabilitySet add, remove, print") {
   set.mtime_precision = std::chrono::nanoseconds(1);
   set.hashes = {"sha256", "md5"};
   CHECK(set.to_string() == "READ|ATOMIC_MOVE mtime_precision=1ns hashes=md5,sha256");
+  set.mtime_clock_skew = std::chrono::milliseconds(20);
+  CHECK(set.to_string() ==
+        "READ|ATOMIC_MOVE mtime_precision=1ns mtime_clock_skew=20000000ns hashes=md5,sha256");
   CHECK(CapabilitySet{}.to_string() == "(none)");
   CHECK(set.list().size() == 2);
 }

@@ -331,16 +331,22 @@ TEST_CASE("listing cache: saved and loaded, in use while loaded, refused when da
   }
 }
 
-TEST_CASE("listing cache: the racy window widens by the target's mtime granularity") {
+TEST_CASE("listing cache: the racy window is the target's clock skew plus its granularity") {
+  using namespace std::chrono_literals;
   TargetListingCache cache;
-  cache.set_target_mtime_precision(std::chrono::nanoseconds(1));
+  // A local file system with nanoseconds: a tick of skew, so 1.5 s is long past.
+  cache.set_target_clock(1ns, 20ms);
+  CHECK(cache.recordable(2'900'000'000, 3'000'000'000));
+  CHECK_FALSE(cache.recordable(2'990'000'000, 3'000'000'000));
+  // A remote one: a second assumed.
+  cache.set_target_clock(1ns, 1s);
+  CHECK_FALSE(cache.recordable(2'500'000'000, 3'000'000'000));
   CHECK(cache.recordable(1'500'000'000, 3'000'000'000));
   // FAT keeps 2 s: a change 1.5 s after this mtime may leave it unchanged.
-  cache.set_target_mtime_precision(std::chrono::seconds(2));
+  cache.set_target_clock(2s, 20ms);
   CHECK_FALSE(cache.recordable(1'500'000'000, 3'000'000'000));
-  CHECK_FALSE(cache.recordable(0, 3'000'000'000));
-  CHECK(cache.recordable(-1, 3'000'000'000));
+  CHECK(cache.recordable(0, 3'000'000'000));
   // A target that does not keep the mtimes it is given: its directories are never trusted.
-  cache.set_target_mtime_precision(std::nullopt);
+  cache.set_target_clock(std::nullopt, 20ms);
   CHECK_FALSE(cache.recordable(-1'000'000'000'000, 3'000'000'000));
 }

@@ -62,12 +62,17 @@ class CapabilitySet {
 
   /// Granularity at which the store keeps modification times; nullopt: it keeps none.
   std::optional<std::chrono::nanoseconds> mtime_precision;
+  /// How far the mtime the store stamps on a change may trail this host's wall clock at the
+  /// moment of the change: about a kernel tick for a local file system; for a remote one
+  /// (its server's clock) a second is assumed. The listing cache's racy window adds it.
+  std::chrono::nanoseconds mtime_clock_skew = std::chrono::seconds(1);
   /// Content digests the store can report ("md5", "sha256"); empty when none.
   std::set<std::string> hashes;
 
   /// Declared capabilities in declaration order.
   std::vector<Capability> list() const;
-  /// "READ|WRITE|... mtime_precision=1ns hashes=md5,sha256".
+  /// "READ|WRITE|... mtime_precision=1ns hashes=md5,sha256"; " mtime_clock_skew=…ns" too
+  /// when it is not the assumed second.
   std::string to_string() const;
 
   friend bool operator==(const CapabilitySet&, const CapabilitySet&) = default;

@@ -34,7 +34,8 @@ namespace tetherd::daemon {
 
 class TargetListingCache {
  public:
-  /// A directory's mtime must be at least this much older than its listing to be recorded.
+  /// A directory's mtime must be at least this much older than its listing to be recorded,
+  /// unless set_target_clock() says how the target stamps its mtimes.
   static constexpr std::int64_t kRacyWindowNs = 1'000'000'000;
 
   /// One entry of a recorded directory: an EntryInfo without the full key.
@@ -65,14 +66,17 @@ class TargetListingCache {
   /// (a no-op restart), instead of writing it again.
   static core::Result<void> restore(const std::string& file);
 
-  /// Widens the racy window by the granularity of the target's mtimes: where they are
-  /// seconds (ext3) or 2 s (FAT), a change a second after the listing can leave the same
-  /// mtime. nullopt (the target does not keep the mtimes it is given): nothing is recorded.
-  void set_target_mtime_precision(std::optional<std::chrono::nanoseconds> precision) noexcept;
+  /// Sets the racy window from how the target stamps mtimes: `skew`, how far a change's
+  /// mtime may trail the wall clock (a tick on a local file system, a second assumed for a
+  /// remote one), plus `precision`, their granularity (a change a second after the listing
+  /// can keep the same mtime where they are whole seconds, two on FAT). nullopt precision
+  /// (the target does not keep the mtimes it is given): nothing is recorded.
+  void set_target_clock(std::optional<std::chrono::nanoseconds> precision,
+                        std::chrono::nanoseconds skew) noexcept;
 
   /// Whether the listing of a directory with `mtime_ns`, started at wall-clock
-  /// `listed_at_ns`, may be recorded: its mtime is older than the listing by more than
-  /// kRacyWindowNs plus the target's mtime granularity.
+  /// `listed_at_ns`, may be recorded: its mtime is older than the listing by more than the
+  /// racy window.
   bool recordable(std::int64_t mtime_ns, std::int64_t listed_at_ns) const noexcept {
     return records_allowed_ && mtime_ns < listed_at_ns - racy_window_ns_;
   }
