@@ -181,7 +181,9 @@ lowest latency) and `default.rsync` (batched rsync). tetherd runs `tetherd mirro
 --delay 0` (live) or `--once` (one reconciliation, like rsync), with its defaults otherwise:
 it publishes every file atomically and durably (data and names synced before it reports a
 copy done); cp, rsync and lsyncd do not sync at all, so they leave the writeback to the
-kernel after the figure stops.
+kernel after the figure stops. "tetherd --no-durable" is the same initial sync without the
+syncs (a local store with `"durable": false`), compared with the one-shot peers in rows of
+its own ("time, not durable").
 
 ## How completion is measured
 Daemons (lsyncd; tetherd in the latency, burst, rename and overflow scenarios): the target

@@ -231,12 +231,13 @@ def burst_run(ctx, tool, spec, timeout, create_only):
 def initial_and_scaling(ctx):
     """Cold (empty target): tetherd, rsync -a, lsyncd rsync and cp -a, the floor the
     performance bar is set against, plus cp -a followed by a sync of the target's file
-    system: the durability tetherd's figure includes and cp -a's leaves out. No-op (target
-    identical): all but the cp runs, which have no such mode (they would copy everything
-    again)."""
+    system: the durability tetherd's figure includes and cp -a's leaves out; and tetherd
+    --no-durable, which leaves it out too (its ratios to the one-shot peers are rows of
+    their own). No-op (target identical): tetherd (durable), rsync -a and lsyncd; the cp
+    runs have no such mode (they would copy everything again)."""
     plan = ctx.plan["scaling"]
     noop_tools = ["tetherd", "rsync -a"] + (["lsyncd rsync"] if have("lsyncd") else [])
-    tools = noop_tools + ["cp -a", CP_AND_SYNC]
+    tools = noop_tools + [NOT_DURABLE, "cp -a", CP_AND_SYNC]
     if not have("lsyncd"):
         skip_missing(ctx, "3 initial sync", "cold", "lsyncd", ["lsyncd rsync"])
     for size in plan["sizes"]:
@@ -288,7 +289,8 @@ def scaling_point(ctx, scenario, size, tools, noop_tools):
         for tool in tools:
             ctx.results.add(scenario, f"cold, {label}: time", tool, "s", figures["cold"][tool],
                             "cold only: cp has no no-op mode" if tool.startswith("cp -a")
-                            else "")
+                            else "cold only: its no-op runs are tetherd's"
+                            if tool == NOT_DURABLE else "")
             ctx.results.add(scenario, f"cold, {label}: peak RSS", tool, "MiB",
                             figures["cold rss"][tool])
             if tool in noop_tools:
@@ -303,6 +305,11 @@ def scaling_point(ctx, scenario, size, tools, noop_tools):
                                 if tool == "tetherd" else "")
             ctx.results.scaling.append((files, tool, "initial", figures["cold"][tool],
                                         figures["cold rss"][tool]))
+        # The same cold figures again, as ratios of tetherd --no-durable to the one-shot
+        # peers that do not sync either.
+        for tool in [NOT_DURABLE, "rsync -a", "cp -a"]:
+            ctx.results.add(scenario, f"cold, {label}: time, not durable", tool, "s",
+                            figures["cold"][tool], ref=NOT_DURABLE)
         watch_setup_series(ctx, source, files, reps)
 
 
@@ -363,14 +370,16 @@ def scaling_noop(ctx, size, rep, tool, source, target, figures, again):
 
 
 CP_AND_SYNC = "cp -a + sync"  # a reference for the cold initial sync, not a peer
+NOT_DURABLE = "tetherd --no-durable"  # tetherd leaving the writeback to the kernel, as cp
 
 
 def one_shot_argv(ctx, tool, source, target):
     """The command of a one-shot tool that makes target a copy of the directory source.
     cp -a: target must not exist yet (cp then creates it, not target/tree). CP_AND_SYNC:
     cp -a, then `sync -f` (syncfs) of the target's file system, as tetherd syncs it."""
-    if tool == "tetherd":
-        return [ctx.tetherd, "mirror", source, target, "--once", "--log-format", "none", "-q"]
+    if tool in ("tetherd", NOT_DURABLE):
+        return [ctx.tetherd, "mirror", source, target, "--once", "--log-format", "none", "-q",
+                *(["--no-durable"] if tool == NOT_DURABLE else [])]
     if tool == "rsync -a":
         return ["rsync", "-a", source + "/", target + "/"]
     if tool == CP_AND_SYNC:
@@ -382,7 +391,7 @@ def initial_cold(ctx, tool, source, target, spec, file_size, timeout):
     """Empty target: copy everything. A one-shot tool is timed until it exits, then the
     target is checked complete (untimed); lsyncd until the target polls complete."""
     ctx.sync()
-    if tool in ("tetherd", "rsync -a", "cp -a", CP_AND_SYNC):
+    if tool in ("tetherd", NOT_DURABLE, "rsync -a", "cp -a", CP_AND_SYNC):
         argv = one_shot_argv(ctx, tool, source, target)
         elapsed, rss = run_timed(argv)
         _, missing = wait_tree(target, spec, file_size, 5, 0.001)

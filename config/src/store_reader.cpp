@@ -11,7 +11,7 @@ namespace {
 
 using Kind = JsonValue::Kind;
 
-const Keys local_keys = {"type", "root"};
+const Keys local_keys = {"type", "root", "durable"};
 const Keys sftp_keys = {"type", "host", "port", "user", "key_file", "known_hosts", "root"};
 const Keys s3_keys = {"type", "endpoint", "region", "bucket", "credentials_file", "prefix"};
 
@@ -128,6 +128,11 @@ class StoreReader {
     if (const JsonMember* root = find_member(members, "root")) {
       if (auto root_path = reader_.absolute_path(root->value, child_path(path, "root"))) {
         local.root = *root_path;
+      }
+    }
+    if (const JsonMember* durable = find_member(members, "durable")) {
+      if (auto flag = reader_.bool_value(durable->value, child_path(path, "durable"))) {
+        local.durable = *flag;
       }
     }
     return local;

@@ -43,7 +43,7 @@ std::string describe_target(const config::Config& config, const config::Target& 
 
 std::string describe_store(const config::StoreConfig& store) {
   if (const auto* local = std::get_if<config::LocalStoreConfig>(&store.backend)) {
-    return "local " + local->root.string();
+    return "local " + local->root.string() + (local->durable ? "" : ", not durable");
   }
   if (const auto* sftp = std::get_if<config::SftpStoreConfig>(&store.backend)) {
     return "sftp " + sftp->user + "@" + sftp->host + ":" + std::to_string(sftp->port) + " " +

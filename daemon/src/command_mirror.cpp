@@ -1,5 +1,5 @@
 // `tetherd mirror SRC DST [--delete MODE] [--delay MS] [--exclude GLOB]... [--include GLOB]...
-//  [--once]`: zero-config mode, one rule from the command line.
+//  [--once] [--no-durable]`: zero-config mode, one rule from the command line.
 //
 // The rule is validated by the same loader as a config file (sources, overlap, globs), so
 // the command line cannot accept what a config would refuse. DST is created when missing.
@@ -34,6 +34,7 @@ struct MirrorOptions {
   bool once = false;
   bool dry_run = false;
   bool verify_target = false;
+  bool not_durable = false;
   std::string socket;
   LogFlags log;
 };
@@ -85,7 +86,16 @@ int run_mirror(const MirrorOptions& options) {
   nlohmann::json rule;
   rule["name"] = "mirror";
   rule["source"] = source.string();
-  rule["target"] = target.string();
+  nlohmann::json document;
+  if (!options.not_durable) {
+    rule["target"] = target.string();
+  } else {
+    // A bare path means a local store with the defaults; one that is not durable must be
+    // named (the events then say store "mirror").
+    document["stores"]["mirror"] = {
+        {"type", "local"}, {"root", target.string()}, {"durable", false}};
+    rule["target"] = "mirror:";
+  }
   if (options.delete_mode == "true") {
     rule["delete"] = true;
   } else if (options.delete_mode == "false") {
@@ -97,7 +107,6 @@ int run_mirror(const MirrorOptions& options) {
   rule["include"] = options.include;
   rule["exclude"] = options.exclude;
   rule["preserve"] = {"mtime", "mode"};
-  nlohmann::json document;
   document["rules"] = nlohmann::json::array({rule});
   config::ConfigResult loaded = config::parse_config(document.dump(2), "command line");
   if (!loaded.ok()) {
@@ -142,6 +151,9 @@ void add_mirror_command(CLI::App& app, CommandMain& chosen) {
                       "Glob of paths to mirror; when given, only these (repeatable)");
   command->add_flag("--once", options->once, "Reconcile once and exit");
   command->add_flag("--dry-run", options->dry_run, "With --once: print the plan, change nothing");
+  command->add_flag("--no-durable", options->not_durable,
+                    "Do not wait for the disk: leave new data to the kernel's writeback, as cp "
+                    "and rsync do (after a power loss the next start lists DST again)");
   add_verify_target_flag(command, options->verify_target);
   command->add_option("--socket", options->socket, "Control socket path");
   add_log_flags(command, options->log);

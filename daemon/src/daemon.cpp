@@ -9,6 +9,7 @@
 
 #include "tetherd/config/load_config.hpp"
 #include "tetherd/core/build_info.hpp"
+#include "tetherd/daemon/boot_id.hpp"
 #include "tetherd/daemon/cli.hpp"
 #include "tetherd/daemon/control_socket.hpp"
 #include "tetherd/daemon/mirror_rule.hpp"
@@ -26,7 +27,8 @@ namespace {
 bool same_backend(const config::StoreConfig& a, const config::StoreConfig& b) {
   if (a.backend.index() != b.backend.index()) return false;
   if (const auto* local = std::get_if<config::LocalStoreConfig>(&a.backend)) {
-    return local->root == std::get<config::LocalStoreConfig>(b.backend).root;
+    const auto& other = std::get<config::LocalStoreConfig>(b.backend);
+    return local->root == other.root && local->durable == other.durable;
   }
   if (const auto* sftp = std::get_if<config::SftpStoreConfig>(&a.backend)) {
     const auto& other = std::get<config::SftpStoreConfig>(b.backend);
@@ -128,6 +130,7 @@ core::Result<core::StorePtr> Daemon::State::store_for(const config::Rule& rule,
     stores::LocalStoreOptions local_options;
     local_options.name = wanted.name;
     local_options.root = local->root.string();
+    local_options.durable = local->durable;
     auto opened = stores::open_local_store(*executor, local_options);
     if (!opened) return std::move(opened).error();
     store = std::move(*opened);
@@ -183,10 +186,16 @@ core::Result<std::shared_ptr<MirrorRule>> Daemon::State::make_rule(const config:
   // machine's clock (the racy-window rule compares them with it): local targets.
   const core::Resolution where = settings.target->resolve(core::StoreKey::root());
   const std::string state_dir = default_state_directory();
-  if (where.backend == "local" && !state_dir.empty()) {
-    settings.listing_cache_context = "tetherd listing cache\nrule " + rule.name + "\nsource " +
-                                     settings.source + "\ntarget " + where.native_path + "\n";
-    settings.listing_cache_file = listing_cache_file(state_dir, settings.listing_cache_context);
+  // A target that is not durable may lose, in a power loss, what a saved cache describes
+  // (a file's data, a name): its cache holds only within the boot that saved it, so the
+  // first start after a reboot lists the whole target and re-copies what came out short.
+  const bool durable = settings.target->capabilities().has(core::Capability::Durable);
+  const std::string boot_id = durable ? std::string() : current_boot_id();
+  if (where.backend == "local" && !state_dir.empty() && (durable || !boot_id.empty())) {
+    const std::string context = "tetherd listing cache\nrule " + rule.name + "\nsource " +
+                                settings.source + "\ntarget " + where.native_path + "\n";
+    settings.listing_cache_file = listing_cache_file(state_dir, context);
+    settings.listing_cache_context = durable ? context : context + "boot " + boot_id + "\n";
     settings.trust_listing_cache = !options.verify_target;
   }
   auto mirror = std::make_shared<MirrorRule>(&loop, *executor, *log, std::move(settings));

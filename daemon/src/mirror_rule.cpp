@@ -206,10 +206,12 @@ core::Result<void> MirrorRule::begin(Origin scan_origin) {
     start_rescan("", next_seq(), Origin::resume_scan);
   } else if (settings_.initial_sync || !settings_.live) {
     state_ = RuleState::initial_sync;
-    log_.emit(Event(EventLevel::info, "initial_sync_begin")
-                  .rule(settings_.name)
-                  .text("source", settings_.source)
-                  .text("target", settings_.target_label));
+    log_.emit(
+        Event(EventLevel::info, "initial_sync_begin")
+            .rule(settings_.name)
+            .text("source", settings_.source)
+            .text("target", settings_.target_label)
+            .flag("durable", settings_.target->capabilities().has(core::Capability::Durable)));
     start_rescan("", next_seq(), Origin::startup_scan);
     schedule_progress();
   } else {

@@ -131,6 +131,20 @@ TEST_CASE("tetherd check: a valid config prints a summary and exits 0") {
             dir + "/dst\n" + "  store bucket: s3 https://s3.example.net bucket photos\n");
 }
 
+TEST_CASE("tetherd check: a store that is not durable says so") {
+  ScratchDir scratch;
+  scratch.make_dir("src");
+  const fs::path config =
+      scratch.write("scratch.json", replace_all(R"({
+  "stores": { "scratch": { "type": "local", "root": "/mnt/scratch", "durable": false } },
+  "rules": [ { "name": "r", "source": "@DIR@/src", "target": "scratch:r" } ]
+})",
+                                                "@DIR@", scratch.path().string()));
+  const RunResult result = run_tetherd(scratch, {"check", "-c", config.string()}, scratch.path());
+  CHECK(result.exit_code == 0);
+  CHECK(result.out.find("  store scratch: local /mnt/scratch, not durable\n") != std::string::npos);
+}
+
 TEST_CASE("tetherd check: an invalid config prints every problem on stderr and exits 78") {
   ScratchDir scratch;
   scratch.make_dir("src");
@@ -290,7 +304,7 @@ TEST_CASE("the shipped example configs pass tetherd check once their sources exi
     CAPTURE(entry.path());
     std::string text = read_file(entry.path());
     // Point every "/home/ann/..." source at a fresh directory.
-    for (const char* name : {"Pictures", "Documents", "Projects"}) {
+    for (const char* name : {"Pictures", "Documents", "Projects", "Builds"}) {
       const fs::path source = scratch.make_dir(std::string("home/ann/") + name);
       text = replace_all(text, std::string("\"/home/ann/") + name + "\"",
                          "\"" + source.string() + "\"");

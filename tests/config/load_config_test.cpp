@@ -28,6 +28,7 @@ TEST_CASE("a full config produces the values it names, with defaults for the res
   "control_socket": "/run/tetherd/control.sock",
   "stores": {
     "backup":  { "type": "local", "root": "/srv/backup/" },
+    "scratch": { "type": "local", "root": "/srv/scratch", "durable": false },
     "offsite": { "type": "sftp", "host": "backup.example.net", "user": "sync",
                  "key_file": "/etc/tetherd/id_ed25519", "known_hosts": "/etc/tetherd/known_hosts",
                  "root": "data" },
@@ -58,24 +59,27 @@ TEST_CASE("a full config produces the values it names, with defaults for the res
   CHECK(config.log.level == LogLevel::Debug);
   CHECK(config.control_socket == "/run/tetherd/control.sock");
 
-  REQUIRE(config.stores.size() == 3);
+  REQUIRE(config.stores.size() == 4);
   CHECK(config.stores[0].name == "backup");
   CHECK(store_type_name(config.stores[0]) == "local");
   CHECK(std::get<LocalStoreConfig>(config.stores[0].backend).root == "/srv/backup");
-  const auto& sftp = std::get<SftpStoreConfig>(config.stores[1].backend);
+  CHECK(std::get<LocalStoreConfig>(config.stores[0].backend).durable);
+  CHECK(config.stores[1].name == "scratch");
+  CHECK_FALSE(std::get<LocalStoreConfig>(config.stores[1].backend).durable);
+  const auto& sftp = std::get<SftpStoreConfig>(config.stores[2].backend);
   CHECK(sftp.host == "backup.example.net");
   CHECK(sftp.port == 22);
   CHECK(sftp.user == "sync");
   CHECK(sftp.key_file == "/etc/tetherd/id_ed25519");
   CHECK(sftp.known_hosts == "/etc/tetherd/known_hosts");
   CHECK(sftp.root == "data");
-  const auto& s3 = std::get<S3StoreConfig>(config.stores[2].backend);
+  const auto& s3 = std::get<S3StoreConfig>(config.stores[3].backend);
   CHECK(s3.endpoint == "https://s3.example.net");
   CHECK(s3.region == "eu-west-1");
   CHECK(s3.bucket == "photos");
   CHECK(s3.credentials_file == "/etc/tetherd/s3.credentials");
   CHECK(s3.prefix == "ann/");
-  CHECK(config.find_store("bucket") == &config.stores[2]);
+  CHECK(config.find_store("bucket") == &config.stores[3]);
   CHECK(config.find_store("nope") == nullptr);
 
   REQUIRE(config.rules.size() == 4);

@@ -108,6 +108,8 @@ INVALID_VARIANTS = {
     "bad rule name": setter(["rules", 0, "name"], "my photos"),
     "empty rule name": setter(["rules", 0, "name"], ""),
     "bad store name": lambda c: c["stores"].update({"my store": {"type": "local", "root": "/x"}}),
+    "durable not a boolean": setter(["stores", "backup", "durable"], "no"),
+    "durable on an s3 store": setter(["stores", "bucket", "durable"], False),
     "bad bucket name": setter(["stores", "bucket", "bucket"], "Photos"),
     "endpoint without scheme": setter(["stores", "bucket", "endpoint"], "s3.example.net"),
     "prefix with leading slash": setter(["stores", "bucket", "prefix"], "/ann"),

@@ -71,7 +71,7 @@ TEST_CASE("each validation reports its exact position, JSON path and message") {
        "\"s3\")\n"
        "t.json:5:10: stores.c.root: required key \"root\" is missing\n"
        "t.json:6:43: stores.d.bucket: key \"bucket\" does not apply to a store of type \"local\" "
-       "(allowed: type, root)\n"
+       "(allowed: type, root, durable)\n"
        "t.json:7:38: stores.e.endpoint: expected a URL like \"https://s3.example.net\", got "
        "\"s3.example.net\"\n"
        "t.json:7:66: stores.e.region: must not be empty\n"
@@ -130,6 +130,14 @@ TEST_CASE("each validation reports its exact position, JSON path and message") {
        "']') at byte offset 2\n"
        "t.json:6:57: rules[0].exclude[3]: must not be empty\n"
        "t.json:6:62: rules[0].exlude: unknown key \"exlude\" (did you mean \"exclude\"?)\n"},
+      {"durable: a boolean, on local stores only",
+       "{\"stores\": {\"a\": {\"type\": \"local\", \"root\": \"/a\", \"durable\": \"no\"},\n"
+       " \"b\": {\"type\": \"s3\", \"endpoint\": \"https://s3.example.net\", \"region\": \"r\",\n"
+       " \"bucket\": \"photos\", \"credentials_file\": \"/c\", \"durable\": false}},\n"
+       " \"rules\": []}",
+       "t.json:1:61: stores.a.durable: expected a boolean, got \"no\"\n"
+       "t.json:3:48: stores.b.durable: key \"durable\" does not apply to a store of type \"s3\" "
+       "(allowed: type, endpoint, region, bucket, credentials_file, prefix)\n"},
       {"delete given as a quoted boolean",
        "{\"rules\": [{\"name\": \"r\", \"target\": \"/m\", \"delete\": \"true\",\n"
        " \"source\": \"@SRC@\"}]}",

@@ -17,6 +17,11 @@ namespace tetherd::config {
 /// A directory on this machine.
 struct LocalStoreConfig {
   std::filesystem::path root;  ///< absolute, lexically normalized
+  /// "durable" (default true): every change is on the disk before the target shows it
+  /// (data) and before it is reported (names). false: the kernel writes it back when it
+  /// chooses, as `cp` and `rsync` leave it; after a power loss the next start lists the
+  /// whole target again (README "Durability").
+  bool durable = true;
 };
 
 /// An SFTP server. Authentication is by private key only; the host key must be listed in
