@@ -528,7 +528,7 @@ bool MirrorRule::live_removal_allowed(const std::string& path, bool tree) {
   return true;
 }
 
-const MirrorPolicy& MirrorRule::policy_for(const Examination& work) {
+MirrorPolicy MirrorRule::policy_for(const Examination& work) const {
   // A target that keeps coarse mtimes (whole seconds, FAT's 2 s) cannot tell an edit made
   // within that granularity of the last copy (same size) from the copy. The index can: it
   // holds the source's exact mtime as mirrored, so a source whose mtime moved since is
@@ -539,9 +539,9 @@ const MirrorPolicy& MirrorRule::policy_for(const Examination& work) {
   }
   const Mirrored* known = index_.find(work.path);
   if (!known || known->mtime_ns == work.source->mtime_ns) return policy_;
-  exact_policy_ = policy_;
-  exact_policy_.mtime_precision = std::chrono::nanoseconds(1);
-  return exact_policy_;
+  MirrorPolicy exact = policy_;
+  exact.mtime_precision = std::chrono::nanoseconds(1);
+  return exact;
 }
 
 void MirrorRule::remember(const SourceEntry& source, const TargetState& target) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "beneath.hpp"
+#include "mtime_clock.hpp"
 #include "mtime_precision.hpp"
 #include "publish_partition.hpp"
 #include "tetherd/core/shared_trips.hpp"

@@ -34,18 +34,4 @@ struct MtimeProbe {
 /// `allow_anonymous`: false always takes the named path (a test seam).
 MtimeProbe probe_mtime_precision(int dir_fd, bool allow_anonymous = true) noexcept;
 
-/// The skew a local store declares (CapabilitySet::mtime_clock_skew) when its file system
-/// stamps changes with this kernel's clock: the coarse clock it reads trails the wall clock
-/// by under a tick (10 ms at HZ=100); twice that for margin.
-inline constexpr std::chrono::nanoseconds kLocalClockSkew = std::chrono::milliseconds(20);
-
-/// Whether a file system of statfs type `f_type` stamps mtimes with this kernel's clock
-/// (ext2/3/4, xfs, btrfs, tmpfs, f2fs, overlayfs, FAT, exFAT, NTFS, …). Network and FUSE
-/// file systems may take their server's: false, as for any type not known here.
-bool stamps_with_local_clock(long f_type) noexcept;
-
-/// The mtime_clock_skew of the file system holding `dir_fd`: kLocalClockSkew when it
-/// stamps with this kernel's clock, else the assumed second.
-std::chrono::nanoseconds mtime_clock_skew_of(int dir_fd) noexcept;
-
 }  // namespace tetherd::stores

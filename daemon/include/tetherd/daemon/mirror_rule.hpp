@@ -222,9 +222,6 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   RuleSettings settings_;
   core::PathFilter filter_;
   MirrorPolicy policy_;
-  /// policy_ comparing mtimes to the nanosecond, for a source whose mtime moved since the
-  /// index recorded it (policy_for).
-  MirrorPolicy exact_policy_;
   std::shared_ptr<SourceTree> source_;
   /// Source stats of the paths examined in one loop turn share worker trips (a burst of
   /// new files would otherwise cost a trip, a wake-up and a completion each).
@@ -271,9 +268,9 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   /// Last mirrored state per path: source identity and what the target then had.
   MirrorIndex index_;
   void remember(const SourceEntry& source, const TargetState& target);
-  /// The policy an examination plans with: policy_, or exact_policy_ when the target keeps
-  /// coarse mtimes and the source's moved since the index recorded it.
-  const MirrorPolicy& policy_for(const Examination& work);
+  /// The policy an examination plans with: policy_, comparing mtimes to the nanosecond
+  /// when the target keeps coarse ones and the source's moved since the index recorded it.
+  MirrorPolicy policy_for(const Examination& work) const;
 
   /// The target listing cache (TargetListingCache): the one the last run saved, consumed by
   /// the initial walk, and the one this run builds and saves when it stops.
