@@ -15,14 +15,14 @@ set xlabel 'files (log)'
 set ylabel 'time (s, log)'
 set logscale xy
 set autoscale y
-plot '/work/main/bench/results/data/scaling-initial-cp_-a.dat' using 1:2 with linespoints lw 2 title 'cp -a', '/work/main/bench/results/data/scaling-initial-cp_-a_+_sync.dat' using 1:2 with linespoints lw 2 title 'cp -a + sync', '/work/main/bench/results/data/scaling-initial-lsyncd_rsync.dat' using 1:2 with linespoints lw 2 title 'lsyncd rsync', '/work/main/bench/results/data/scaling-initial-rsync_-a.dat' using 1:2 with linespoints lw 2 title 'rsync -a', '/work/main/bench/results/data/scaling-initial-tetherd.dat' using 1:2 with linespoints lw 2 title 'tetherd'
+plot '/work/main/bench/results/data/scaling-initial-cp_-a.dat' using 1:2 with linespoints lw 2 title 'cp -a', '/work/main/bench/results/data/scaling-initial-cp_-a_+_sync.dat' using 1:2 with linespoints lw 2 title 'cp -a + sync', '/work/main/bench/results/data/scaling-initial-lsyncd_rsync.dat' using 1:2 with linespoints lw 2 title 'lsyncd rsync', '/work/main/bench/results/data/scaling-initial-rsync_-a.dat' using 1:2 with linespoints lw 2 title 'rsync -a', '/work/main/bench/results/data/scaling-initial-tetherd.dat' using 1:2 with linespoints lw 2 title 'tetherd', '/work/main/bench/results/data/scaling-initial-tetherd_--no-durable.dat' using 1:2 with linespoints lw 2 title 'tetherd --no-durable'
 set output '/work/main/bench/results/scaling_rss.png'
 set title 'Scaling: initial sync, peak RSS vs files'
 set xlabel 'files (log)'
 set ylabel 'peak RSS (MiB, log)'
 set logscale xy
 set autoscale y
-plot '/work/main/bench/results/data/scaling-initial-cp_-a.dat' using 1:3 with linespoints lw 2 title 'cp -a', '/work/main/bench/results/data/scaling-initial-cp_-a_+_sync.dat' using 1:3 with linespoints lw 2 title 'cp -a + sync', '/work/main/bench/results/data/scaling-initial-lsyncd_rsync.dat' using 1:3 with linespoints lw 2 title 'lsyncd rsync', '/work/main/bench/results/data/scaling-initial-rsync_-a.dat' using 1:3 with linespoints lw 2 title 'rsync -a', '/work/main/bench/results/data/scaling-initial-tetherd.dat' using 1:3 with linespoints lw 2 title 'tetherd'
+plot '/work/main/bench/results/data/scaling-initial-cp_-a.dat' using 1:3 with linespoints lw 2 title 'cp -a', '/work/main/bench/results/data/scaling-initial-cp_-a_+_sync.dat' using 1:3 with linespoints lw 2 title 'cp -a + sync', '/work/main/bench/results/data/scaling-initial-lsyncd_rsync.dat' using 1:3 with linespoints lw 2 title 'lsyncd rsync', '/work/main/bench/results/data/scaling-initial-rsync_-a.dat' using 1:3 with linespoints lw 2 title 'rsync -a', '/work/main/bench/results/data/scaling-initial-tetherd.dat' using 1:3 with linespoints lw 2 title 'tetherd', '/work/main/bench/results/data/scaling-initial-tetherd_--no-durable.dat' using 1:3 with linespoints lw 2 title 'tetherd --no-durable'
 set output '/work/main/bench/results/watch_scaling_time.png'
 set title 'Scaling: watch setup, time to watching vs files'
 set xlabel 'files (log)'
