@@ -133,8 +133,9 @@ def scratch_text(results):
     its = "their" if len(points) > 1 else "its"
     return f"""
 The {names}-file {point} the exception:
-{its} trees are on loop-mounted ext4 images in the bench directory, **journaled** (the bench
-directory's ext4 is not), made by the mkfs.ext4 shown under Machine, which initialises the
+{its} trees are on loop-mounted ext4 images (in the bench directory, or in RAM where Machine
+says so: then copying and writeback are CPU-bound and repeatable, not the disk's),
+**journaled** (the bench directory's ext4 is not), made by the mkfs.ext4 shown under Machine, which initialises the
 inode tables and the journal itself, so no ext4lazyinit thread writes while a run is
 measured. The source has an image of its own, kept for all the point's runs; each run gets
 a fresh image for the targets of every tool (cold for each tool, then no-op, then no-op

@@ -12,7 +12,8 @@ import threading
 import time
 
 from tools import (GIB, BenchError, Geometry, Lsyncd, ScratchImage, Tetherd, check_room,
-                   children, cpu_seconds, make_dirs, make_tree, rss_kib, run_timed, tree_spec,
+                   children, cpu_seconds, make_dirs, make_tree, ram_image_dir, rss_kib, run_timed,
+                   tree_spec,
                    wait_for, wait_tree, written_bytes)
 
 KIB4 = 4096
@@ -268,12 +269,21 @@ def scaling_point(ctx, scenario, size, tools, noop_tools):
             # syncs wait for.
             target_geometry = Geometry(spec, file_size, len(tools))
             source_geometry = Geometry(spec, file_size, 1)
-            check_room(ctx.work.root, source_geometry.used + target_geometry.used + GIB,
-                       f"the {files:,}-file point (scratch images)")
+            needed = source_geometry.used + target_geometry.used + GIB
+            image_dir = None
+            if size["scratch_image"] == "ram":
+                # Images in RAM: the copying is then CPU-bound and repeatable, where the
+                # bench directory's disk made cp -a take 2 to 9 s from run to run.
+                image_dir = images.enter_context(ram_image_dir(needed))
+                if image_dir is None:
+                    ctx.log(f"scaling: no room on /dev/shm for the {files:,}-file point; "
+                            "its images go in the bench directory")
+            if image_dir is None:
+                check_room(ctx.work.root, needed, f"the {files:,}-file point (scratch images)")
             ctx.log(f"scaling: source image for {files} files: "
                     f"{source_geometry.size // GIB} GiB, {source_geometry.inodes} inodes")
             image = images.enter_context(ScratchImage(ctx.work, f"scale{files}-src",
-                                                      source_geometry))
+                                                      source_geometry, image_dir))
             ctx.results.images.append((files, "source", image.describe()))
             home = image.path
         else:
@@ -283,7 +293,7 @@ def scaling_point(ctx, scenario, size, tools, noop_tools):
         make_tree(source, spec, file_size)
         if size.get("scratch_image"):
             scratch_image_runs(ctx, size, spec, source, tools, noop_tools, figures,
-                               target_geometry)
+                               target_geometry, image_dir)
         else:
             work_dir_runs(ctx, size, spec, source, tools, noop_tools, figures)
         for tool in tools:
@@ -328,7 +338,8 @@ def work_dir_runs(ctx, size, spec, source, tools, noop_tools, figures):
                 scaling_noop(ctx, size, rep, tool, source, targets[tool][rep], figures, again)
 
 
-def scratch_image_runs(ctx, size, spec, source, tools, noop_tools, figures, geometry):
+def scratch_image_runs(ctx, size, spec, source, tools, noop_tools, figures, geometry,
+                       image_dir):
     """Repetition by repetition, each on a fresh ScratchImage holding the targets of every
     tool: cold for every tool, no-op for every tool, no-op again for every tool, then the
     image is unmounted and deleted (one unlink: no mass deletion to slow the next run). Its
@@ -337,7 +348,8 @@ def scratch_image_runs(ctx, size, spec, source, tools, noop_tools, figures, geom
     for rep in range(size["reps"]):
         ctx.log(f"initial {size['files']} run {rep + 1}/{size['reps']}: targets image, "
                 f"{geometry.size // GIB} GiB, {geometry.inodes} inodes")
-        with ScratchImage(ctx.work, f"scale{size['files']}-dst{rep + 1}", geometry) as image:
+        with ScratchImage(ctx.work, f"scale{size['files']}-dst{rep + 1}", geometry,
+                          image_dir) as image:
             if rep == 0:
                 ctx.results.images.append((size["files"], "targets (a fresh one per run)",
                                            image.describe()))

@@ -219,10 +219,11 @@ class ScratchImage:
     and the image deleted, one unlink of one file. BenchError when it cannot be made or
     mounted (no loop devices, not root)."""
 
-    def __init__(self, work, name, geometry):
+    def __init__(self, work, name, geometry, image_dir=None):
         self.work = work
         self.name = name
         self.geometry = geometry
+        self.image_dir = image_dir  # None: next to the mount point, in the work root
         self.path = None
         self.image = None
         self.mkfs = ["mkfs.ext4", *MKFS_OPTIONS, "-N", str(geometry.inodes)]
@@ -230,7 +231,8 @@ class ScratchImage:
     def __enter__(self):
         try:
             self.path = self.work.fresh(self.name)
-            self.image = self.path + ".img"
+            self.image = (os.path.join(self.image_dir, os.path.basename(self.path) + ".img")
+                          if self.image_dir else self.path + ".img")
             with open(self.image, "xb") as handle:
                 handle.truncate(self.geometry.size)
             _run_or_fail([*self.mkfs, self.image], "mkfs.ext4")
@@ -257,8 +259,29 @@ class ScratchImage:
         """The image, its mkfs command and its mount, for RESULTS.md."""
         mount = subprocess.run(["findmnt", "-n", "-o", "SOURCE,FSTYPE,OPTIONS", self.path],
                                capture_output=True, text=True).stdout.split()
-        return (f"{self.geometry.size // GIB} GiB sparse image in the bench directory, "
+        where = (f"in RAM ({self.image_dir}, tmpfs)" if self.image_dir
+                 else "in the bench directory")
+        return (f"{self.geometry.size // GIB} GiB sparse image {where}, "
                 f"`{' '.join(self.mkfs)} IMAGE`, `mount -o loop`: {' '.join(mount)}")
+
+
+@contextlib.contextmanager
+def ram_image_dir(needed):
+    """A fresh directory on /dev/shm (tmpfs) for scratch images, removed on the way out; or
+    None when there is no /dev/shm tmpfs with `needed` bytes free."""
+    try:
+        stat = os.statvfs("/dev/shm")
+    except OSError:
+        yield None
+        return
+    if stat.f_bavail * stat.f_frsize < needed:
+        yield None
+        return
+    path = tempfile.mkdtemp(prefix="tetherd-bench-", dir="/dev/shm")
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _run_or_fail(argv, what):
