@@ -12,9 +12,8 @@ import threading
 import time
 
 from tools import (GIB, BenchError, Geometry, Lsyncd, ScratchImage, Tetherd, check_room,
-                   children, cpu_seconds, make_dirs, make_tree, ram_image_dir, rss_kib, run_timed,
-                   tree_spec,
-                   wait_for, wait_tree, written_bytes)
+                   children, cpu_seconds, make_dirs, make_tree, ram_image_dir, rss_kib,
+                   run_timed, tree_spec, wait_for, wait_tree, written_bytes)
 
 KIB4 = 4096
 

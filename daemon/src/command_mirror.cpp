@@ -87,14 +87,14 @@ int run_mirror(const MirrorOptions& options) {
   rule["name"] = "mirror";
   rule["source"] = source.string();
   nlohmann::json document;
-  if (!options.not_durable) {
-    rule["target"] = target.string();
-  } else {
+  if (options.not_durable) {
     // A bare path means a local store with the defaults; one that is not durable must be
     // named (the events then say store "mirror").
     document["stores"]["mirror"] = {
         {"type", "local"}, {"root", target.string()}, {"durable", false}};
     rule["target"] = "mirror:";
+  } else {
+    rule["target"] = target.string();
   }
   if (options.delete_mode == "true") {
     rule["delete"] = true;
