@@ -402,6 +402,11 @@ class Resilience(MirrorTestCase):
         for i in range(10):
             self.write(self.dst(f"old{i}"), b"o")
         self.write(self.src("old0"), b"o")
+        # old0 already mirrored (same mtime too): otherwise its copy, renamed over the
+        # target's old0 from a hidden temporary name, could still be in flight when the
+        # rule pauses, and the listing below would count the temporary file.
+        mirrored = os.stat(self.dst("old0")).st_mtime_ns
+        os.utime(self.src("old0"), ns=(mirrored, mirrored))
         config = os.path.join(self.workdir, "tetherd.json")
         with open(config, "w") as handle:
             json.dump({"rules": [{"name": "guarded", "source": self.source,
