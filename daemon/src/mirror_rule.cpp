@@ -316,41 +316,18 @@ void MirrorRule::handle_changes(std::vector<core::Change>&& batch) {
       const bool from_included = filter_.includes(change.path, change.is_dir);
       const bool to_wanted = filter_.includes(change.to_path, change.is_dir) ||
                              (change.is_dir && filter_.should_descend(change.to_path));
-      // Pending work inside a moved directory now concerns the new place.
-      if (change.is_dir) {
-        // Every key starting "path/" (a scan of all pending work: rare, and bounded by
-        // the limit that collapses it into a rescan).
-        std::vector<std::pair<std::string, Dirty>> moved;
-        const std::string prefix = change.path + "/";
-        for (auto it = dirty_.begin(); it != dirty_.end();) {
-          if (!it->first.starts_with(prefix)) {
-            ++it;
-            continue;
-          }
-          moved.emplace_back(change.to_path + it->first.substr(change.path.size()),
-                             std::move(it->second));
-          it = dirty_.erase(it);
-        }
-        for (auto& [path, entry] : moved) {
-          const Seq seq = entry.seq;
-          outstanding_.erase(outstanding_.find(seq));
-          mark_dirty(path, seq, entry.origin, due, [](Dirty&) {});
-        }
-        for (const auto& [busy_path, work] : in_flight_) {
-          if (is_within(busy_path, change.path) && busy_path != change.path) {
-            mark_dirty(change.to_path + busy_path.substr(change.path.size()), next_seq(),
-                       Origin::live, due, [](Dirty&) {});
-          }
-        }
-      }
+      // The directory itself first: its move on the target must come before the pending
+      // work inside it, which is queued behind it and then finds its old copies moved along.
       if (to_wanted) {
-        const Seq seq = next_seq();
-        mark_dirty(change.to_path, seq, Origin::live, due, [&](Dirty& entry) {
+        mark_dirty(change.to_path, next_seq(), Origin::live, due, [&](Dirty& entry) {
           if (from_included) entry.moved_from = change.path;
           entry.created_directory = change.is_dir;
         });
-        if (!from_included) continue;
       }
+      // Pending work inside a moved directory now concerns the new place, with everything
+      // it stands for: a rename's old path above all (dropping it would leave the old copy
+      // on the target for ever, and settle would not know).
+      if (change.is_dir) move_pending_subtree(change.path, change.to_path, due);
       if (from_included && !to_wanted) {  // moved out of the tree: a removal
         mark_dirty(change.path, next_seq(), Origin::live, std::max(due, now + kDeleteHold),
                    [](Dirty&) {});
@@ -383,6 +360,43 @@ void MirrorRule::on_watcher_error(const watchers::WatcherError& error) {
                 .rule(settings_.name)
                 .path(error.path)
                 .message(error.message));
+}
+
+void MirrorRule::move_pending_subtree(const std::string& from, const std::string& to,
+                                      Clock::time_point due) {
+  // Every key starting "from/" (a scan of all pending work: rare, and bounded by the limit
+  // that collapses it into a rescan).
+  std::vector<std::pair<std::string, Dirty>> moved;
+  const std::string prefix = from + "/";
+  for (auto it = dirty_.begin(); it != dirty_.end();) {
+    if (!it->first.starts_with(prefix)) {
+      ++it;
+      continue;
+    }
+    moved.emplace_back(to + it->first.substr(from.size()), std::move(it->second));
+    it = dirty_.erase(it);
+  }
+  for (auto& [path, entry] : moved) {
+    const Seq seq = entry.seq;
+    outstanding_.erase(outstanding_.find(seq));
+    // An old path inside the directory moved along with it on the target (the directory's
+    // own move is examined first), so the move is looked for at its new place.
+    if (entry.moved_from && is_within(*entry.moved_from, from)) {
+      entry.moved_from = to + entry.moved_from->substr(from.size());
+    }
+    mark_dirty(path, seq, entry.origin, due, [&entry](Dirty& pending) {
+      pending.moved_from = std::move(entry.moved_from);
+      pending.created_directory = entry.created_directory;
+      pending.closed = entry.closed;
+      pending.attempts = entry.attempts;
+    });
+  }
+  // Work in flight inside it completes at the old place: the new place is looked at again.
+  for (const auto& [busy_path, work] : in_flight_) {
+    if (is_within(busy_path, from) && busy_path != from) {
+      mark_dirty(to + busy_path.substr(from.size()), next_seq(), Origin::live, due, [](Dirty&) {});
+    }
+  }
 }
 
 // ---- scheduling ------------------------------------------------------------------------

@@ -180,6 +180,8 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   void finish_work(const std::string& path, Seq seq);
   void retry_later(const std::string& path, Dirty entry, const core::StoreError& error);
   void collapse_to_rescan();
+  /// A directory was renamed from `from` to `to` in the source: its pending entries follow.
+  void move_pending_subtree(const std::string& from, const std::string& to, Clock::time_point due);
 
   // Examining one path.
   struct Examination;
