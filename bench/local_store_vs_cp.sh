@@ -11,7 +11,7 @@
 # usage: bench/local_store_vs_cp.sh [BUILD_DIR]      (default build/default)
 # env:   RUNS=3  BENCH_PARENT=/tmp (where the trees go; needs ~14 GiB free for RUNS=3)
 #
-# Following TESTING-RECIPES "Benchmarking on this filesystem": every run writes a fresh
+# Following bench/README.md (rules on this machine): every run writes a fresh
 # tree under a new name, nothing is deleted until the end, and `sync` runs before each
 # timed step. The page cache cannot be dropped here: figures are warm-cache.
 set -euo pipefail

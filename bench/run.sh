@@ -70,7 +70,7 @@ fi
 [[ -x $tetherd ]] || { echo "run.sh: no tetherd binary at $tetherd" >&2; exit 66; }
 
 # 3. Room for the trees (a full run writes ~26 GiB and ~3.5 M inodes in the work dir, where
-# nothing is deleted before the end, see TESTING-RECIPES "Benchmarking on this filesystem";
+# nothing is deleted before the end, see bench/README.md;
 # the 1M-file point's trees live on loop-mounted images there, ~3 GiB at a time, each
 # dropped after its run, and the harness checks their room itself).
 mkdir -p "$work"

@@ -16,7 +16,7 @@
 #
 # Every measurement gets a tree of its own, created fresh; nothing is deleted during the
 # run (on this unjournaled ext4, creating files right after mass deletions is up to 30x
-# slower: TESTING-RECIPES.md). Delete the work directory yourself afterwards. The page cache
+# slower, as measured here). Delete the work directory yourself afterwards. The page cache
 # cannot be dropped here: figures are warm-cache.
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)

@@ -26,7 +26,7 @@ class BenchError(RuntimeError):
 class Work:
     """Fresh directories under one work root. Nothing is deleted until the whole run ends:
     on this journal-less ext4, creating files right after mass deletions is up to 30x
-    slower for minutes (TESTING-RECIPES.md). The exception, ScratchImage, is one big file
+    slower for minutes (measured here). The exception, ScratchImage, is one big file
     per filesystem, deleted with one unlink."""
 
     def __init__(self, parent):

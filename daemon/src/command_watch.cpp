@@ -46,7 +46,7 @@ std::string utc_timestamp() {
 }
 
 // Adds `"name":"..."` for a path, plus `"name_base64"` with the exact bytes when the path is
-// not valid UTF-8 (the JSON stays valid; see INTERFACE.md).
+// not valid UTF-8 (the JSON stays valid; see docs/ARCHITECTURE.md).
 void append_json_path(std::string& line, std::string_view name, std::string_view bytes) {
   line += ',';
   line += core::json_quote(name);

@@ -1,5 +1,5 @@
 // SourceFileSource: a kernel copy of the file's region is accepted only when the file is
-// still in the state it had when opened (ENGINE.md invariant 1: never torn).
+// still in the state it had when opened (docs/ARCHITECTURE.md: never torn).
 
 #include "tetherd/daemon/source_file_source.hpp"
 

@@ -1,5 +1,6 @@
-// The store conformance suite (design/STORES.md, points 1-16), run against every fixture
-// in TETHERD_STORE_FIXTURES and gated by the capabilities each store declares.
+// The store conformance suite (the store contract of core/include/tetherd/core/store.hpp), run
+// against every fixture in TETHERD_STORE_FIXTURES and gated by the capabilities each store
+// declares.
 
 #include <doctest/doctest.h>
 

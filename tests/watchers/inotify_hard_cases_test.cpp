@@ -1,4 +1,5 @@
-// The hard cases of design/WATCHERS.md, against the real filesystem and real inotify.
+// The hard cases of inotify (see inotify_watcher.hpp), against the real filesystem and real
+// inotify.
 #include <doctest/doctest.h>
 
 #include <algorithm>

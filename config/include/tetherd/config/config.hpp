@@ -2,7 +2,7 @@
 
 // The validated configuration: plain values, filled in by load_config()/parse_config()
 // (load_config.hpp). Every field has been checked; defaults are applied. The JSON format is
-// described in /work/shared/design/INTERFACE.md and config/tetherd.schema.json.
+// described in packaging/man/tetherd.json.5 and config/tetherd.schema.json.
 
 #include <cstdint>
 #include <filesystem>

@@ -39,7 +39,7 @@ enum class Capability : std::uint32_t {
   ServerSideCopy = 1u << 22,   ///< copy/move do not pass data through this process
 };
 
-/// Upper-case name as in the design notes: "READ", "ATOMIC_WRITE".
+/// Upper-case name as in messages and config: "READ", "ATOMIC_WRITE".
 std::string_view to_string(Capability capability) noexcept;
 /// The inverse of to_string (exact, upper-case); nullopt for an unknown name.
 std::optional<Capability> capability_from_string(std::string_view name) noexcept;

@@ -1,7 +1,7 @@
 #pragma once
 
 // Result<T, E>: a value or an error, for C++20 (std::expected is C++23). Errors are
-// values at run time (ARCHITECTURE principle 5); accessing the wrong alternative is a
+// values at run time, never exceptions; accessing the wrong alternative is a
 // programming error and aborts with a message rather than being undefined behaviour.
 
 #include <cstdio>

@@ -1,7 +1,7 @@
 #pragma once
 
-// The structured event log (INTERFACE.md): one JSON object per line, to a file and/or
-// stderr, through spdlog. Every line has "ts" (UTC, milliseconds), "level" and "event";
+// The structured event log (README.md "Event log" section): one JSON object per line, to a file
+// and/or stderr, through spdlog. Every line has "ts" (UTC, milliseconds), "level" and "event";
 // action lines also "rule", "path", "result" and "duration_ms". A path that is not valid
 // UTF-8 keeps the line valid JSON: "path" holds a lossy rendering (U+FFFD for bad bytes)
 // and "path_base64" the exact bytes. Secrets never reach the log: callers pass paths,

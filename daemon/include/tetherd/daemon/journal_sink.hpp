@@ -1,6 +1,6 @@
 #pragma once
 
-// The systemd journal as a sink for the event log (INTERFACE.md "Under systemd"). Each
+// The systemd journal as a sink for the event log (README.md, under systemd). Each
 // event becomes one journal entry: MESSAGE (the human line, valid UTF-8), PRIORITY (syslog
 // level), SYSLOG_IDENTIFIER=tetherd, TETHERD_EVENT, and one TETHERD_<KEY> field per event
 // field (TETHERD_RULE, TETHERD_PATH, TETHERD_RESULT, TETHERD_DURATION_MS, ...). Journal

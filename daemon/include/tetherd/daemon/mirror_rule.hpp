@@ -4,7 +4,7 @@
 // (at most one pending entry per path), its reconciliations, its actions in flight and
 // its counters. Everything runs on the loop thread.
 //
-// Flow (ENGINE.md): watcher changes mark paths dirty; after the rule's quiet period a
+// Flow (docs/ARCHITECTURE.md): watcher changes mark paths dirty; after the rule's quiet period a
 // dirty path is examined: the source is re-stat'ed, the target state is taken from the
 // mirror index or a stat, plan_path() decides, and the actions run in order against the
 // store. A directory that appears, a rescan and the initial sync walk the subtree with a

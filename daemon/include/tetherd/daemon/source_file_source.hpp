@@ -1,7 +1,7 @@
 #pragma once
 
 // A ByteSource that streams one source file and refuses to end with content that was
-// never a real state of the file (ENGINE.md invariant 1: never torn).
+// never a real state of the file (docs/ARCHITECTURE.md: the target never shows a torn file).
 //
 // The file's identity (inode, size, mtime, ctime) is taken when it is opened. Reads run on
 // worker threads. Before reporting the end of the data, the source re-checks the identity

@@ -1,6 +1,6 @@
 #pragma once
 
-// SystemdNotifier: the sd_notify side of a Type=notify service (issue #6). Active only when
+// SystemdNotifier: the sd_notify side of a Type=notify service. Active only when
 // the service manager set $NOTIFY_SOCKET; otherwise every call is a no-op and nothing is
 // allocated on the loop (zero cost outside systemd).
 //

@@ -2,7 +2,7 @@
 
 // inotify_watcher: recursive Linux watcher on its own inotify fd (IN_NONBLOCK|IN_CLOEXEC),
 // read on a uv_poll_t (libuv's uv_fs_event is not recursive, reads 4 KiB at a time and drops
-// IN_Q_OVERFLOW). See design/WATCHERS.md for the cases this handles; in short:
+// IN_Q_OVERFLOW). The cases this handles, in short:
 //
 // - one watch per directory the filter admits; a new or moved-in directory is watched FIRST
 //   and then listed, and everything found is reported as created (duplicates are fine,
