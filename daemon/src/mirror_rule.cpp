@@ -347,6 +347,11 @@ void MirrorRule::handle_changes(std::vector<core::Change>&& batch) {
     // children first and the root last, and the root's removal (root_gone: pause, delete
     // nothing) must be seen before any of those deletions is mirrored.
     const auto when = change.kind == ChangeKind::removed ? std::max(due, now + kDeleteHold) : due;
+    if (change.kind == ChangeKind::removed) {
+      if (const Mirrored* known = index_.find(change.path)) {
+        removed_identities_.note(known->device, known->inode, change.path);
+      }
+    }
     mark_dirty(change.path, next_seq(), Origin::live, when, [&](Dirty& entry) {
       if (change.kind == ChangeKind::created && change.is_dir) entry.created_directory = true;
     });
@@ -389,6 +394,7 @@ void MirrorRule::move_pending_subtree(const std::string& from, const std::string
       pending.created_directory = entry.created_directory;
       pending.closed = entry.closed;
       pending.attempts = entry.attempts;
+      pending.awaited_renames = entry.awaited_renames;
     });
   }
   // Work in flight inside it completes at the old place: the new place is looked at again.
@@ -562,6 +568,7 @@ void MirrorRule::finish_work(const std::string& path, Seq seq) {
   }
   auto found = outstanding_.find(seq);
   if (found != outstanding_.end()) outstanding_.erase(found);
+  if (dirty_.empty() && in_flight_.empty()) removed_identities_.clear();
   check_settled();
   if (!ready_.empty() || !schedule_.empty()) schedule_pump();
   if (reconciler_ && dirty_.size() < 1024) reconciler_->resume();

@@ -33,6 +33,10 @@ namespace {
 
 /// The sliding window of the live mass-delete guard (live_removal_allowed).
 constexpr std::chrono::seconds kLiveDeleteWindow{60};
+/// How long a new arrival waits for the watcher to report its unpaired renames: longer
+/// than its rename timeout (20 ms), so the removal that may be this entry's other half
+/// has been seen.
+constexpr std::chrono::milliseconds kUnpairedRenameWait{30};
 
 bool is_absence(Errc code) noexcept {
   return code == Errc::NotFound || code == Errc::NotADirectory;
@@ -152,6 +156,12 @@ void MirrorRule::examine_with_target(std::shared_ptr<Examination> work) {
       self->complete_examination(work);
       return;
     }
+    if (!work->entry.moved_from && work->source && !self->settings_.dry_run &&
+        !self->adopt_unpaired_rename(*work) && self->wait_for_unpaired_renames(*work)) {
+      work->entry.awaited_renames = true;
+      self->end_examination(work, Clock::now() + kUnpairedRenameWait);
+      return;
+    }
     if (work->entry.moved_from && work->source && !self->settings_.dry_run) {
       self->try_move(work);
       return;
@@ -187,6 +197,42 @@ void MirrorRule::examine_with_target(std::shared_ptr<Examination> work) {
     }
     decide();
   });
+}
+
+bool MirrorRule::wait_for_unpaired_renames(Examination& work) const {
+  if (work.entry.awaited_renames || !watcher_ || !watcher_->holds_unpaired_renames()) return false;
+  const SourceEntry& source = *work.source;
+  if (source.type != EntryType::File && source.type != EntryType::Directory) return false;
+  const Mirrored* here = index_.find(work.path);
+  return !here || here->device != source.device || here->inode != source.inode;
+}
+
+bool MirrorRule::adopt_unpaired_rename(Examination& work) {
+  if (removed_identities_.size() == 0) return false;
+  const SourceEntry& source = *work.source;
+  if (source.type != EntryType::File && source.type != EntryType::Directory) return false;
+  // Already mirrored here (an edit, not an arrival): nothing to adopt.
+  if (const Mirrored* here = index_.find(work.path);
+      here && here->device == source.device && here->inode == source.inode) {
+    return false;
+  }
+  auto from = removed_identities_.take(source.device, source.inode);
+  if (!from || *from == work.path) return false;
+  // The old copy must still be there and not in anyone's hands: its removal not examined
+  // yet (still pending), and nothing in flight on or around it.
+  const Mirrored* old_copy = index_.find(*from);
+  if (!old_copy || old_copy->device != source.device || old_copy->inode != source.inode ||
+      old_copy->target_type() != source.type || !dirty_.contains(*from) ||
+      busy_.overlapping(*from) != nullptr) {
+    return false;
+  }
+  // Occupied like a rename's old path: its pending removal waits for this move. It stays
+  // pending and is looked at after (a new entry may have been made there since).
+  InFlight& in_flight = in_flight_[work.path];
+  in_flight.moved_from = *from;
+  busy_.occupy(*from);
+  work.entry.moved_from = std::move(*from);
+  return true;
 }
 
 void MirrorRule::try_move(std::shared_ptr<Examination> work) {
@@ -469,6 +515,7 @@ void MirrorRule::end_examination(const std::shared_ptr<Examination>& work,
       if (!pending.moved_from) pending.moved_from = entry.moved_from;
       pending.created_directory = pending.created_directory || entry.created_directory;
       pending.attempts = std::max(pending.attempts, entry.attempts);
+      pending.awaited_renames = pending.awaited_renames || entry.awaited_renames;
     });
   } else if (entry.moved_from && !work->moved) {
     // Given up on the new path: the old one must still be looked at (as a removal).

@@ -15,7 +15,7 @@ import signal
 import unittest
 
 from churn import Churn
-from harness import Daemon, MirrorTestCase, differences
+from harness import MirrorTestCase, differences
 
 
 def seeds(default_count):
@@ -30,15 +30,19 @@ OPS = int(os.environ.get("TETHERD_CHURN_OPS", "1500"))
 
 
 class Churning(MirrorTestCase):
-    def reset_trees(self):
-        for tree in (self.source, self.target):
-            if os.path.lexists(tree):
-                os.system(f"rm -rf '{tree}'")
+    def reset_trees(self, seed):
+        # A pair of trees per seed: a failure's trees and event logs stay side by side
+        # (TETHERD_E2E_KEEP=1 keeps them).
+        self.source = os.path.join(self.workdir, f"source{seed}")
+        self.target = os.path.join(self.workdir, f"target{seed}")
         os.mkdir(self.source)
 
     def check_exact(self, seed, daemon, variant):
-        daemon.settle(timeout=120)
-        problems = differences(self.source, self.target)
+        try:
+            daemon.settle(timeout=120)
+        finally:
+            problems = differences(self.source, self.target)
+            daemon.stop(expect=None)
         if problems:
             self.fail(f"seed {seed} ({variant}): target differs after settle returned 0 "
                       f"(reproduce: TETHERD_CHURN_SEEDS={seed}:1 python3 -m unittest "
@@ -47,18 +51,17 @@ class Churning(MirrorTestCase):
     def test_live(self):
         for seed in seeds(6):
             with self.subTest(seed=seed):
-                self.reset_trees()
+                self.reset_trees(seed)
                 churn = Churn(self.source, seed)
                 churn.run(30)  # something for the initial sync
                 daemon = self.mirror(name=f"live{seed}")
                 churn.run(OPS)
                 self.check_exact(seed, daemon, "live")
-                daemon.stop()
 
     def test_kill_and_restart(self):
         for seed in seeds(3):
             with self.subTest(seed=seed):
-                self.reset_trees()
+                self.reset_trees(seed)
                 rng = random.Random(seed * 7919)
                 churn = Churn(self.source, seed)
                 churn.run(30)
@@ -72,7 +75,6 @@ class Churning(MirrorTestCase):
                 daemon = self.mirror(name=f"kill{seed}.last")
                 churn.run(OPS // 4)
                 self.check_exact(seed, daemon, "kill_and_restart")
-                daemon.stop()
 
 
 if __name__ == "__main__":

@@ -99,6 +99,45 @@ class LiveMirroring(MirrorTestCase):
         self.assertMirrored()
         daemon.stop()
 
+    def test_rename_into_a_directory_made_just_before_is_a_move(self):
+        # The new directory is not watched yet when the rename lands in it: the watcher sees
+        # a removal and, listing the directory, a creation. Still a move on the target.
+        for i in range(8):
+            self.write(self.src(f"big{i}.bin"), os.urandom(1 << 20))
+        self.write(self.src("tree", "inner", "x"), b"x")
+        daemon = self.mirror()
+        daemon.settle()
+        copies_before = len(daemon.events("copy"))
+        for i in range(8):
+            os.mkdir(self.src(f"moved{i}"))
+            os.rename(self.src(f"big{i}.bin"), self.src(f"moved{i}", "big.bin"))
+        os.mkdir(self.src("new"))
+        os.rename(self.src("tree"), self.src("new", "tree"))
+        daemon.settle()
+        self.assertMirrored()
+        moved = sorted(e["path"] for e in daemon.events("move"))
+        self.assertEqual(moved, sorted(["new/tree"] + [f"moved{i}/big.bin" for i in range(8)]),
+                         daemon.events())
+        self.assertEqual(len(daemon.events("copy")), copies_before, "a rename must not re-copy")
+        daemon.stop()
+
+    def test_directories_made_in_a_directory_renamed_at_once_are_watched(self):
+        # The rename lands between the watcher seeing the new directory and watching it by
+        # its path: it must be watched at its new place, or later changes inside are lost.
+        for i in range(60):
+            os.mkdir(self.src(f"a{i}"))
+        daemon = self.mirror()
+        daemon.settle()
+        for i in range(60):
+            os.mkdir(self.src(f"a{i}", "c"))
+            os.rename(self.src(f"a{i}"), self.src(f"z{i}"))
+        daemon.settle()
+        for i in range(60):
+            self.write(self.src(f"z{i}", "c", "late"), b"late")
+        daemon.settle()
+        self.assertMirrored()
+        daemon.stop()
+
     def test_moves_into_and_out_of_the_tree(self):
         outside = os.path.join(self.workdir, "outside")
         self.write(os.path.join(outside, "tree", "deep", "f"), b"from outside")

@@ -11,6 +11,7 @@
 #include <climits>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <utility>
 
 #include "uv_handles.hpp"
@@ -27,11 +28,10 @@ struct DirectoryEntry {
   bool is_dir;
 };
 
-// Lists a directory without following symlinks. ENOENT/ENOTDIR (gone or replaced in the
-// meantime) yield an empty list; other failures are returned as errno.
+// Lists a directory without following symlinks; a failure is returned as errno.
 int list_directory(const std::string& path, std::vector<DirectoryEntry>& entries) {
   const int dir_fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-  if (dir_fd < 0) return (errno == ENOENT || errno == ENOTDIR) ? 0 : errno;
+  if (dir_fd < 0) return errno;
   DIR* directory = ::fdopendir(dir_fd);
   if (directory == nullptr) {
     const int error = errno;
@@ -52,6 +52,14 @@ int list_directory(const std::string& path, std::vector<DirectoryEntry>& entries
   ::closedir(directory);
   return 0;
 }
+
+bool is_absence(int error) noexcept {
+  return error == ENOENT || error == ENOTDIR;
+}
+
+/// How long a directory that vanished from its parent's path waits for the rename that may
+/// explain it (the kernel queues it just after the new path resolves).
+constexpr std::uint64_t kLostPathPatienceMs = 100;
 
 std::string read_sysctl(const char* path) {
   std::ifstream file(path);
@@ -341,7 +349,12 @@ void InotifyWatcher::watch_tree(Node* parent, std::string name, std::string rela
     const int wd =
         given_wd >= 0 ? given_wd : api_->add_watch(fd_, path.c_str(), inotify_watch_mask());
     if (wd < 0) {
-      add_watch_failed(item.relative, errno, report_contents);
+      const int error = errno;
+      if (is_absence(error) && item.parent != nullptr) {
+        note_lost_path(*item.parent, std::move(item.name), report_contents);
+        continue;
+      }
+      add_watch_failed(item.relative, error, report_contents);
       continue;
     }
     Node* node = find_node(wd);
@@ -368,6 +381,12 @@ void InotifyWatcher::watch_tree(Node* parent, std::string name, std::string rela
 
     std::vector<DirectoryEntry> entries;
     if (const int error = list_directory(path, entries); error != 0) {
+      if (is_absence(error)) {
+        // Watched, but its path went stale before the listing: list it at its new place.
+        if (item.parent != nullptr)
+          note_lost_path(*item.parent, std::move(item.name), report_contents);
+        continue;
+      }
       report(WatcherError{std::error_code(error, std::system_category()), item.relative,
                           "cannot list directory '" + path + "': " + std::strerror(error) +
                               "; changes inside it are not seen"});
@@ -381,6 +400,37 @@ void InotifyWatcher::watch_tree(Node* parent, std::string name, std::string rela
       }
     }
   }
+}
+
+void InotifyWatcher::note_lost_path(const Node& parent, std::string name, bool report_contents) {
+  lost_paths_.push_back(LostPath{parent.wd, std::move(name), relative_path(&parent),
+                                 report_contents, uv_now(loop_) + kLostPathPatienceMs});
+  arm_rename_timer();
+}
+
+// A directory that could not be watched or listed at the path its parent had then: either
+// it is gone (its parent's queue reports that), or an ancestor was renamed in between. The
+// kernel queues a rename's events just after the new path resolves, so once the queue has
+// been drained a parent whose path changed since is tried again at its new place (it may be
+// lost again, if renamed again meanwhile). A parent still at the same path is given until
+// kLostPathPatienceMs for the rename to show up; then the directory counts as gone.
+void InotifyWatcher::retry_lost_paths() {
+  const std::uint64_t now = uv_now(loop_);
+  std::vector<LostPath> lost = std::exchange(lost_paths_, {});
+  for (LostPath& item : lost) {
+    if (!running_) return;
+    Node* parent = find_node(item.parent_wd);
+    if (parent == nullptr || parent->detached) continue;
+    std::string parent_now = relative_path(parent);
+    if (parent_now == item.parent_path_then) {
+      if (now < item.deadline_ms) lost_paths_.push_back(std::move(item));
+      continue;
+    }
+    std::string relative = core::join_relative(parent_now, item.name);
+    if (!admits(relative)) continue;
+    watch_tree(parent, std::move(item.name), std::move(relative), item.report_contents);
+  }
+  arm_rename_timer();
 }
 
 void InotifyWatcher::resync_after_overflow() {
@@ -500,8 +550,8 @@ void InotifyWatcher::on_readable(uv_poll_t* handle, int status, int /*events*/) 
           std::error_code(-status, std::system_category()), "",
           std::string("polling the inotify descriptor failed: ") + uv_strerror(status)});
       self->emit(core::Change::rescan("", "poll error"));
-    } else {
-      self->read_events();
+    } else if (self->read_events() && !self->lost_paths_.empty()) {
+      self->retry_lost_paths();
     }
     self->flush();
   } catch (...) {
@@ -511,7 +561,7 @@ void InotifyWatcher::on_readable(uv_poll_t* handle, int status, int /*events*/) 
   }
 }
 
-void InotifyWatcher::read_events() {
+bool InotifyWatcher::read_events() {
   std::byte* buffer = buffer_.get();
   for (int reads = 0; reads < max_reads_per_callback && running_; ++reads) {
     const ssize_t length = api_->read(fd_, buffer, read_buffer_size);
@@ -522,10 +572,11 @@ void InotifyWatcher::read_events() {
         report(WatcherError{std::error_code(code, std::system_category()), "",
                             std::string("reading inotify events failed: ") + std::strerror(code)});
         emit(core::Change::rescan("", "read error"));
+        return false;
       }
-      return;
+      return true;
     }
-    if (length == 0) return;
+    if (length == 0) return true;
     std::size_t offset = 0;
     const auto total = static_cast<std::size_t>(length);
     while (offset + sizeof(inotify_event) <= total && running_) {
@@ -540,8 +591,9 @@ void InotifyWatcher::read_events() {
     }
     // A read that left room for another event emptied the queue: skip the read that would
     // only say EAGAIN (level-triggered uv_poll calls again if more arrived meanwhile).
-    if (total + sizeof(inotify_event) + NAME_MAX + 1 <= read_buffer_size) return;
+    if (total + sizeof(inotify_event) + NAME_MAX + 1 <= read_buffer_size) return running_;
   }
+  return false;
 }
 
 void InotifyWatcher::handle_root_event(std::uint32_t mask) {
@@ -653,11 +705,14 @@ void InotifyWatcher::complete_move(const PendingMove& move, Node* new_parent, st
   }
 }
 
+// One timer for both deadlines: unpaired renames and directories whose path went stale.
 void InotifyWatcher::arm_rename_timer() {
-  if (rename_timer_ == nullptr || pending_moves_.empty()) return;
-  std::uint64_t earliest = pending_moves_.front().deadline_ms;
+  if (rename_timer_ == nullptr || (pending_moves_.empty() && lost_paths_.empty())) return;
+  std::uint64_t earliest = std::numeric_limits<std::uint64_t>::max();
   for (const PendingMove& move : pending_moves_)
     earliest = std::min(earliest, move.deadline_ms);
+  for (const LostPath& lost : lost_paths_)
+    earliest = std::min(earliest, lost.deadline_ms);
   const std::uint64_t now = uv_now(loop_);
   uv_timer_start(rename_timer_, &InotifyWatcher::on_rename_timer,
                  earliest > now ? earliest - now : 0, 0);
@@ -692,6 +747,8 @@ void InotifyWatcher::on_rename_timer(uv_timer_t* timer) noexcept {
   try {
     self->retired_pollers_.clear();
     self->expire_moves(false);
+    // What is queued now includes any rename that made a lost path stale.
+    if (!self->lost_paths_.empty() && self->read_events()) self->retry_lost_paths();
     self->flush();
   } catch (...) {
     self->batch_.clear();

@@ -36,6 +36,7 @@
 #include "tetherd/daemon/mirror_index.hpp"
 #include "tetherd/daemon/planner.hpp"
 #include "tetherd/daemon/reconciler.hpp"
+#include "tetherd/daemon/removed_identities.hpp"
 #include "tetherd/daemon/source_tree.hpp"
 #include "tetherd/watchers/watcher.hpp"
 
@@ -155,6 +156,8 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
     /// examine_with_source). Absence is never taken from a listing.
     std::optional<SourceEntry> known_source;
     bool created_directory = false;
+    /// This entry's examination already waited once for the watcher's unpaired renames.
+    bool awaited_renames = false;
     unsigned attempts = 0;
   };
 
@@ -190,6 +193,12 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   /// Whether the plan cannot depend on the target's state (a plain write): no target stat.
   bool target_stat_needless(const Examination& work) const;
   void try_move(std::shared_ptr<Examination> work);
+  /// A new entry that is the same inode as one removed a moment ago whose old copy is
+  /// still on the target: takes the old path as the rename it most likely was.
+  bool adopt_unpaired_rename(Examination& work);
+  /// Whether a new arrival should wait for the watcher's unpaired renames to be reported
+  /// (at most once per entry, about the watcher's rename timeout).
+  bool wait_for_unpaired_renames(Examination& work) const;
   void run_actions(std::shared_ptr<Examination> work);
   void run_next_action(std::shared_ptr<Examination> work);
   void action_failed(std::shared_ptr<Examination> work, const core::StoreError& error);
@@ -269,6 +278,9 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
 
   /// Last mirrored state per path: source identity and what the target then had.
   MirrorIndex index_;
+  /// Mirrored entries the watcher said were removed, by identity, until nothing is
+  /// pending: an unpaired rename is still a move (adopt_unpaired_rename).
+  RemovedIdentities removed_identities_;
   void remember(const SourceEntry& source, const TargetState& target);
   /// The policy an examination plans with: policy_, comparing mtimes to the nanosecond
   /// when the target keeps coarse ones and the source's moved since the index recorded it.

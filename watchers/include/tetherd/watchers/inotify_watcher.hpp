@@ -45,6 +45,7 @@ class InotifyWatcher final : public Watcher {
   void stop() override;
   /// inotify watches plus the directories the polling fallback covers.
   std::size_t watched_directory_count() const override;
+  bool holds_unpaired_renames() const override { return !pending_moves_.empty(); }
 
   /// Watch descriptors currently known (live or awaiting their IN_IGNORED).
   std::size_t inotify_watch_count() const { return nodes_.size(); }
@@ -70,6 +71,15 @@ class InotifyWatcher final : public Watcher {
     int wd = -1;  // the moved directory's watch, if it had one
     std::uint64_t deadline_ms = 0;
   };
+  /// A directory its parent reported that could not be watched or listed at the path the
+  /// parent had then (retry_lost_paths).
+  struct LostPath {
+    int parent_wd = -1;
+    std::string name;
+    std::string parent_path_then;
+    bool report_contents = false;
+    std::uint64_t deadline_ms = 0;
+  };
   struct WalkItem {
     Node* parent;
     std::string name;
@@ -80,7 +90,10 @@ class InotifyWatcher final : public Watcher {
   static void on_rename_timer(uv_timer_t* timer) noexcept;
   static void on_flush_timer(uv_timer_t* timer) noexcept;
 
-  void read_events();
+  /// Reads and handles what is queued; true when the queue was seen empty at the end.
+  bool read_events();
+  void note_lost_path(const Node& parent, std::string name, bool report_contents);
+  void retry_lost_paths();
   void handle_event(int wd, std::uint32_t mask, std::uint32_t cookie, std::string_view name);
   void handle_root_event(std::uint32_t mask);
   void complete_move(const PendingMove& move, Node* new_parent, std::string_view name,
@@ -124,6 +137,7 @@ class InotifyWatcher final : public Watcher {
   std::unordered_map<int, std::unique_ptr<Node>> nodes_;
   Node* root_node_ = nullptr;
   std::vector<PendingMove> pending_moves_;
+  std::vector<LostPath> lost_paths_;
   std::vector<core::Change> batch_;
   std::vector<WatcherError> errors_;
   std::map<std::string, std::unique_ptr<PollWatcher>> pollers_;

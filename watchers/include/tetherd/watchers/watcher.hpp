@@ -72,6 +72,10 @@ class Watcher {
   virtual void stop() = 0;
   /// How many directories are being watched right now (inotify watches plus polled ones).
   virtual std::size_t watched_directory_count() const = 0;
+  /// Whether the watcher holds the first half of a rename it has not paired yet (it will be
+  /// reported as a removal when rename_timeout passes). An entry that just appeared may be
+  /// its other half, seen by listing a directory that was not watched yet.
+  virtual bool holds_unpaired_renames() const { return false; }
 };
 
 enum class WatcherKind {
