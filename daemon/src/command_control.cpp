@@ -61,6 +61,9 @@ int print_status(const ControlOptions& options) {
     const std::string paused = rule.value("paused_reason", std::string());
     const std::string last_error = rule.value("last_error", std::string());
     if (!paused.empty()) std::printf("    paused: %s\n", paused.c_str());
+    if (const auto failing = rule.value("failing_paths", 0ull); failing > 0) {
+      std::printf("    %llu path(s) not mirrored since their last error\n", failing);
+    }
     if (!last_error.empty() && last_error != paused) {
       std::printf("    last error: %s\n", last_error.c_str());
     }

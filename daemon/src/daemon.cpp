@@ -271,6 +271,7 @@ std::string Daemon::State::status_json() const {
         {"retries", status.counters.retries}, {"rescans", status.counters.rescans}};
     rule["last_error"] = status.last_error;
     rule["paused_reason"] = status.paused_reason;
+    rule["failing_paths"] = status.failing_paths;
     answer["rules"].push_back(std::move(rule));
   }
   return answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

@@ -104,7 +104,8 @@ bool MirrorRule::deletes_allowed(Origin origin) const noexcept {
 
 bool MirrorRule::worth_retrying(const core::StoreError& error) noexcept {
   if (error.retryable) return true;
-  if (error.store == "source") return false;  // the source is examined again on its next change
+  if (error.side == core::ErrorSide::source)
+    return false;  // the source is examined again on its next change
   return error.code == core::Errc::PermissionDenied || error.code == core::Errc::ReadOnly ||
          error.code == core::Errc::NoSpace;
 }
@@ -191,6 +192,7 @@ core::Result<void> MirrorRule::begin(Origin scan_origin) {
     if (auto failure = watcher_->start()) {
       core::StoreError error = core::StoreError::make(core::Errc::Unavailable, failure->message);
       error.store = "source";
+      error.side = core::ErrorSide::source;
       error.native_code = failure->code.value();
       error.retryable = false;
       watcher_.reset();
@@ -611,8 +613,43 @@ void MirrorRule::retry_later(const std::string& path, Dirty entry, const core::S
   });
 }
 
+void MirrorRule::stand_error(std::string_view path, FailureKind kind,
+                             const core::StoreError& error) {
+  StandingError& standing = standing_errors_[std::string(path)];
+  standing.kind = kind;
+  standing.message = error.message();
+}
+
+void MirrorRule::clear_standing_error(const std::string& path, bool live, bool is_directory) {
+  auto found = standing_errors_.find(path);
+  if (found == standing_errors_.end()) return;
+  if (found->second.kind == FailureKind::action) {
+    standing_errors_.erase(found);
+    return;
+  }
+  // An unreadable directory: only a live change (its mode, its owner) says it may be
+  // readable now; a walk's own look at the directory entry says nothing about that.
+  if (!live) return;
+  standing_errors_.erase(found);
+  if (is_directory && filter_.should_descend(path)) {
+    start_rescan(path, next_seq(), Origin::running_scan);
+  }
+}
+
+void MirrorRule::clear_standing_errors_within(const std::string& subtree) {
+  for (auto it = standing_errors_.lower_bound(subtree); it != standing_errors_.end();) {
+    if (!is_within(it->first, subtree)) {
+      if (!subtree.empty() && it->first > subtree + '/') break;
+      ++it;
+      continue;
+    }
+    it = standing_errors_.erase(it);
+  }
+}
+
 void MirrorRule::note_error(const core::StoreError& error, std::string_view path,
                             std::string_view event) {
+  stand_error(path, FailureKind::action, error);
   counters_.errors++;
   last_error_ = error.message();
   log_.emit(Event(EventLevel::error, "error")
@@ -784,6 +821,13 @@ void MirrorRule::check_settled() {
         outcome.ok = false;
         outcome.problem = "rule '" + settings_.name + "': " + std::to_string(errors) +
                           " action(s) failed; last error: " + last_error_;
+      } else if (!standing_errors_.empty()) {
+        // Earlier failures that still stand: the target is not the source there.
+        const auto& [path, standing] = *standing_errors_.begin();
+        outcome.ok = false;
+        outcome.problem = "rule '" + settings_.name +
+                          "': " + std::to_string(standing_errors_.size()) +
+                          " path(s) still cannot be mirrored; '" + path + "': " + standing.message;
       }
       auto done = std::move(it->done);
       it = settle_waiters_.erase(it);
@@ -806,6 +850,7 @@ RuleStatus MirrorRule::status() const {
   status.counters = counters_;
   status.last_error = last_error_;
   status.paused_reason = paused_reason_;
+  status.failing_paths = standing_errors_.size();
   return status;
 }
 

@@ -277,6 +277,9 @@ void MirrorRule::try_move(std::shared_ptr<Examination> work) {
                                                .result("ok")
                                                .duration(Clock::now() - started));
                            self->rename_subtree(from_path, work->path);
+                           if (work->source->type == EntryType::Directory) {
+                             self->forget_target_hints_within(work->path);
+                           }
                            if (const Mirrored* now_known = self->index_.find(work->path))
                              work->target = now_known->target();
                            self->run_actions(work);
@@ -465,13 +468,14 @@ void MirrorRule::action_failed(std::shared_ptr<Examination> work, const StoreErr
     finish_work(work->path, work->entry.seq);
     return;
   }
-  if (error.store == "source" && (is_absence(error.code) || error.code == Errc::InvalidPath ||
-                                  error.code == Errc::IsDirectory)) {
+  if (error.side == core::ErrorSide::source &&
+      (is_absence(error.code) || error.code == Errc::InvalidPath ||
+       error.code == Errc::IsDirectory)) {
     // The source changed type or vanished between the stat and the open: look again.
     end_examination(work, Clock::now());
     return;
   }
-  if (error.store != "source" && work->entry.attempts < 3 &&
+  if (error.side != core::ErrorSide::source && work->entry.attempts < 3 &&
       (error.code == Errc::AlreadyExists || error.code == Errc::NotFound ||
        error.code == Errc::NotADirectory || error.code == Errc::IsDirectory)) {
     // The target is not what the plan assumed (a listing raced with a live action, or
@@ -480,7 +484,7 @@ void MirrorRule::action_failed(std::shared_ptr<Examination> work, const StoreErr
     end_examination(work, Clock::now());
     return;
   }
-  if (error.code == Errc::PreconditionFailed && error.store == "source") {
+  if (error.code == Errc::PreconditionFailed && error.side == core::ErrorSide::source) {
     // Still being written: copy again once it is quiet.
     const auto wait =
         std::max<std::chrono::milliseconds>(settings_.delay, std::chrono::milliseconds(50));
@@ -526,6 +530,10 @@ void MirrorRule::end_examination(const std::shared_ptr<Examination>& work,
 
 void MirrorRule::complete_examination(std::shared_ptr<Examination> work) {
   const Seq seq = work->entry.seq;
+  if (!standing_errors_.empty()) {
+    clear_standing_error(work->path, work->entry.origin == Origin::live,
+                         work->source && work->source->type == EntryType::Directory);
+  }
   if (work->entry.moved_from && !work->moved) {
     // The rename could not be a move: the old path is examined like a removal.
     mark_dirty(*work->entry.moved_from, seq, Origin::live, Clock::now(), [](Dirty&) {});
@@ -598,6 +606,17 @@ void MirrorRule::remember(const SourceEntry& source, const TargetState& target) 
   known.size = source.size;
   known.mtime_ns = source.mtime_ns;
   known.set_target(target);
+}
+
+void MirrorRule::forget_target_hints_within(const std::string& path) {
+  // A walk may have listed this place on the target before the move filled it: what it saw
+  // there ("nothing") is stale now, and would repeat the copies the move made needless.
+  const std::string prefix = path + "/";
+  for (auto& [pending, entry] : dirty_) {
+    if (!entry.target_known || !pending.starts_with(prefix)) continue;
+    entry.target_known = false;
+    entry.known_target.reset();
+  }
 }
 
 void MirrorRule::forget_subtree(const std::string& path) {

@@ -126,7 +126,7 @@ void MirrorRule::rescan_finished(Seq seq, Origin origin, core::Result<ReconcileS
       maybe_finished();
       return;
     }
-    if (error.store == "source" && !subtree.empty() &&
+    if (error.side == core::ErrorSide::source && !subtree.empty() &&
         (error.code == core::Errc::NotFound || error.code == core::Errc::NotADirectory)) {
       // The directory went away (or changed type) meanwhile: examining it is enough.
       release();
@@ -155,6 +155,9 @@ void MirrorRule::rescan_finished(Seq seq, Origin origin, core::Result<ReconcileS
       return;  // the seq stays outstanding until the walk succeeds
     }
     note_error(error, subtree, "rescan");
+    if (error.side == core::ErrorSide::source) {
+      stand_error(subtree, FailureKind::unreadable_directory, error);
+    }
     release();
     if (origin == Origin::startup_scan && subtree.empty()) {
       initial_scan_done_ = true;
@@ -171,6 +174,22 @@ void MirrorRule::rescan_finished(Seq seq, Origin origin, core::Result<ReconcileS
   }
 
   ReconcileSummary& summary = *outcome;
+  // What failed inside the walked subtree before is looked at again by this walk: it
+  // stands only if it failed again (below, or when its difference is examined).
+  if (!standing_errors_.empty()) clear_standing_errors_within(subtree);
+  for (auto& [dir, error] : summary.unreadable) {
+    counters_.errors++;
+    last_error_ = error.message();
+    stand_error(dir, FailureKind::unreadable_directory, error);
+    log_.emit(Event(EventLevel::error, "error")
+                  .rule(settings_.name)
+                  .path(dir)
+                  .text("action", "list")
+                  .result("error")
+                  .message("this source directory cannot be read: its subtree is not mirrored "
+                           "(and nothing in its copy on the target is deleted) until it can be")
+                  .error(error));
+  }
   std::uint64_t planned_deletes = 0;
   if (!summary.deletions.empty() && deletes_allowed(origin)) {
     const std::uint64_t total = std::max<std::uint64_t>(1, summary.target_entries);

@@ -221,11 +221,17 @@ void Reconciler::descend_into(const std::string& dir) {
   } else {
     core::StoreError error = listing.error();
     listings_.erase(slot);
-    // Vanished or replaced meanwhile: its events follow; the subtree root itself is a
-    // real failure.
-    if (dir == subtree_ || (error.code != Errc::NotFound && error.code != Errc::NotADirectory)) {
+    // Vanished or replaced meanwhile: its events follow. The subtree root itself is a real
+    // failure; any other directory that cannot be listed is one for its own subtree only:
+    // the walk goes on around it, leaving the target's copy of it untouched.
+    const bool absent = error.code == Errc::NotFound || error.code == Errc::NotADirectory;
+    if (dir == subtree_) {
       finish(std::move(error));
       return;
+    }
+    if (!absent) {
+      if (auto key = StoreKey::parse(dir)) skip_target_subtree(*key, false);
+      summary_.unreadable.emplace_back(dir, std::move(error));
     }
   }
   fetch_source();
@@ -302,8 +308,9 @@ void Reconciler::descend_after(const SourceEntry& source) {
   }
 }
 
-void Reconciler::skip_target_subtree(const StoreKey& top) {
+void Reconciler::skip_target_subtree(const StoreKey& top, bool deleted) {
   skip_under_ = top;
+  skipped_are_deleted_ = deleted;
 }
 
 void Reconciler::handle_source_only(const SourceEntry& source, const StoreKey& key) {
@@ -353,7 +360,8 @@ void Reconciler::step() {
     while (target_next_ < target_batch_.size() && skip_under_ &&
            target_batch_[target_next_].key.is_within(*skip_under_)) {
       const auto& skipped = target_batch_[target_next_];
-      if (included(skipped.key.str(), skipped.type == EntryType::Directory)) {
+      if (skipped_are_deleted_ &&
+          included(skipped.key.str(), skipped.type == EntryType::Directory)) {
         ++summary_.target_entries;
         ++summary_.deleted_entries;
       }

@@ -11,6 +11,7 @@ namespace {
 core::StoreError changed_while_copying(const SourceEntry& state, std::string_view why) {
   core::StoreError error = core::StoreError::make(core::Errc::PreconditionFailed);
   error.store = "source";
+  error.side = core::ErrorSide::source;
   error.key = state.path;
   error.detail = "changed while it was being copied (" + std::string(why) + ")";
   error.retryable = true;
@@ -46,6 +47,7 @@ core::Result<OpenSourceFile> open_expected(const SourceTree& tree, const SourceE
     ::close(opened->fd);
     core::StoreError error = core::StoreError::make(core::Errc::PreconditionFailed);
     error.store = "source";
+    error.side = core::ErrorSide::source;
     error.key = expected.path;
     error.detail = "changed since it was examined";
     error.retryable = true;

@@ -101,6 +101,7 @@ bool kernel_has_openat2() {
 StoreError source_error(int error_number, std::string_view relative, std::string_view what) {
   StoreError error = StoreError::make(stores::errc_from_errno(error_number));
   error.store = "source";
+  error.side = core::ErrorSide::source;
   error.key = std::string(relative);
   error.native_code = error_number;
   error.native_name = ::strerrorname_np(error_number) ? ::strerrorname_np(error_number) : "";

@@ -870,3 +870,73 @@ class NotDurableTarget(ListingCache):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class UnreadableSubtree(MirrorTestCase):
+    """A source directory the daemon may not read: the rest is mirrored, the failure is
+    reported (exit 74, settle fails) until the directory can be read, then it is mirrored.
+
+    Needs root, to run the daemon as nobody (root reads a mode-000 directory)."""
+
+    def setUp(self):
+        super().setUp()
+        if os.geteuid() != 0 or subprocess.run(["which", "setpriv"],
+                                               capture_output=True).returncode != 0:
+            self.skipTest("needs root and setpriv to run tetherd as nobody")
+        os.chmod(self.workdir, 0o755)
+        os.chown(self.workdir, 65534, 65534)
+        wrapper = os.path.join(self.workdir, "as-nobody")
+        with open(wrapper, "w") as handle:
+            handle.write("#!/bin/sh\nexec setpriv --reuid=nobody --regid=nogroup --clear-groups "
+                         f"'{TETHERD}' \"$@\"\n")
+        os.chmod(wrapper, 0o755)
+        self.as_nobody = wrapper
+        for name in ("a", "bad", "c"):
+            for i in range(3):
+                self.write(self.src(name, f"f{i}"), f"{name}{i}".encode())
+        self.write(self.src("bad", "deeper", "x"), b"x")
+        os.chmod(self.src("bad"), 0)
+
+    def tearDown(self):
+        if os.path.isdir(self.src("bad")):
+            os.chmod(self.src("bad"), 0o755)
+        super().tearDown()
+
+    def test_once_mirrors_the_rest_and_exits_74(self):
+        completed = subprocess.run([self.as_nobody, "mirror", self.source, self.target, "--once",
+                                    "--log-format", "json"], capture_output=True)
+        self.assertEqual(completed.returncode, 74, completed.stderr)
+        for name in ("a", "c"):
+            for i in range(3):
+                with open(self.dst(name, f"f{i}"), "rb") as handle:
+                    self.assertEqual(handle.read(), f"{name}{i}".encode())
+        errors = [json.loads(line) for line in completed.stdout.splitlines() + completed.stderr.splitlines()
+                  if line.startswith(b"{") and b'"event":"error"' in line]
+        self.assertTrue([e for e in errors if e.get("path") == "bad" and e.get("action") == "list"],
+                        completed.stderr)
+
+    def test_live_settle_fails_until_it_can_be_read_and_nothing_of_it_is_deleted(self):
+        # The target already holds a copy of the unreadable directory: it stays.
+        self.write(self.dst("bad", "kept"), b"kept")
+        import harness
+        saved = harness.TETHERD
+        harness.TETHERD = self.as_nobody
+        try:
+            os.chown(self.source, 65534, 65534)  # settle writes its cookie there
+            os.chown(self.target, 65534, 65534)
+            os.chown(self.dst("bad"), 65534, 65534)
+            daemon = self.mirror()
+            with self.assertRaisesRegex(AssertionError, "settle exited 74.*'bad'"):
+                daemon.settle()
+            self.assertTrue(os.path.exists(self.dst("bad", "kept")))
+            self.assertTrue(os.path.exists(self.dst("c", "f2")))
+            self.assertEqual(daemon.status()["rules"][0]["failing_paths"], 1)
+            os.chmod(self.src("bad"), 0o755)
+            daemon.settle()
+            self.assertEqual(daemon.status()["rules"][0]["failing_paths"], 0)
+            self.write(self.src("bad", "later"), b"later")  # watched now
+            daemon.settle()
+            self.assertMirrored()
+            daemon.stop()
+        finally:
+            harness.TETHERD = saved

@@ -651,7 +651,10 @@ void InotifyWatcher::handle_event(int wd, std::uint32_t mask, std::uint32_t cook
   } else if ((mask & (IN_MODIFY | IN_CLOSE_WRITE)) != 0) {
     emit(core::Change::modified(std::move(relative)));
   } else if ((mask & IN_ATTRIB) != 0) {
-    emit(core::Change::attrib(std::move(relative), is_dir));
+    // A directory that could not be watched (no permission) may be watchable now.
+    const bool unwatched = is_dir && child_of(node, name) == nullptr && admits(relative);
+    emit(core::Change::attrib(relative, is_dir));
+    if (unwatched) watch_tree(node, std::string(name), relative, true);
   } else if ((mask & IN_DELETE) != 0) {
     if (is_dir) {
       if (Node* child = child_of(node, name)) detach_subtree(child);

@@ -4,6 +4,7 @@
 // std::error_category), and StoreError, the value that carries the code together with
 // everything a user needs to act on it (store, operation, key, the backend's own code).
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -65,9 +66,16 @@ enum class Operation {
 /// "stat", "write", "set_attrs", ...
 std::string_view to_string(Operation operation) noexcept;
 
+/// Which side of a mirror an error came from: control flow asks this, never the name.
+enum class ErrorSide : std::uint8_t {
+  target,  ///< a store (the target of a rule)
+  source,  ///< the watched source tree, read by the engine
+};
+
 /// A failed store operation. Copyable value; never thrown by the store API.
 struct StoreError {
   Errc code = Errc::IoError;
+  ErrorSide side = ErrorSide::target;
   /// Store name as configured ("backup"); filled in by the Store front when empty.
   std::string store;
   /// The operation that failed; filled in by the Store front when unset.

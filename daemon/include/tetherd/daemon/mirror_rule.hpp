@@ -98,6 +98,8 @@ struct RuleStatus {
   RuleCounters counters;
   std::string last_error;
   std::string paused_reason;
+  /// Paths whose last attempt failed and that have not been mirrored since.
+  std::size_t failing_paths = 0;
 };
 
 /// The outcome of a settle barrier for one rule: ok, or why not.
@@ -225,6 +227,21 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   static bool worth_retrying(const core::StoreError& error) noexcept;
   bool is_hidden(std::string_view path) const noexcept;
   void note_error(const core::StoreError& error, std::string_view path, std::string_view event);
+
+  /// Paths that could not be mirrored and have not been since (the last error of each):
+  /// settle and status report them until a later look succeeds. An unreadable source
+  /// directory is walked again at its next change.
+  enum class FailureKind { action, unreadable_directory };
+  struct StandingError {
+    FailureKind kind = FailureKind::action;
+    std::string message;
+  };
+  std::map<std::string, StandingError> standing_errors_;
+  void stand_error(std::string_view path, FailureKind kind, const core::StoreError& error);
+  /// A look at `path` succeeded: its error stands no more (an unreadable directory's
+  /// subtree is walked again).
+  void clear_standing_error(const std::string& path, bool live, bool is_directory);
+  void clear_standing_errors_within(const std::string& subtree);
   void maybe_finished();
 
   uv_loop_t* loop_;
@@ -300,6 +317,9 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   /// An action is about to change the target at `path`: the records it may falsify go.
   void touching_target(const std::string& path);
   void forget_subtree(const std::string& path);
+  /// A directory was moved to `path` on the target: pending entries inside it forget what
+  /// a listing said the target held there.
+  void forget_target_hints_within(const std::string& path);
 
   /// The mass-delete guard for live removals: the entries deleted over a sliding window
   /// (kLiveDeleteWindow) may not exceed max_delete_percent of the target as it was before

@@ -42,6 +42,10 @@ struct ReconcileSummary {
   /// With a listing cache: target directories listed, and those confirmed from a record.
   std::uint64_t target_dirs_listed = 0;
   std::uint64_t target_dirs_confirmed = 0;
+  /// Source directories below the walked one that could not be listed (permissions, a
+  /// path too long, I/O errors), with why. The walk went on around them; what the target
+  /// holds inside them is left alone (never a deletion) and uncounted.
+  std::vector<std::pair<std::string, core::StoreError>> unreadable;
 };
 
 /// A listing cache for the target side of a walk (see TargetListingCache): `previous` is
@@ -117,7 +121,9 @@ class Reconciler : public std::enable_shared_from_this<Reconciler> {
   void on_target_batch(core::Result<std::vector<core::EntryInfo>> batch);
   void finish(core::Result<ReconcileSummary> outcome);
   bool included(const std::string& path, bool is_dir) const;
-  void skip_target_subtree(const core::StoreKey& top);
+  /// Skips the target's entries within `top`; `deleted`: they go with a deletion of top
+  /// (counted), else they are left alone (below a source directory that cannot be read).
+  void skip_target_subtree(const core::StoreKey& top, bool deleted = true);
   void handle_source_only(const SourceEntry& source, const core::StoreKey& key);
   void handle_target_only(const core::EntryInfo& target);
   void handle_both(const SourceEntry& source, const core::EntryInfo& target);
@@ -155,6 +161,7 @@ class Reconciler : public std::enable_shared_from_this<Reconciler> {
   bool target_done_ = false;
   bool target_busy_ = false;
   std::optional<core::StoreKey> skip_under_;  ///< target entries within it are skipped
+  bool skipped_are_deleted_ = true;           ///< and counted as deleted with it
 
   ReconcileSummary summary_;
   bool paused_ = false;
