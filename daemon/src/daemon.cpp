@@ -98,7 +98,9 @@ struct Daemon::State {
   int exit_code = exit_code::ok;
   std::size_t once_pending = 0;
 
-  core::Result<core::StorePtr> store_for(const config::Rule& rule, const config::Config& from);
+  /// The store a rule's target is in (shared by name), and its configuration in `chosen`.
+  core::Result<core::StorePtr> store_for(const config::Rule& rule, const config::Config& from,
+                                         config::StoreConfig* chosen = nullptr);
   core::Result<std::shared_ptr<MirrorRule>> make_rule(const config::Rule& rule,
                                                       const config::Config& from);
   void begin_stop(int code);
@@ -108,8 +110,29 @@ struct Daemon::State {
   std::string status_line() const;
 };
 
+namespace {
+
+/// Opens the backend a store configuration names (a new instance every call).
+core::Result<core::StorePtr> open_backend(core::Executor& executor,
+                                          const config::StoreConfig& wanted) {
+  if (const auto* local = std::get_if<config::LocalStoreConfig>(&wanted.backend)) {
+    stores::LocalStoreOptions local_options;
+    local_options.name = wanted.name;
+    local_options.root = local->root.string();
+    local_options.durable = local->durable;
+    return stores::open_local_store(executor, local_options);
+  }
+  return core::StoreError::make(
+      core::Errc::CapabilityNotSupported,
+      "store '" + wanted.name + "' has type " + std::string(config::store_type_name(wanted)) +
+          ", which this build of tetherd cannot open yet (local stores only)");
+}
+
+}  // namespace
+
 core::Result<core::StorePtr> Daemon::State::store_for(const config::Rule& rule,
-                                                      const config::Config& from) {
+                                                      const config::Config& from,
+                                                      config::StoreConfig* chosen) {
   const std::string key = store_key_for(rule);
   config::StoreConfig wanted;
   if (rule.target.implicit_local()) {
@@ -123,24 +146,13 @@ core::Result<core::StorePtr> Daemon::State::store_for(const config::Rule& rule,
         "rule '" + rule.name + "' names unknown store '" + rule.target.store + "'");
   }
   if (auto it = stores.find(key); it != stores.end() && same_backend(it->second.first, wanted)) {
+    if (chosen != nullptr) *chosen = wanted;
     return it->second.second;
   }
-  core::StorePtr store;
-  if (const auto* local = std::get_if<config::LocalStoreConfig>(&wanted.backend)) {
-    stores::LocalStoreOptions local_options;
-    local_options.name = wanted.name;
-    local_options.root = local->root.string();
-    local_options.durable = local->durable;
-    auto opened = stores::open_local_store(*executor, local_options);
-    if (!opened) return std::move(opened).error();
-    store = std::move(*opened);
-  } else {
-    return core::StoreError::make(
-        core::Errc::CapabilityNotSupported,
-        "store '" + wanted.name + "' has type " + std::string(config::store_type_name(wanted)) +
-            ", which this build of tetherd cannot open yet (local stores only)");
-  }
-  stores[key] = {wanted, store};
+  if (chosen != nullptr) *chosen = wanted;
+  auto store = open_backend(*executor, wanted);
+  if (!store) return store;
+  stores[key] = {wanted, *store};
   return store;
 }
 
@@ -154,19 +166,30 @@ core::Result<std::shared_ptr<MirrorRule>> Daemon::State::make_rule(const config:
                                       "': \"symlinks\": \"follow\" is not supported by this "
                                       "version; use \"copy\" or \"skip\"");
   }
-  auto base = store_for(rule, from);
+  config::StoreConfig store_config;
+  auto base = store_for(rule, from, &store_config);
   if (!base) return std::move(base).error();
   core::StorePtr target = *base;
   std::string label = rule.target.path;
+  std::optional<core::StoreKey> within;
   if (!rule.target.implicit_local()) {
     label = rule.target.store + ":" + rule.target.path;
     if (!rule.target.path.empty()) {
       auto key = core::StoreKey::parse(rule.target.path);
       if (!key) return std::move(key).error();
       target = target->child(*key);
+      within = std::move(*key);
     }
   }
   RuleSettings settings;
+  // A store of the rule's own, opened again while its target root is gone (rm -rf, an
+  // unmounted disk) until the directory is back; the shared one keeps the removed one.
+  settings.reopen_target = [executor = executor.get(), store_config,
+                            within]() -> core::Result<core::StorePtr> {
+    auto reopened = open_backend(*executor, store_config);
+    if (!reopened || !within) return reopened;
+    return (*reopened)->child(*within);
+  };
   settings.name = rule.name;
   settings.source = rule.source.string();
   settings.target = std::move(target);

@@ -663,9 +663,10 @@ void MirrorRule::note_error(const core::StoreError& error, std::string_view path
 
 // ---- pausing ----------------------------------------------------------------------------
 
-void MirrorRule::pause(std::string reason, std::string event) {
+void MirrorRule::pause(PauseCause cause, std::string reason, std::string event) {
   if (state_ == RuleState::paused) return;
   state_ = RuleState::paused;
+  pause_cause_ = cause;
   paused_reason_ = reason;
   last_error_ = reason;
   if (reconciler_) reconciler_->cancel();
@@ -677,18 +678,88 @@ void MirrorRule::pause(std::string reason, std::string event) {
   maybe_finished();
 }
 
-void MirrorRule::root_gone(const std::string& reason) {
-  if (watcher_) watcher_->stop();
-  // Pending work is void: the source may be anywhere now. Nothing is deleted.
+void MirrorRule::drop_pending_work() {
   dirty_.clear();
   schedule_.clear();
   clear_ready();
   queued_rescans_.clear();
   outstanding_.clear();
-  pause("source root " + settings_.source + " is gone (" + reason +
+}
+
+void MirrorRule::root_gone(const std::string& reason) {
+  if (watcher_) watcher_->stop();
+  // Pending work is void: the source may be anywhere now. Nothing is deleted.
+  drop_pending_work();
+  pause(PauseCause::source_root_gone,
+        "source root " + settings_.source + " is gone (" + reason +
             "); nothing is deleted on the target; waiting for it to come back",
         "paused");
   check_root_back();
+}
+
+void MirrorRule::target_root_gone() {
+  if (state_ == RuleState::paused || state_ == RuleState::stopping ||
+      state_ == RuleState::stopped) {
+    return;
+  }
+  // Pending work waits for the target: the walk when it is back finds all of it. The
+  // watcher keeps watching (the source is fine); its changes are covered by that walk.
+  drop_pending_work();
+  pause(PauseCause::target_root_gone,
+        "target root " + settings_.target_label +
+            " is gone (removed, or its disk unmounted); nothing is written; waiting for it "
+            "to come back",
+        "paused");
+  check_target_back();
+}
+
+void MirrorRule::check_target_back() {
+  auto weak = weak_from_this();
+  root_check_timer_ = executor_.start_timer(std::chrono::seconds(2), [weak] {
+    auto self = weak.lock();
+    if (!self) return;
+    self->root_check_timer_.reset();
+    if (self->state_ != RuleState::paused || self->pause_cause_ != PauseCause::target_root_gone) {
+      return;
+    }
+    // The store may hold the removed directory: open it afresh (on a worker: it does I/O).
+    auto reopened = std::make_shared<std::optional<core::Result<core::StorePtr>>>();
+    auto reopen = self->settings_.reopen_target;
+    self->executor_.run_blocking(
+        [reopen, reopened] {
+          if (reopen) reopened->emplace(reopen());
+        },
+        [weak, reopened] {
+          auto self = weak.lock();
+          if (!self || self->state_ != RuleState::paused ||
+              self->pause_cause_ != PauseCause::target_root_gone) {
+            return;
+          }
+          core::StorePtr target = self->settings_.target;
+          if (*reopened) {
+            if (!**reopened) return self->check_target_back();  // not there yet
+            target = ***reopened;
+          }
+          target->stat(core::StoreKey::root(), [weak, target](core::Result<core::EntryInfo> root) {
+            auto self = weak.lock();
+            if (!self || self->state_ != RuleState::paused) return;
+            if (!root || root->type != core::EntryType::Directory) return self->check_target_back();
+            self->settings_.target = target;
+            self->pause_cause_ = PauseCause::none;
+            self->paused_reason_.clear();
+            // What was known of the old target (index, listing records) is not known of
+            // this one: the walk lists it all.
+            self->index_.erase_subtree("");
+            self->previous_listings_.reset();
+            self->fresh_listings_.reset();
+            self->state_ = RuleState::watching;
+            self->log_.emit(Event(EventLevel::info, "resumed")
+                                .rule(self->settings_.name)
+                                .message("target root is back; reconciling without deleting"));
+            self->start_rescan("", self->next_seq(), Origin::resume_scan);
+          });
+        });
+  });
 }
 
 void MirrorRule::check_root_back() {
@@ -698,7 +769,7 @@ void MirrorRule::check_root_back() {
     if (!self) return;
     self->root_check_timer_.reset();
     if (self->state_ != RuleState::paused || !self->source_ ||
-        self->paused_reason_.rfind("source root", 0) != 0) {
+        self->pause_cause_ != PauseCause::source_root_gone) {
       return;
     }
     auto source = SourceTree::open(self->settings_.source);
@@ -708,6 +779,7 @@ void MirrorRule::check_root_back() {
     }
     self->source_ = std::move(*source);
     self->paused_reason_.clear();
+    self->pause_cause_ = PauseCause::none;
     self->watcher_.reset();
     auto resumed = self->begin(Origin::resume_scan);
     if (!resumed) {

@@ -26,6 +26,7 @@ struct MirrorRule::Examination {
   Plan plan;
   std::size_t next_action = 0;
   bool moved = false;
+  bool target_root_checked = false;
   Clock::time_point action_started{};
 };
 
@@ -40,6 +41,13 @@ constexpr std::chrono::milliseconds kUnpairedRenameWait{30};
 
 bool is_absence(Errc code) noexcept {
   return code == Errc::NotFound || code == Errc::NotADirectory;
+}
+
+/// Target failures a removed root directory would cause (a write below a removed directory
+/// fails with EPERM or ENOENT).
+bool may_mean_target_root_gone(const StoreError& error) noexcept {
+  return error.side == core::ErrorSide::target &&
+         (error.code == Errc::PermissionDenied || is_absence(error.code));
 }
 
 }  // namespace
@@ -468,6 +476,23 @@ void MirrorRule::action_failed(std::shared_ptr<Examination> work, const StoreErr
     finish_work(work->path, work->entry.seq);
     return;
   }
+  if (!work->target_root_checked && may_mean_target_root_gone(error) &&
+      (state_ == RuleState::watching || state_ == RuleState::initial_sync)) {
+    // Removed under us (rm -rf, an unmounted disk)? Then every write fails alike: pause
+    // and wait for it, as for a vanished source root, instead of retrying each path.
+    work->target_root_checked = true;
+    auto self = shared_from_this();
+    settings_.target->stat(StoreKey::root(),
+                           [self, work, error](core::Result<core::EntryInfo> root) {
+                             if (!root && is_absence(root.error().code)) {
+                               self->finish_work(work->path, work->entry.seq);
+                               self->target_root_gone();
+                               return;
+                             }
+                             self->action_failed(work, error);
+                           });
+    return;
+  }
   if (error.side == core::ErrorSide::source &&
       (is_absence(error.code) || error.code == Errc::InvalidPath ||
        error.code == Errc::IsDirectory)) {
@@ -566,7 +591,8 @@ bool MirrorRule::live_removal_allowed(const std::string& path, bool tree) {
   if (percent > static_cast<double>(settings_.max_delete_percent)) {
     char share[16];
     std::snprintf(share, sizeof share, "%.0f%%", percent);
-    pause("mass-delete guard: live removals would delete " +
+    pause(PauseCause::mass_delete_guard,
+          "mass-delete guard: live removals would delete " +
               std::to_string(recent_deleted_ + entries) + " of about " + std::to_string(before) +
               " entries on the target within " +
               std::to_string(

@@ -200,7 +200,8 @@ void MirrorRule::rescan_finished(Seq seq, Origin origin, core::Result<ReconcileS
       release();
       char share[16];
       std::snprintf(share, sizeof share, "%.0f%%", percent);
-      pause("mass-delete guard: this batch would delete " +
+      pause(PauseCause::mass_delete_guard,
+            "mass-delete guard: this batch would delete " +
                 std::to_string(summary.deleted_entries) + " of " +
                 std::to_string(summary.target_entries) + " entries on the target (" + share +
                 "), more than max_delete_percent=" + std::to_string(settings_.max_delete_percent) +

@@ -479,6 +479,9 @@ Result<EntryInfo> stat_entry(const Shared& shared, const StoreKey& key) {
   struct stat info {};
   if (key.is_root()) {
     if (::fstat(shared.root.get(), &info) != 0) return errno_error(errno);
+    // The root directory was removed (rm -rf, an unmounted disk's lazy detach): nothing can
+    // be written below it, and a directory made again at its path is another one.
+    if (info.st_nlink == 0) return errno_error(ENOENT, "the store's root directory was removed");
     return describe(key, info);
   }
   auto dir = open_parent(shared, key, false);

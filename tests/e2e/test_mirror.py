@@ -436,6 +436,30 @@ class Resilience(MirrorTestCase):
         self.assertEqual(len(os.listdir(self.target)), 6)
         daemon.stop()
 
+    def test_target_root_removed_pauses_and_resumes_when_back(self):
+        self.write(self.src("old"), b"old")
+        daemon = self.mirror()
+        daemon.settle()
+        subprocess.run(["rm", "-rf", self.target], check=True)
+        self.write(self.src("during"), b"during")
+        wait_until(lambda: daemon.events("paused"), what="the rule to pause")
+        self.assertIn("target root", daemon.events("paused")[0]["message"])
+        self.assertEqual(daemon.status()["rules"][0]["state"], "paused")
+        self.assertFalse(os.path.exists(self.target), "nothing may be written meanwhile")
+        # The directory comes back (say, a disk mounted again), empty: everything is copied
+        # into it, nothing on it is deleted.
+        os.mkdir(self.target)
+        self.write(self.dst("theirs"), b"theirs")
+        wait_until(lambda: daemon.events("resumed"), what="the rule to resume")
+        daemon.settle()
+        for name, data in (("old", b"old"), ("during", b"during"), ("theirs", b"theirs")):
+            with open(self.dst(name), "rb") as handle:
+                self.assertEqual(handle.read(), data)
+        self.write(self.src("after"), b"after")
+        daemon.settle()
+        self.assertTrue(os.path.exists(self.dst("after")))
+        daemon.stop()
+
     def test_mass_delete_guard_pauses_instead_of_deleting(self):
         os.makedirs(self.target)
         for i in range(10):

@@ -69,6 +69,10 @@ struct RuleSettings {
   /// false (--verify-target): the saved cache is consumed but not used; every target
   /// directory is listed, and a fresh cache saved.
   bool trust_listing_cache = true;
+  /// Opens the target afresh (a store whose root directory was removed keeps the removed
+  /// one open): called on a worker while the rule waits for its target root to come back.
+  /// Empty: the rule looks at `target` itself again.
+  std::function<core::Result<core::StorePtr>()> reopen_target;
 };
 
 enum class RuleState { starting, initial_sync, watching, paused, stopping, stopped, finished };
@@ -217,9 +221,16 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
 
   // Watcher, pausing, settle.
   void on_watcher_error(const watchers::WatcherError& error);
-  void pause(std::string reason, std::string event = "paused");
+  /// Why a rule is paused: what brings it back.
+  enum class PauseCause { none, source_root_gone, target_root_gone, mass_delete_guard };
+  PauseCause pause_cause_ = PauseCause::none;
+  void pause(PauseCause cause, std::string reason, std::string event = "paused");
   void root_gone(const std::string& reason);
   void check_root_back();
+  /// The target's root directory is gone: pause, and look for it every few seconds.
+  void target_root_gone();
+  void check_target_back();
+  void drop_pending_work();
   void check_settled();
   bool deletes_allowed(Origin origin) const noexcept;
   /// Retryable errors, and target conditions an administrator fixes (permissions, a
