@@ -23,6 +23,11 @@ constexpr std::size_t kMaxDirty = 200'000;
 constexpr std::chrono::milliseconds kRenamePairingAllowance{50};
 /// The least time a live removal waits before it is mirrored (see handle_changes).
 constexpr std::chrono::milliseconds kDeleteHold{250};
+/// The longest a file being written waits for its writer to close it before it is copied
+/// as it is (a consistent state, checked like any copy) and, if written on, again later.
+constexpr std::chrono::seconds kMaxWaitForClose{30};
+/// How long a file just created waits for its first write or its close.
+constexpr std::chrono::milliseconds kWaitAfterCreate{50};
 /// Source stats issued in one loop turn: at most this many per worker trip, in at least
 /// this many trips (the pool has at least 4 threads), see SharedTrips.
 constexpr std::size_t kStatsPerTrip = 16;
@@ -349,6 +354,24 @@ void MirrorRule::handle_changes(std::vector<core::Change>&& batch) {
     // children first and the root last, and the root's removal (root_gone: pause, delete
     // nothing) must be seen before any of those deletions is mirrored.
     const auto when = change.kind == ChangeKind::removed ? std::max(due, now + kDeleteHold) : due;
+    if (change.kind == ChangeKind::modified ||
+        (change.kind == ChangeKind::created && change.still_open)) {
+      // Being written: copied once the writer closes it, not at every write in between.
+      mark_dirty(change.path, next_seq(), Origin::live, when, [&](Dirty& entry) {
+        if (!change.still_open) {
+          entry.awaiting_close = false;
+          entry.written = false;
+        } else if (change.kind == ChangeKind::created) {
+          if (!entry.awaiting_close) entry.close_deadline = now + kWaitAfterCreate;
+          entry.awaiting_close = true;
+        } else if (!entry.awaiting_close || !entry.written) {
+          entry.awaiting_close = true;
+          entry.written = true;
+          entry.close_deadline = now + kMaxWaitForClose;
+        }
+      });
+      continue;
+    }
     if (change.kind == ChangeKind::removed) {
       if (const Mirrored* known = index_.find(change.path)) {
         removed_identities_.note(known->device, known->inode, change.path);
@@ -394,7 +417,9 @@ void MirrorRule::move_pending_subtree(const std::string& from, const std::string
     mark_dirty(path, seq, entry.origin, due, [&entry](Dirty& pending) {
       pending.moved_from = std::move(entry.moved_from);
       pending.created_directory = entry.created_directory;
-      pending.closed = entry.closed;
+      pending.awaiting_close = entry.awaiting_close;
+      pending.written = entry.written;
+      pending.close_deadline = entry.close_deadline;
       pending.attempts = entry.attempts;
       pending.awaited_renames = entry.awaited_renames;
     });
@@ -428,6 +453,9 @@ void MirrorRule::mark_dirty(const std::string& path, Seq seq, Origin origin, Clo
   entry.known_target.reset();
   entry.known_source.reset();
   update(entry);
+  // Nothing but the writer's close (or the longest wait) ends a wait for it.
+  if (entry.awaiting_close) entry.due = std::max(entry.due, entry.close_deadline);
+  due = entry.due;
   // Due already (a walk's differences, most changes with delay 0): straight to the queue
   // the pump takes from; the schedule is for what must wait.
   if (due <= Clock::now()) {

@@ -197,6 +197,26 @@ class LiveMirroring(MirrorTestCase):
         self.assertMirrored()
         daemon.stop()
 
+    def test_a_file_being_written_is_copied_once_its_writer_closes_it(self):
+        daemon = self.mirror(name="closing")
+        chunks = [os.urandom(64 << 10) for _ in range(30)]
+        with open(self.src("big.bin"), "wb") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+                handle.flush()
+                # Between writes the file is quiet for a while: without waiting for the
+                # close, each pause would publish a copy of what was written so far.
+                threading.Event().wait(0.01)
+        daemon.settle()
+        self.assertMirrored()
+        copies = [e for e in daemon.events("copy") if e["path"] == "big.bin"]
+        # The first copy may come from the creation alone (an empty file), before any write.
+        self.assertLessEqual(len(copies), 2, copies)
+        self.assertEqual(copies[-1]["bytes"], 30 * (64 << 10))
+        if len(copies) == 2:
+            self.assertEqual(copies[0]["bytes"], 0, copies)
+        daemon.stop()
+
     def test_create_and_delete_inside_the_delay_does_nothing(self):
         daemon = self.mirror("--delay", "2000", name="quiet")
         self.write(self.src("ephemeral"), b"here and gone")

@@ -646,10 +646,12 @@ void InotifyWatcher::handle_event(int wd, std::uint32_t mask, std::uint32_t cook
   std::string relative = core::join_relative(directory, name);
 
   if ((mask & IN_CREATE) != 0) {
-    emit(core::Change::created(relative, is_dir));
+    emit(core::Change::created(relative, is_dir, !is_dir));  // a file: its close may follow
     if (is_dir && admits(relative)) watch_tree(node, std::string(name), relative, true);
-  } else if ((mask & (IN_MODIFY | IN_CLOSE_WRITE)) != 0) {
+  } else if ((mask & IN_CLOSE_WRITE) != 0) {
     emit(core::Change::modified(std::move(relative)));
+  } else if ((mask & IN_MODIFY) != 0) {
+    emit(core::Change::modified(std::move(relative), true));  // the writer's close follows
   } else if ((mask & IN_ATTRIB) != 0) {
     // A directory that could not be watched (no permission) may be watchable now.
     const bool unwatched = is_dir && child_of(node, name) == nullptr && admits(relative);
@@ -771,7 +773,7 @@ void InotifyWatcher::on_flush_timer(uv_timer_t* timer) noexcept {
 // ---- delivery -----------------------------------------------------------------------------
 
 void InotifyWatcher::emit(core::Change change) {
-  // Adjacent duplicates (MODIFY then CLOSE_WRITE of one write) carry no extra information.
+  // Adjacent duplicates (the MODIFY of each write() of one writer) carry no extra information.
   if (!batch_.empty() && batch_.back() == change) return;
   batch_.push_back(std::move(change));
 }

@@ -17,7 +17,7 @@ namespace tetherd::core {
 
 enum class ChangeKind {
   created,    ///< `path` appeared (file or directory; for a directory look at its contents too)
-  modified,   ///< the contents of `path` changed (write or close after write)
+  modified,   ///< the contents of `path` changed (a write, or the close after writes)
   attrib,     ///< metadata of `path` changed (mode, owner, times, link count, xattrs)
   removed,    ///< `path` disappeared (deleted, or moved out of the watched tree)
   moved,      ///< `path` was renamed to `to_path`, both inside the watched tree
@@ -43,12 +43,17 @@ struct Change {
   std::optional<std::uint32_t> cookie;
   /// `rescan` and `root_gone` only: why ("overflow", "deleted", "moved", "unmounted", ...).
   std::string reason;
+  /// A writer may still have the file open: for `modified`, it changed the file and has
+  /// not closed it (inotify's IN_MODIFY; a `modified` without it follows at the close,
+  /// IN_CLOSE_WRITE); for `created`, the file was made by a call that usually opens it for
+  /// writing (IN_CREATE of a file). Watchers that cannot tell (polling) leave it false.
+  bool still_open = false;
 
-  static Change created(std::string path, bool is_dir) {
-    return Change{ChangeKind::created, std::move(path), {}, is_dir, std::nullopt, {}};
+  static Change created(std::string path, bool is_dir, bool still_open = false) {
+    return Change{ChangeKind::created, std::move(path), {}, is_dir, std::nullopt, {}, still_open};
   }
-  static Change modified(std::string path) {
-    return Change{ChangeKind::modified, std::move(path), {}, false, std::nullopt, {}};
+  static Change modified(std::string path, bool still_open = false) {
+    return Change{ChangeKind::modified, std::move(path), {}, false, std::nullopt, {}, still_open};
   }
   static Change attrib(std::string path, bool is_dir) {
     return Change{ChangeKind::attrib, std::move(path), {}, is_dir, std::nullopt, {}};
