@@ -302,9 +302,9 @@ void MirrorRule::handle_changes(std::vector<core::Change>&& batch) {
           auto self = weak.lock();
           if (!self) return;
           for (auto& pending : self->settle_waiters_) {
-            if (pending.cookie == cookie) pending.threshold = self->next_seq_;
+            if (pending.cookie == cookie) pending.cookie_delivered = true;
           }
-          self->check_settled();
+          self->take_settle_threshold(cookie);
         });
       }
       continue;
@@ -406,7 +406,9 @@ void MirrorRule::move_pending_subtree(const std::string& from, const std::string
     moved.emplace_back(to + it->first.substr(from.size()), std::move(it->second));
     it = dirty_.erase(it);
   }
-  for (auto& [path, entry] : moved) {
+  for (auto& item : moved) {
+    const std::string& path = item.first;
+    Dirty& entry = item.second;  // a reference, not a binding: the lambda below captures it
     const Seq seq = entry.seq;
     outstanding_.erase(outstanding_.find(seq));
     // An old path inside the directory moved along with it on the target (the directory's
@@ -840,6 +842,16 @@ void MirrorRule::settle(std::function<void(SettleOutcome)> done) {
   auto failed = std::make_shared<int>(0);
   auto weak = weak_from_this();
   const std::string cookie = settle_waiters_.back().cookie;
+  // Polled subtrees (over the inotify watch limit, or a poll watcher) report a change only
+  // at their next walk: the barrier waits for a walk begun after this call, too.
+  watcher_->sync([weak, cookie] {
+    auto self = weak.lock();
+    if (!self) return;
+    for (auto& pending : self->settle_waiters_) {
+      if (pending.cookie == cookie) pending.watcher_synced = true;
+    }
+    self->take_settle_threshold(cookie);
+  });
   executor_.run_blocking(
       [cookie_path, failed] {
         const int fd =
@@ -861,6 +873,16 @@ void MirrorRule::settle(std::function<void(SettleOutcome)> done) {
         done(SettleOutcome{false, "cannot create the settle cookie in " + self->settings_.source +
                                       ": " + std::strerror(*failed)});
       });
+}
+
+void MirrorRule::take_settle_threshold(const std::string& cookie) {
+  for (auto& pending : settle_waiters_) {
+    if (pending.cookie == cookie && pending.cookie_delivered && pending.watcher_synced &&
+        !pending.threshold) {
+      pending.threshold = next_seq_;
+    }
+  }
+  check_settled();
 }
 
 void MirrorRule::schedule_progress() {

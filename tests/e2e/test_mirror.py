@@ -480,6 +480,39 @@ class Resilience(MirrorTestCase):
         self.assertTrue(os.path.exists(self.dst("after")))
         daemon.stop()
 
+    def test_settle_waits_for_a_walk_of_polled_subtrees(self):
+        # Three inotify watches (a user namespace of its own caps them): the rest of the
+        # tree is polled, every second. settle must not return before a walk made after it.
+        probe = subprocess.run(["unshare", "--user", "--map-root-user", "sh", "-c",
+                                "echo 3 > /proc/sys/user/max_inotify_watches"],
+                               capture_output=True, text=True)
+        if probe.returncode != 0:
+            self.skipTest("cannot cap inotify watches in a user namespace: " + probe.stderr)
+        wrapper = os.path.join(self.workdir, "few-watches")
+        with open(wrapper, "w") as handle:
+            handle.write("#!/bin/sh\nexec unshare --user --map-root-user sh -c "
+                         "'echo 3 > /proc/sys/user/max_inotify_watches && exec \"$0\" \"$@\"' "
+                         f"'{TETHERD}' \"$@\"\n")
+        os.chmod(wrapper, 0o755)
+        for i in range(8):
+            self.write(self.src(f"d{i}", "inner", "f"), b"before")
+        import harness
+        saved = harness.TETHERD
+        harness.TETHERD = wrapper
+        try:
+            daemon = self.mirror()
+            daemon.settle()
+            self.assertTrue(daemon.events("error"), "some directories must be polled")
+            for round_number in range(3):
+                for i in range(8):
+                    self.write(self.src(f"d{i}", "inner", "f"), f"after {round_number}".encode())
+                    self.write(self.src(f"d{i}", "inner", f"new{round_number}"), b"new")
+                daemon.settle()
+                self.assertMirrored()
+            daemon.stop()
+        finally:
+            harness.TETHERD = saved
+
     def test_mass_delete_guard_pauses_instead_of_deleting(self):
         os.makedirs(self.target)
         for i in range(10):

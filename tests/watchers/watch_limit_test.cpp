@@ -107,6 +107,50 @@ TEST_CASE("hard case 4: ENOSPC names the sysctl / its value and the need - the s
   }));
 }
 
+TEST_CASE("sync: a change in a polled subtree is delivered before sync answers") {
+  WatchFixture fixture;
+  make_dirs(fixture.dir / "big/inner");
+  auto api = std::make_shared<LimitedInotifyApi>();
+  api->refused_suffix = "/big";
+  auto options = fixture.options();
+  options.poll_interval = std::chrono::hours(1);  // only sync() makes the poller walk
+  auto& watcher = fixture.start_inotify(options, api);
+  REQUIRE(watcher.polled_subtrees() == std::vector<std::string>{"big"});
+
+  for (int round = 0; round < 3; ++round) {
+    const std::string file = "big/inner/f" + std::to_string(round);
+    write_file(fixture.dir / file);
+    bool answered = false;
+    bool seen_when_answered = false;
+    watcher.sync([&] {
+      answered = true;
+      seen_when_answered = fixture.saw(ChangeKind::created, file);
+    });
+    REQUIRE(fixture.run_until([&] { return answered; }));
+    CHECK(seen_when_answered);
+  }
+  // Two at once: both are answered, by walks begun after each call.
+  write_file(fixture.dir / "big/g");
+  int answers = 0;
+  watcher.sync([&] { ++answers; });
+  write_file(fixture.dir / "big/h");
+  bool h_seen = false;
+  watcher.sync([&] {
+    ++answers;
+    h_seen = fixture.saw(ChangeKind::created, "big/h");
+  });
+  REQUIRE(fixture.run_until([&] { return answers == 2; }));
+  CHECK(h_seen);
+}
+
+TEST_CASE("sync: with nothing polled it answers at once") {
+  WatchFixture fixture;
+  auto& watcher = fixture.start_inotify();
+  bool answered = false;
+  watcher.sync([&] { answered = true; });
+  CHECK(answered);
+}
+
 TEST_CASE("hard case 4: a budget that runs out mid-walk leaves no directory unwatched") {
   WatchFixture fixture;
   for (const char* dir : {"a/b", "a/c", "d/e/f", "g"})

@@ -711,6 +711,25 @@ void InotifyWatcher::complete_move(const PendingMove& move, Node* new_parent, st
 }
 
 // One timer for both deadlines: unpaired renames and directories whose path went stale.
+void InotifyWatcher::sync(std::function<void()> done) {
+  if (pollers_.empty() || !running_) {
+    done();
+    return;
+  }
+  // Every poller walks again; the last to report calls `done`. A poller retired meanwhile
+  // answers from its stop().
+  auto left = std::make_shared<std::size_t>(pollers_.size());
+  auto shared_done = std::make_shared<std::function<void()>>(std::move(done));
+  std::vector<PollWatcher*> pollers;
+  for (auto& [path, poller] : pollers_)
+    pollers.push_back(poller.get());
+  for (PollWatcher* poller : pollers) {
+    poller->sync([left, shared_done] {
+      if (--*left == 0) (*shared_done)();
+    });
+  }
+}
+
 void InotifyWatcher::arm_rename_timer() {
   if (rename_timer_ == nullptr || (pending_moves_.empty() && lost_paths_.empty())) return;
   std::uint64_t earliest = std::numeric_limits<std::uint64_t>::max();

@@ -23,6 +23,7 @@ bool PollEntry::is_dir() const {
 struct PollWatcher::Walk {
   uv_work_t request{};
   PollWatcher* owner = nullptr;  // null once the watcher stopped: the result is dropped
+  std::uint64_t number = 0;      // the how-manieth walk begun
   std::string root;
   DirectoryFilter filter;
   // results
@@ -146,8 +147,35 @@ std::optional<WatcherError> PollWatcher::start() {
   return std::nullopt;
 }
 
+void PollWatcher::sync(std::function<void()> done) {
+  if (stopped_) {
+    done();
+    return;
+  }
+  // The walk in flight may have passed the place of a change already: the next one answers.
+  sync_waiters_.emplace_back(walks_begun_ + 1, std::move(done));
+  if (walk_in_flight_ == nullptr) begin_walk();
+}
+
+void PollWatcher::answer_sync_waiters(std::uint64_t walk_number) {
+  std::vector<std::function<void()>> answered;
+  for (auto it = sync_waiters_.begin(); it != sync_waiters_.end();) {
+    if (it->first <= walk_number || stopped_) {
+      answered.push_back(std::move(it->second));
+      it = sync_waiters_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  // More waiters (they came while this walk ran): the next walk starts now, not at the tick.
+  if (!sync_waiters_.empty() && walk_in_flight_ == nullptr && !stopped_) begin_walk();
+  for (auto& done : answered)
+    done();
+}
+
 void PollWatcher::stop() {
   stopped_ = true;
+  if (!sync_waiters_.empty()) answer_sync_waiters(0);
   if (walk_in_flight_ != nullptr) {
     walk_in_flight_->owner = nullptr;  // the threadpool finishes it; the result is dropped
     walk_in_flight_ = nullptr;
@@ -174,9 +202,11 @@ void PollWatcher::begin_walk() {
   walk->root = options_.root;
   walk->filter = options_.watch_directory;
   walk->request.data = walk.get();
+  walk->number = walks_begun_ + 1;
   const int status =
       uv_queue_work(loop_, &walk->request, &walk_on_threadpool, &PollWatcher::on_walk_done);
   if (status != 0) return;  // the callback never runs; the next tick tries again
+  ++walks_begun_;
   walk_in_flight_ = walk.release();
 }
 
@@ -245,6 +275,7 @@ void PollWatcher::finish_walk(Walk& walk) {
   }
   report_errors(walk);
   if (!batch.empty() && !stopped_) options_.on_changes(std::move(batch));
+  if (!sync_waiters_.empty()) answer_sync_waiters(walk.number);
 }
 
 }  // namespace tetherd::watchers

@@ -350,11 +350,15 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   struct SettleWaiter {
     std::string cookie;  ///< file name in the source root
     bool cookie_seen = false;
-    std::optional<Seq> threshold;  ///< set once the cookie's creation was seen
+    bool cookie_delivered = false;  ///< and a rename pairing time has passed since
+    bool watcher_synced = false;    ///< polled subtrees walked since the call (Watcher::sync)
+    std::optional<Seq> threshold;   ///< set once both are true
     std::function<void(SettleOutcome)> done;
     std::uint64_t errors_before = 0;
   };
   std::vector<SettleWaiter> settle_waiters_;
+  /// Sets the waiter's threshold once its cookie and the watcher's sync are both through.
+  void take_settle_threshold(const std::string& cookie);
   std::uint64_t cookie_counter_ = 0;
 
   std::optional<core::Executor::TimerId> root_check_timer_;

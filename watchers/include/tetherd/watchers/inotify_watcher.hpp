@@ -46,6 +46,8 @@ class InotifyWatcher final : public Watcher {
   /// inotify watches plus the directories the polling fallback covers.
   std::size_t watched_directory_count() const override;
   bool holds_unpaired_renames() const override { return !pending_moves_.empty(); }
+  /// Syncs every poller of the subtrees over the watch limit; nothing to wait for otherwise.
+  void sync(std::function<void()> done) override;
 
   /// Watch descriptors currently known (live or awaiting their IN_IGNORED).
   std::size_t inotify_watch_count() const { return nodes_.size(); }

@@ -40,6 +40,8 @@ class PollWatcher final : public Watcher {
   std::optional<WatcherError> start() override;
   void stop() override;
   std::size_t watched_directory_count() const override;
+  /// Walks again now (after the walk in flight, which may have passed a change already).
+  void sync(std::function<void()> done) override;
 
   /// What the last walk found, by path relative to the root.
   const std::map<std::string, PollEntry>& snapshot() const { return snapshot_; }
@@ -65,6 +67,11 @@ class PollWatcher final : public Watcher {
   std::uint64_t completed_walks_ = 0;
   std::map<std::string, int> reported_errors_;
   bool stopped_ = false;
+  /// Walks begun so far; a walk knows its number (Walk::number).
+  std::uint64_t walks_begun_ = 0;
+  /// sync() callers, each with the first walk whose report answers it.
+  std::vector<std::pair<std::uint64_t, std::function<void()>>> sync_waiters_;
+  void answer_sync_waiters(std::uint64_t walk_number);
 };
 
 }  // namespace tetherd::watchers

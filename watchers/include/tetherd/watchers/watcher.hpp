@@ -76,6 +76,12 @@ class Watcher {
   /// reported as a removal when rename_timeout passes). An entry that just appeared may be
   /// its other half, seen by listing a directory that was not watched yet.
   virtual bool holds_unpaired_renames() const { return false; }
+  /// Calls `done` on the loop thread once every change made before the call has been
+  /// delivered to on_changes, where that takes more than the kernel's queue: a polled tree
+  /// (or subtree) is walked again from now. Events the kernel queues in order are left to
+  /// the caller's own marker (the settle cookie), so a watcher that polls nothing may call
+  /// `done` at once, even before returning. A stopped watcher calls it at once too.
+  virtual void sync(std::function<void()> done) { done(); }
 };
 
 enum class WatcherKind {
