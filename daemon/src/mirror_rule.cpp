@@ -133,8 +133,25 @@ void MirrorRule::load_listing_cache() {
   fresh_listings_ = std::make_shared<TargetListingCache>();
   const core::CapabilitySet& target = settings_.target->capabilities();
   fresh_listings_->set_target_clock(target.mtime_precision, target.mtime_clock_skew);
-  auto loaded =
-      TargetListingCache::load(settings_.listing_cache_file, settings_.listing_cache_context);
+  // Read on a worker (a large cache is megabytes); the initial walk waits for it.
+  listings_loading_ = true;
+  auto loaded = std::make_shared<std::optional<core::Result<TargetListingCache>>>();
+  auto weak = weak_from_this();
+  executor_.run_blocking(
+      [loaded, file = settings_.listing_cache_file, context = settings_.listing_cache_context] {
+        loaded->emplace(TargetListingCache::load(file, context));
+      },
+      [weak, loaded] {
+        auto self = weak.lock();
+        if (!self) return;
+        self->listings_loading_ = false;
+        if (self->state_ == RuleState::stopping || self->state_ == RuleState::stopped) return;
+        if (*loaded) self->listings_loaded(std::move(**loaded));
+        self->maybe_start_queued_rescan();
+      });
+}
+
+void MirrorRule::listings_loaded(core::Result<TargetListingCache> loaded) {
   if (!loaded) {
     log_.emit(Event(EventLevel::warn, "error")
                   .rule(settings_.name)
@@ -149,23 +166,35 @@ void MirrorRule::load_listing_cache() {
   }
 }
 
-void MirrorRule::save_listing_cache() {
-  if (!fresh_listings_) return;
+void MirrorRule::save_listing_cache(std::function<void()> then) {
+  if (!fresh_listings_ || fresh_listings_->empty()) {
+    fresh_listings_.reset();
+    previous_listings_.reset();
+    if (then) executor_.post(std::move(then));
+    return;
+  }
   auto listings = std::move(fresh_listings_);
   previous_listings_.reset();
-  if (listings->empty()) return;
   const bool unchanged = listings_unchanged_ && listings->invalidations() == 0 &&
                          listings->directories() == listings_loaded_;
-  auto saved = unchanged
-                   ? TargetListingCache::restore(settings_.listing_cache_file)
-                   : listings->save(settings_.listing_cache_file, settings_.listing_cache_context);
-  if (!saved) {
-    log_.emit(Event(EventLevel::warn, "error")
-                  .rule(settings_.name)
-                  .message("the target listing cache was not saved; the next start lists the "
-                           "target in full")
-                  .error(saved.error()));
-  }
+  // Written on a worker (megabytes, and a rename made durable); the rule is done once it is.
+  auto saved = std::make_shared<core::Result<void>>(core::success());
+  auto self = shared_from_this();
+  executor_.run_blocking(
+      [saved, listings, unchanged, file = settings_.listing_cache_file,
+       context = settings_.listing_cache_context] {
+        *saved = unchanged ? TargetListingCache::restore(file) : listings->save(file, context);
+      },
+      [self, saved, then = std::move(then)] {
+        if (!*saved) {
+          self->log_.emit(Event(EventLevel::warn, "error")
+                              .rule(self->settings_.name)
+                              .message("the target listing cache was not saved; the next start "
+                                       "lists the target in full")
+                              .error(saved->error()));
+        }
+        if (then) then();
+      });
 }
 
 void MirrorRule::touching_target(const std::string& path) {
@@ -183,9 +212,12 @@ core::Result<void> MirrorRule::begin(Origin scan_origin) {
     watchers::WatcherOptions options;
     options.root = settings_.source;
     auto weak = weak_from_this();
-    options.watch_directory = [this](std::string_view dir) {
-      return dir.empty() || filter_.should_descend(dir);
-    };
+    // A copy: the poll watcher calls it on the thread pool, where a walk may outlive the
+    // rule (a reload that removes it mid-walk).
+    options.watch_directory =
+        [filter = std::make_shared<const core::PathFilter>(filter_)](std::string_view dir) {
+          return dir.empty() || filter->should_descend(dir);
+        };
     options.on_changes = [weak](std::vector<core::Change>&& batch) {
       if (auto self = weak.lock()) self->handle_changes(std::move(batch));
     };
@@ -262,15 +294,13 @@ void MirrorRule::maybe_finished() {
   if (state_ == RuleState::stopping) {
     state_ = RuleState::stopped;
     outstanding_.clear();
-    save_listing_cache();
-    if (auto done = std::move(stop_callback_)) executor_.post(std::move(done));
+    save_listing_cache(std::move(stop_callback_));
     return;
   }
   if (!settings_.live && initial_scan_done_ && dirty_.empty() && queued_rescans_.empty() &&
       state_ != RuleState::finished && state_ != RuleState::paused) {
     state_ = RuleState::finished;
-    save_listing_cache();
-    if (auto done = std::move(finished_callback_)) executor_.post(std::move(done));
+    save_listing_cache(std::move(finished_callback_));
   }
 }
 
@@ -802,22 +832,33 @@ void MirrorRule::check_root_back() {
         self->pause_cause_ != PauseCause::source_root_gone) {
       return;
     }
-    auto source = SourceTree::open(self->settings_.source);
-    if (!source) {
-      self->check_root_back();
-      return;
-    }
-    self->source_ = std::move(*source);
-    self->paused_reason_.clear();
-    self->pause_cause_ = PauseCause::none;
-    self->watcher_.reset();
-    auto resumed = self->begin(Origin::resume_scan);
-    if (!resumed) {
-      self->state_ = RuleState::paused;
-      self->paused_reason_ = "source root " + self->settings_.source +
-                             " is back but cannot be watched: " + resumed.error().message();
-      self->check_root_back();
-    }
+    // Opened on a worker: a path on a dead mount can block for as long as the mount wants.
+    auto opened = std::make_shared<std::optional<core::Result<std::shared_ptr<SourceTree>>>>();
+    self->executor_.run_blocking(
+        [opened, path = self->settings_.source] { opened->emplace(SourceTree::open(path)); },
+        [weak, opened] {
+          auto self = weak.lock();
+          if (!self || !*opened || self->state_ != RuleState::paused ||
+              self->pause_cause_ != PauseCause::source_root_gone) {
+            return;
+          }
+          if (!**opened) {
+            self->check_root_back();
+            return;
+          }
+          self->source_ = std::move(***opened);
+          self->paused_reason_.clear();
+          self->pause_cause_ = PauseCause::none;
+          self->watcher_.reset();
+          auto resumed = self->begin(Origin::resume_scan);
+          if (!resumed) {
+            self->state_ = RuleState::paused;
+            self->pause_cause_ = PauseCause::source_root_gone;
+            self->paused_reason_ = "source root " + self->settings_.source +
+                                   " is back but cannot be watched: " + resumed.error().message();
+            self->check_root_back();
+          }
+        });
   });
 }
 

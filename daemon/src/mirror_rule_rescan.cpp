@@ -50,7 +50,7 @@ void MirrorRule::start_rescan(std::string subtree, Seq seq, Origin origin) {
 }
 
 void MirrorRule::maybe_start_queued_rescan() {
-  if (reconciler_ || queued_rescans_.empty() || state_ == RuleState::paused ||
+  if (reconciler_ || queued_rescans_.empty() || listings_loading_ || state_ == RuleState::paused ||
       state_ == RuleState::stopping || state_ == RuleState::stopped) {
     return;
   }

@@ -328,8 +328,12 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   /// The initial walk confirmed every loaded record and listed nothing: unless an action
   /// invalidated one since, the saved file is still right as it is.
   bool listings_unchanged_ = false;
+  /// Loads the saved cache on a worker; walks wait for it (listings_loading_).
   void load_listing_cache();
-  void save_listing_cache();
+  void listings_loaded(core::Result<TargetListingCache> loaded);
+  bool listings_loading_ = false;
+  /// Saves the cache this run built on a worker, then calls `then` on the loop.
+  void save_listing_cache(std::function<void()> then);
   /// An action is about to change the target at `path`: the records it may falsify go.
   void touching_target(const std::string& path);
   void forget_subtree(const std::string& path);
