@@ -26,6 +26,8 @@ constexpr std::chrono::milliseconds kDeleteHold{250};
 /// The longest a file being written waits for its writer to close it before it is copied
 /// as it is (a consistent state, checked like any copy) and, if written on, again later.
 constexpr std::chrono::seconds kMaxWaitForClose{30};
+/// A file still open but not written for this long is copied as it is.
+constexpr std::chrono::seconds kQuietWhileOpen{1};
 /// How long a file just created waits for its first write or its close.
 constexpr std::chrono::milliseconds kWaitAfterCreate{50};
 /// Source stats issued in one loop turn: at most this many per worker trip, in at least
@@ -394,10 +396,14 @@ void MirrorRule::handle_changes(std::vector<core::Change>&& batch) {
         } else if (change.kind == ChangeKind::created) {
           if (!entry.awaiting_close) entry.close_deadline = now + kWaitAfterCreate;
           entry.awaiting_close = true;
-        } else if (!entry.awaiting_close || !entry.written) {
+        } else {
+          if (!entry.awaiting_close || !entry.written) entry.writing_since = now;
           entry.awaiting_close = true;
           entry.written = true;
-          entry.close_deadline = now + kMaxWaitForClose;
+          // Until the close, or a pause in the writes (a truncate(2) by path, a writer that
+          // keeps the file open but stopped writing), within the longest wait.
+          entry.close_deadline =
+              std::min(entry.writing_since + kMaxWaitForClose, now + kQuietWhileOpen);
         }
       });
       continue;
@@ -452,6 +458,7 @@ void MirrorRule::move_pending_subtree(const std::string& from, const std::string
       pending.awaiting_close = entry.awaiting_close;
       pending.written = entry.written;
       pending.close_deadline = entry.close_deadline;
+      pending.writing_since = entry.writing_since;
       pending.attempts = entry.attempts;
       pending.awaited_renames = entry.awaited_renames;
     });

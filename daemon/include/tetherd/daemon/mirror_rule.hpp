@@ -151,11 +151,13 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
     Clock::time_point due{};
     Origin origin = Origin::live;
     bool rescan = false;  ///< reconcile the whole subtree
-    /// A writer may have the file open: it is copied once closed, or at close_deadline
-    /// (kMaxWaitForClose after a write, a log or database held open for ever; shortly
-    /// after a creation that no write followed: a link, a node, an open never written).
+    /// A writer may have the file open: it is copied once closed, or at close_deadline:
+    /// kQuietWhileOpen after its last write, at most kMaxWaitForClose after the first (a
+    /// log or database held open for ever); shortly after a creation that no write
+    /// followed (a link, a node, an open never written).
     bool awaiting_close = false;
-    bool written = false;  ///< a write was seen since it was created or last closed
+    bool written = false;               ///< a write was seen since it was created or last closed
+    Clock::time_point writing_since{};  ///< the first of those writes
     Clock::time_point close_deadline{};
     std::optional<std::string> moved_from;
     /// What a reconciliation listing just saw on the target (target_known: nullopt means
