@@ -109,7 +109,7 @@ def machine(work_dir, tetherd):
     mount = subprocess.run(["findmnt", "-n", "-o", "SOURCE,FSTYPE,OPTIONS", "-T", work_dir],
                            capture_output=True, text=True).stdout.strip()
     tools = {
-        "tetherd": command_output([tetherd, "version"], lines=4) + f" (`{tetherd}`)",
+        "tetherd": command_output([tetherd, "version"], lines=4) + f" (`{shown_path(tetherd)}`)",
         "lsyncd": command_output(["lsyncd", "--version"]),
         "rsync": command_output(["rsync", "--version"]),
         "inotifywait": command_output(["inotifywait", "--help"]),
@@ -221,6 +221,13 @@ faster (or smaller), above 1 it is slower. A "≥" median is a run stopped at it
         handle.write(text)
 
 
+def shown_path(path):
+    """A path inside the repository as the repository names it; others as they are."""
+    repo = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+    absolute = os.path.abspath(path)
+    return os.path.relpath(absolute, repo) if absolute.startswith(repo + os.sep) else path
+
+
 def write_plots(out, results):
     """PNGs by gnuplot: latency CDF per tool, scaling time and RSS (log-log)."""
     if shutil.which("gnuplot") is None:
@@ -241,9 +248,9 @@ def write_plots(out, results):
             with open(file, "w") as handle:
                 for index, value in enumerate(samples):
                     handle.write(f"{value:.4f} {(index + 1) / count:.5f}\n")
-            plot.append(f"'{file}' using 1:2 with lines lw 2 title '{tool}'")
+            plot.append(f"'{os.path.relpath(file, out)}' using 1:2 with lines lw 2 title '{tool}'")
         png = os.path.join(out, "latency_cdf.png")
-        script += [f"set output '{png}'",
+        script += [f"set output '{os.path.relpath(png, out)}'",
                    "set title 'Latency close() → complete at target, 4 KiB files at 100/s (CDF)'",
                    "set xlabel 'latency (ms, log scale)'", "set ylabel 'fraction of files'",
                    "set logscale x", "unset logscale y", "set yrange [0:1]",
@@ -265,10 +272,11 @@ def write_plots(out, results):
                 for files, t, k, times, rss in sorted(results.scaling):
                     if t == tool and k == kind and times:
                         handle.write(f"{files} {median(times):.6f} {median(rss):.3f}\n")
-            plot.append(f"'{file}' using 1:{column} with linespoints lw 2 title '{tool}'")
+            plot.append(f"'{os.path.relpath(file, out)}' using 1:{column} with linespoints lw 2 "
+                        f"title '{tool}'")
         png = os.path.join(out, name)
         what = "initial sync" if kind == "initial" else "watch setup"
-        script += [f"set output '{png}'", f"set title 'Scaling: {what}, {title} vs files'",
+        script += [f"set output '{os.path.relpath(png, out)}'", f"set title 'Scaling: {what}, {title} vs files'",
                    "set xlabel 'files (log)'", f"set ylabel '{title} ({unit}, log)'",
                    "set logscale xy", "set autoscale y", "plot " + ", ".join(plot)]
         plots.append((f"scaling {what} {title}", png))
@@ -276,7 +284,9 @@ def write_plots(out, results):
     script_file = os.path.join(data_dir, "plots.gp")
     with open(script_file, "w") as handle:
         handle.write("\n".join(script) + "\n")
-    result = subprocess.run(["gnuplot", script_file], capture_output=True, text=True)
+    # Paths in the script are relative to `out`, so the committed script works in any clone.
+    result = subprocess.run(["gnuplot", os.path.relpath(script_file, out)], cwd=out,
+                            capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"gnuplot failed: {result.stderr}")
     return plots
