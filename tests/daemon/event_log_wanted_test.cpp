@@ -6,7 +6,7 @@
 #include <filesystem>
 
 #include "support/temp_dir.hpp"
-#include "tetherd/daemon/event_log.hpp"
+#include "tetherd/service/event_log.hpp"
 
 using tetherd::daemon::Event;
 using tetherd::daemon::EventLevel;

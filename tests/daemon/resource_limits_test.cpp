@@ -1,7 +1,7 @@
 // How many writes a rule keeps in flight: bounded by the descriptors they hold, shared
 // between rules, and within [16, 4096].
 
-#include "tetherd/daemon/resource_limits.hpp"
+#include "tetherd/service/resource_limits.hpp"
 
 #include <doctest/doctest.h>
 

@@ -3,7 +3,7 @@
 // fixed (/run/systemd/journal/socket), so those tests run in a child process with a private
 // mount namespace and a tmpfs on /run, where a datagram socket plays journald.
 
-#include "tetherd/daemon/journal_sink.hpp"
+#include "tetherd/service/journal_sink.hpp"
 
 #include <doctest/doctest.h>
 #include <fcntl.h>

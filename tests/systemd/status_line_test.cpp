@@ -1,6 +1,6 @@
 // The STATUS= line's wording (what `systemctl status` shows).
 
-#include "tetherd/daemon/status_line.hpp"
+#include "tetherd/service/status_line.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,7 +1,7 @@
 // SystemdNotifier against a real datagram socket standing in for systemd's $NOTIFY_SOCKET.
 // Waits are on conditions with deadlines; the intervals are short only to keep runs quick.
 
-#include "tetherd/daemon/systemd_notifier.hpp"
+#include "tetherd/service/systemd_notifier.hpp"
 
 #include <doctest/doctest.h>
 #include <time.h>

@@ -73,6 +73,11 @@ class Executor {
   virtual TimerId start_timer(std::chrono::milliseconds delay, Task task) = 0;
   /// Cancels a timer; no effect if it has fired or was cancelled already.
   virtual void cancel_timer(TimerId timer) = 0;
+  /// The monotonic clock the timers count in. A simulation's executor keeps time of its
+  /// own, so what is scheduled by now() + delay and what start_timer(delay) fires agree.
+  virtual std::chrono::steady_clock::time_point now() const {
+    return std::chrono::steady_clock::now();
+  }
 };
 
 /// Shared state of one operation in flight: its cancellation request and the hook a

@@ -1,0 +1,163 @@
+// `tetherd mirror SRC DST [--delete MODE] [--delay MS] [--exclude GLOB]... [--include GLOB]...
+//  [--once] [--no-durable]`: zero-config mode, one rule from the command line.
+//
+// The rule is validated by the same loader as a config file (sources, overlap, globs), so
+// the command line cannot accept what a config would refuse. DST is created when missing.
+// The default delete mode is "running": deletions seen while watching are mirrored, but
+// nothing that already sits in DST is deleted at start-up unless --delete true says so
+// (pointing DST at the wrong directory must not wipe it).
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <system_error>
+
+#include "tetherd/cli/cli.hpp"
+#include "tetherd/cli/command_support.hpp"
+#include "tetherd/service/control_socket.hpp"
+#include "tetherd/service/daemon.hpp"
+
+namespace tetherd::daemon {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct MirrorOptions {
+  std::string source;
+  std::string target;
+  std::string delete_mode = "running";
+  std::uint32_t delay_ms = 200;
+  std::vector<std::string> exclude;
+  std::vector<std::string> include;
+  bool once = false;
+  bool dry_run = false;
+  bool verify_target = false;
+  bool not_durable = false;
+  std::string socket;
+  LogFlags log;
+};
+
+bool within(const fs::path& path, const fs::path& ancestor) {
+  auto p = path.begin();
+  for (auto a = ancestor.begin(); a != ancestor.end(); ++a, ++p) {
+    if (a->empty()) continue;  // trailing separator
+    if (p == path.end() || *p != *a) return false;
+  }
+  return true;
+}
+
+int run_mirror(const MirrorOptions& options) {
+  // As the config loader checks a rule's source: a source that cannot be looked at (a
+  // directory above it that this user may not search) is not called missing.
+  std::error_code status_error;
+  const fs::path source =
+      fs::weakly_canonical(fs::absolute(options.source, status_error), status_error);
+  const fs::file_status status =
+      status_error ? fs::file_status() : fs::status(source, status_error);
+  std::error_code error;
+  const fs::path target = fs::weakly_canonical(fs::absolute(options.target, error), error);
+  if (status_error && status_error != std::errc::no_such_file_or_directory) {
+    std::fprintf(stderr, "tetherd mirror: cannot check the source %s: %s\n", options.source.c_str(),
+                 status_error.message().c_str());
+    return exit_code::no_input;
+  }
+  if (!fs::is_directory(status)) {
+    std::fprintf(stderr, "tetherd mirror: source %s is not a directory%s\n", options.source.c_str(),
+                 fs::exists(status) ? "" : " (it does not exist)");
+    return exit_code::no_input;
+  }
+  if (within(target, source) || within(source, target)) {
+    std::fprintf(stderr,
+                 "tetherd mirror: %s and %s overlap; the target must be outside the source\n",
+                 source.c_str(), target.c_str());
+    return exit_code::usage;
+  }
+  if (!fs::exists(target, error)) {
+    fs::create_directories(target, error);
+    if (error) {
+      std::fprintf(stderr, "tetherd mirror: cannot create %s: %s\n", target.c_str(),
+                   error.message().c_str());
+      return exit_code::io_error;
+    }
+  }
+
+  nlohmann::json rule;
+  rule["name"] = "mirror";
+  rule["source"] = source.string();
+  nlohmann::json document;
+  if (options.not_durable) {
+    // A bare path means a local store with the defaults; one that is not durable must be
+    // named (the events then say store "mirror").
+    document["stores"]["mirror"] = {
+        {"type", "local"}, {"root", target.string()}, {"durable", false}};
+    rule["target"] = "mirror:";
+  } else {
+    rule["target"] = target.string();
+  }
+  if (options.delete_mode == "true") {
+    rule["delete"] = true;
+  } else if (options.delete_mode == "false") {
+    rule["delete"] = false;
+  } else {
+    rule["delete"] = options.delete_mode;
+  }
+  rule["delay_ms"] = options.delay_ms;
+  rule["include"] = options.include;
+  rule["exclude"] = options.exclude;
+  rule["preserve"] = {"mtime", "mode"};
+  document["rules"] = nlohmann::json::array({rule});
+  config::ConfigResult loaded = config::parse_config(document.dump(2), "command line");
+  if (!loaded.ok()) {
+    for (const auto& problem : loaded.problems) {
+      std::fprintf(stderr, "tetherd mirror: %s: %s\n", problem.json_path.c_str(),
+                   problem.message.c_str());
+    }
+    return exit_code::usage;
+  }
+
+  DaemonOptions daemon_options;
+  daemon_options.log = event_log_options(options.log, nullptr);
+  daemon_options.once = options.once;
+  daemon_options.dry_run = options.dry_run;
+  daemon_options.verify_target = options.verify_target;
+  if (!options.once) daemon_options.socket_path = default_control_socket(options.socket, "");
+  Daemon daemon(std::move(daemon_options));
+  return daemon.run(std::move(*loaded.config));
+}
+
+}  // namespace
+
+void add_mirror_command(CLI::App& app, CommandMain& chosen) {
+  auto options = std::make_shared<MirrorOptions>();
+  CLI::App* command = app.add_subcommand(
+      "mirror", "Mirror SRC to the local directory DST, live (zero-config single rule)");
+  command->add_option("SRC", options->source, "Source directory")->required();
+  command->add_option("DST", options->target, "Target directory (created when missing)")
+      ->required();
+  command
+      ->add_option("--delete", options->delete_mode,
+                   "true, false, startup or running (default: running: never delete what DST "
+                   "already holds at start-up)")
+      ->check(CLI::IsMember({"true", "false", "startup", "running"}))
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  command
+      ->add_option("--delay", options->delay_ms,
+                   "Quiet period in ms before a change is mirrored (default 200)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  command->add_option("--exclude", options->exclude, "Glob of paths not to mirror (repeatable)");
+  command->add_option("--include", options->include,
+                      "Glob of paths to mirror; when given, only these (repeatable)");
+  command->add_flag("--once", options->once, "Reconcile once and exit");
+  command->add_flag("--dry-run", options->dry_run, "With --once: print the plan, change nothing");
+  command->add_flag("--no-durable", options->not_durable,
+                    "Do not wait for the disk: leave new data to the kernel's writeback, as cp "
+                    "and rsync do (after a power loss the next start lists DST again)");
+  add_verify_target_flag(command, options->verify_target);
+  command->add_option("--socket", options->socket, "Control socket path");
+  add_log_flags(command, options->log);
+  command->callback([options, &chosen] { chosen = [options] { return run_mirror(*options); }; });
+}
+
+}  // namespace tetherd::daemon
