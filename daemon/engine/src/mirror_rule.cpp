@@ -368,10 +368,18 @@ void MirrorRule::handle_changes(std::vector<core::Change>&& batch) {
       // The directory itself first: its move on the target must come before the pending
       // work inside it, which is queued behind it and then finds its old copies moved along.
       if (to_wanted) {
+        // A rename onto a path whose earlier rename is still pending (mv f b; mv a b)
+        // displaces that one's old path: it is looked at again (most likely a removal).
+        std::optional<std::string> displaced;
         mark_dirty(change.to_path, next_seq(), Origin::live, due, [&](Dirty& entry) {
+          if (entry.moved_from && *entry.moved_from != change.path) {
+            displaced = std::move(entry.moved_from);
+          }
+          entry.moved_from.reset();
           if (from_included) entry.moved_from = change.path;
           entry.created_directory = change.is_dir;
         });
+        if (displaced) mark_dirty(*displaced, next_seq(), Origin::live, due, [](Dirty&) {});
       }
       // Pending work inside a moved directory now concerns the new place, with everything
       // it stands for: a rename's old path above all (dropping it would leave the old copy
@@ -462,7 +470,11 @@ void MirrorRule::move_pending_subtree(const std::string& from, const std::string
     if (entry.moved_from && is_within(*entry.moved_from, from)) {
       entry.moved_from = to + entry.moved_from->substr(from.size());
     }
-    mark_dirty(path, seq, entry.origin, due, [&entry](Dirty& pending) {
+    std::optional<std::string> displaced;
+    mark_dirty(path, seq, entry.origin, due, [&entry, &displaced](Dirty& pending) {
+      if (pending.moved_from && pending.moved_from != entry.moved_from) {
+        displaced = std::move(pending.moved_from);
+      }
       pending.moved_from = std::move(entry.moved_from);
       pending.created_directory = entry.created_directory;
       pending.awaiting_close = entry.awaiting_close;
@@ -472,6 +484,7 @@ void MirrorRule::move_pending_subtree(const std::string& from, const std::string
       pending.attempts = entry.attempts;
       pending.awaited_renames = entry.awaited_renames;
     });
+    if (displaced) mark_dirty(*displaced, next_seq(), Origin::live, due, [](Dirty&) {});
   }
   // Work in flight inside it completes at the old place: the new place is looked at again.
   for (const auto& [busy_path, work] : in_flight_) {
@@ -683,11 +696,23 @@ void MirrorRule::retry_later(const std::string& path, Dirty entry, const core::S
                 .error(error));
   const Seq seq = entry.seq;
   const auto due = executor_.now() + delay;
+  std::optional<std::string> displaced;
   mark_dirty(path, seq, entry.origin, due, [&](Dirty& pending) {
     pending.attempts = std::max(pending.attempts, entry.attempts);
-    if (!pending.moved_from) pending.moved_from = entry.moved_from;
+    keep_old_path(pending, entry.moved_from, displaced);
     pending.created_directory = pending.created_directory || entry.created_directory;
   });
+  if (displaced) mark_dirty(*displaced, next_seq(), Origin::live, executor_.now(), [](Dirty&) {});
+}
+
+void MirrorRule::keep_old_path(Dirty& pending, const std::optional<std::string>& old_path,
+                               std::optional<std::string>& displaced) {
+  if (!old_path || pending.moved_from == old_path) return;
+  if (!pending.moved_from) {
+    pending.moved_from = old_path;
+  } else {
+    displaced = old_path;  // a later rename onto the path holds the slot
+  }
 }
 
 void MirrorRule::stand_error(std::string_view path, FailureKind kind,

@@ -37,6 +37,8 @@ constexpr std::chrono::seconds kLiveDeleteWindow{60};
 /// than its rename timeout (20 ms), so the removal that may be this entry's other half
 /// has been seen.
 constexpr std::chrono::milliseconds kUnpairedRenameWait{30};
+/// How long after its parent's turn a path whose parent was not ready is looked at again.
+constexpr std::chrono::milliseconds kAfterParent{1};
 
 bool is_absence(Errc code) noexcept {
   return code == Errc::NotFound || code == Errc::NotADirectory;
@@ -428,14 +430,22 @@ void MirrorRule::run_next_action(std::shared_ptr<Examination> work) {
         run_next_action(work);
         return;
       }
-      store->set_attrs(work->key, attrs, [self, work, succeeded](core::Result<void> outcome) {
-        if (!outcome) {
-          self->action_failed(work, outcome.error());
-          return;
-        }
-        self->counters_.attrs++;
-        succeeded(0);
-      });
+      store->set_attrs(work->key, attrs,
+                       [self, work, attrs, succeeded](core::Result<void> outcome) {
+                         if (!outcome) {
+                           self->action_failed(work, outcome.error());
+                           return;
+                         }
+                         self->counters_.attrs++;
+                         // The index must say what the target holds now: a stale mode there would
+                         // make a later move of this entry look complete with the old mode.
+                         if (work->target) {
+                           if (attrs.mode) work->target->mode = attrs.mode;
+                           if (attrs.mtime) work->target->mtime_ns = work->source->mtime_ns;
+                           self->remember(*work->source, *work->target);
+                         }
+                         succeeded(0);
+                       });
       return;
     }
     case ActionKind::Write:
@@ -500,9 +510,20 @@ void MirrorRule::action_failed(std::shared_ptr<Examination> work, const StoreErr
     end_examination(work, executor_.now());
     return;
   }
-  if (error.side != core::ErrorSide::source && work->entry.attempts < 3 &&
+  const bool unexpected_target_shape =
+      error.side != core::ErrorSide::source &&
       (error.code == Errc::AlreadyExists || error.code == Errc::NotFound ||
-       error.code == Errc::NotADirectory || error.code == Errc::IsDirectory)) {
+       error.code == Errc::NotADirectory || error.code == Errc::IsDirectory);
+  if (unexpected_target_shape &&
+      (error.code == Errc::NotFound || error.code == Errc::NotADirectory)) {
+    if (const auto parent_due = pending_ancestor_due(work->path)) {
+      // The parent is still to be mirrored (a file there becoming a directory, a retry
+      // waiting out a fault): look again after it, without spending an attempt.
+      end_examination(work, std::max(*parent_due, executor_.now()) + kAfterParent);
+      return;
+    }
+  }
+  if (unexpected_target_shape && work->entry.attempts < 3) {
     // The target is not what the plan assumed (a listing raced with a live action, or
     // something else changed it): examine again with a fresh stat.
     work->entry.attempts++;
@@ -540,17 +561,30 @@ void MirrorRule::end_examination(const std::shared_ptr<Examination>& work,
     auto newer = dirty_.find(work->path);
     const Clock::time_point when =
         newer != dirty_.end() ? std::min(*again, newer->second.due) : *again;
-    mark_dirty(work->path, entry.seq, entry.origin, when, [&entry](Dirty& pending) {
-      if (!pending.moved_from) pending.moved_from = entry.moved_from;
+    std::optional<std::string> displaced;
+    mark_dirty(work->path, entry.seq, entry.origin, when, [&](Dirty& pending) {
+      keep_old_path(pending, entry.moved_from, displaced);
       pending.created_directory = pending.created_directory || entry.created_directory;
       pending.attempts = std::max(pending.attempts, entry.attempts);
       pending.awaited_renames = pending.awaited_renames || entry.awaited_renames;
     });
+    if (displaced) {
+      mark_dirty(*displaced, next_seq(), Origin::live, executor_.now(), [](Dirty&) {});
+    }
   } else if (entry.moved_from && !work->moved) {
     // Given up on the new path: the old one must still be looked at (as a removal).
     mark_dirty(*entry.moved_from, entry.seq, Origin::live, executor_.now(), [](Dirty&) {});
   }
   finish_work(work->path, entry.seq);
+}
+
+std::optional<MirrorRule::Clock::time_point> MirrorRule::pending_ancestor_due(
+    std::string_view path) const {
+  for (auto slash = path.rfind('/'); slash != std::string_view::npos; slash = path.rfind('/')) {
+    path = path.substr(0, slash);
+    if (auto it = dirty_.find(std::string(path)); it != dirty_.end()) return it->second.due;
+  }
+  return std::nullopt;
 }
 
 void MirrorRule::complete_examination(std::shared_ptr<Examination> work) {

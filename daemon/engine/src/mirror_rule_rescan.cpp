@@ -30,6 +30,9 @@ void MirrorRule::start_rescan(std::string subtree, Seq seq, Origin origin) {
         outstanding_.insert(seq);
       }
       if (origin == Origin::startup_scan) existing.second = origin;
+      // Nothing may be walking now (this call is a failed walk's retry, say): the queued
+      // walk must not wait for a start that nothing else will trigger.
+      maybe_start_queued_rescan();
       return;
     }
   }

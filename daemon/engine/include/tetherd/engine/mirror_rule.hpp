@@ -204,6 +204,10 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   void start_examine(std::string path, Dirty entry);
   void finish_work(const std::string& path, Seq seq);
   void retry_later(const std::string& path, Dirty entry, const core::StoreError& error);
+  /// Gives a pending entry a rename's old path, unless it holds another (a later rename
+  /// onto the path): then `displaced` gets it, for the caller to look at again.
+  static void keep_old_path(Dirty& pending, const std::optional<std::string>& old_path,
+                            std::optional<std::string>& displaced);
   void collapse_to_rescan();
   /// A directory was renamed from `from` to `to` in the source: its pending entries follow.
   void move_pending_subtree(const std::string& from, const std::string& to, Clock::time_point due);
@@ -224,6 +228,8 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   void run_actions(std::shared_ptr<Examination> work);
   void run_next_action(std::shared_ptr<Examination> work);
   void action_failed(std::shared_ptr<Examination> work, const core::StoreError& error);
+  /// When the nearest ancestor of `path` with pending work is due, if one has any.
+  std::optional<Clock::time_point> pending_ancestor_due(std::string_view path) const;
   void complete_examination(std::shared_ptr<Examination> work);
   /// Ends an examination that did not complete: looks again at `again` when given (with
   /// the same hints), else hands a pending rename's old path on.
