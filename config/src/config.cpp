@@ -63,4 +63,12 @@ const StoreConfig* Config::find_store(std::string_view name) const {
   return it == stores.end() ? nullptr : &*it;
 }
 
+std::optional<std::filesystem::path> Config::local_directory(const Target& target) const {
+  if (target.implicit_local()) return std::filesystem::path(target.path);
+  const StoreConfig* store = find_store(target.store);
+  const auto* local = store ? std::get_if<LocalStoreConfig>(&store->backend) : nullptr;
+  if (local == nullptr) return std::nullopt;
+  return target.path.empty() ? local->root : local->root / target.path;
+}
+
 }  // namespace tetherd::config

@@ -11,6 +11,7 @@
 #include "json_path.hpp"
 #include "path_checks.hpp"
 #include "suggest.hpp"
+#include "tetherd/config/path_overlap.hpp"
 
 namespace tetherd::config::detail {
 namespace {
@@ -230,38 +231,14 @@ class RuleReader {
   }
 
   // A mirror must not copy into itself: for local targets, neither the source nor the target
-  // may contain the other (compared after resolving symlinks where the paths exist).
+  // may contain the other, judged by what the paths are (path_overlap.hpp).
   void check_overlap(const fs::path& source, const ParsedTarget& parsed, const std::string& path,
                      const Config& config) {
-    fs::path target_dir;
-    if (parsed.target.implicit_local()) {
-      target_dir = parsed.target.path;
-    } else {
-      const StoreConfig* store = config.find_store(parsed.target.store);
-      const auto* local = store ? std::get_if<LocalStoreConfig>(&store->backend) : nullptr;
-      if (local == nullptr) return;
-      target_dir = parsed.target.path.empty() ? local->root : local->root / parsed.target.path;
+    const std::optional<fs::path> target_dir = config.local_directory(parsed.target);
+    if (!target_dir) return;
+    if (auto problem = source_target_overlap(source, *target_dir)) {
+      reader_.report(parsed.value->position, path, std::move(*problem));
     }
-    const fs::path real_source = resolve(source);
-    const fs::path real_target = resolve(target_dir);
-    std::string message;
-    if (real_source == real_target) {
-      message = "the target " + quote(target_dir.string()) + " is the source directory itself";
-    } else if (is_within(real_target, real_source)) {
-      message = "the target " + quote(target_dir.string()) + " is inside the source " +
-                quote(source.string()) + " (the mirror would copy itself)";
-    } else if (is_within(real_source, real_target)) {
-      message = "the source " + quote(source.string()) + " is inside the target " +
-                quote(target_dir.string()) +
-                " (the mirror would delete or overwrite its own source)";
-    } else {
-      return;
-    }
-    if (real_source != source || real_target != target_dir) {
-      message += "; after resolving symbolic links: source " + quote(real_source.string()) +
-                 ", target " + quote(real_target.string());
-    }
-    reader_.report(parsed.value->position, path, std::move(message));
   }
 
   std::vector<std::string> read_globs(const JsonValue& value, const std::string& path) {

@@ -16,6 +16,7 @@
 
 #include "tetherd/cli/cli.hpp"
 #include "tetherd/cli/command_support.hpp"
+#include "tetherd/config/path_overlap.hpp"
 #include "tetherd/service/control_socket.hpp"
 #include "tetherd/service/daemon.hpp"
 
@@ -39,15 +40,6 @@ struct MirrorOptions {
   LogFlags log;
 };
 
-bool within(const fs::path& path, const fs::path& ancestor) {
-  auto p = path.begin();
-  for (auto a = ancestor.begin(); a != ancestor.end(); ++a, ++p) {
-    if (a->empty()) continue;  // trailing separator
-    if (p == path.end() || *p != *a) return false;
-  }
-  return true;
-}
-
 int run_mirror(const MirrorOptions& options) {
   // As the config loader checks a rule's source: a source that cannot be looked at (a
   // directory above it that this user may not search) is not called missing.
@@ -68,10 +60,9 @@ int run_mirror(const MirrorOptions& options) {
                  fs::exists(status) ? "" : " (it does not exist)");
     return exit_code::no_input;
   }
-  if (within(target, source) || within(source, target)) {
-    std::fprintf(stderr,
-                 "tetherd mirror: %s and %s overlap; the target must be outside the source\n",
-                 source.c_str(), target.c_str());
+  // Before DST is made: judged by what the paths are (a bind mount is seen through).
+  if (const auto overlap = config::source_target_overlap(source, target)) {
+    std::fprintf(stderr, "tetherd mirror: %s\n", overlap->c_str());
     return exit_code::usage;
   }
   if (!fs::exists(target, error)) {

@@ -127,6 +127,10 @@ struct Config {
 
   /// The store named `name`, or nullptr.
   const StoreConfig* find_store(std::string_view name) const;
+  /// The directory on this machine that `target` names: the path of a bare absolute path, a
+  /// local store's root joined with the path inside it. Nothing for a remote (or unknown)
+  /// store.
+  std::optional<std::filesystem::path> local_directory(const Target& target) const;
 };
 
 }  // namespace tetherd::config

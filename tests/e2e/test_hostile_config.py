@@ -1,0 +1,97 @@
+"""Configs that must be refused when a bind mount shows one directory at two paths.
+
+Names alone do not tell that `/p/bx` (a bind mount of `/p/x`) holds `/p/x/sub`; tetherd
+compares what the paths are (device and inode). Each mount is made inside a private mount
+namespace (`unshare --mount --propagation private`), so it never reaches the host and
+ends with the command. Where that is not permitted, every test is skipped and says why."""
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from harness import TETHERD
+
+UNSHARE = ["unshare", "--mount", "--propagation", "private"]
+
+
+def in_namespace(binds, command, timeout=60):
+    """Runs `command` with each (directory, mount point) of `binds` bind-mounted, in a
+    mount namespace of its own."""
+    script = "set -e\n"
+    for index in range(len(binds)):
+        script += f'mount --bind "${{{2 * index + 1}}}" "${{{2 * index + 2}}}"\n'
+    script += f"shift {2 * len(binds)}\nexec \"$@\"\n"
+    arguments = [path for pair in binds for path in pair]
+    return subprocess.run(UNSHARE + ["sh", "-c", script, "sh"] + arguments + command,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+class BindMounts(unittest.TestCase):
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="tetherd-bind-")
+        self.addCleanup(shutil.rmtree, self.workdir, ignore_errors=True)
+        probe = os.path.join(self.workdir, "probe")
+        os.mkdir(probe)
+        try:
+            tried = in_namespace([(probe, probe)], ["true"], timeout=20)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            self.skipTest(f"cannot run unshare here: {error}")
+        if tried.returncode != 0:
+            self.skipTest("a private mount namespace with a bind mount is not permitted here "
+                          f"(needs root or user namespaces): {tried.stderr.strip()}")
+
+    def path(self, *parts):
+        return os.path.join(self.workdir, *parts)
+
+    def directories(self, *names):
+        for name in names:
+            os.makedirs(self.path(name))
+
+    def write_config(self, rules):
+        config = self.path("tetherd.json")
+        with open(config, "w") as handle:
+            handle.write('{"rules": [\n')
+            handle.write(",\n".join("  " + json.dumps(rule) for rule in rules))
+            handle.write("\n]}\n")
+        return config
+
+    def check(self, config, binds):
+        return in_namespace(binds, [TETHERD, "check", "-c", config])
+
+    def test_check_and_run_refuse_a_target_inside_the_source_through_a_bind_mount(self):
+        self.directories("x/sub", "bx")
+        config = self.write_config([{"name": "m", "source": self.path("bx"),
+                                     "target": self.path("x", "sub")}])
+        # Without the mount, the two are apart.
+        self.assertEqual(subprocess.run([TETHERD, "check", "-c", config],
+                                        capture_output=True).returncode, 0)
+        checked = self.check(config, [(self.path("x"), self.path("bx"))])
+        self.assertEqual(checked.returncode, 78, checked.stderr)
+        self.assertIn(f'{config}:2:', checked.stderr)
+        self.assertIn(f'rules[0].target: the target "{self.path("x", "sub")}" is inside the '
+                      f'source "{self.path("bx")}" (the mirror would copy itself); '
+                      f'"{self.path("x")}" and "{self.path("bx")}" are one directory '
+                      f'(a bind mount)', checked.stderr)
+        ran = in_namespace([(self.path("x"), self.path("bx"))],
+                           [TETHERD, "run", "-c", config, "--socket", self.path("s.sock")])
+        self.assertEqual(ran.returncode, 78, ran.stderr)
+        self.assertEqual(os.listdir(self.path("x", "sub")), [], "nothing is copied")
+
+    def test_mirror_refuses_a_target_inside_the_source_through_a_bind_mount(self):
+        self.directories("x", "bx")
+        with open(self.path("x", "file"), "w") as handle:
+            handle.write("data")
+        mirrored = in_namespace([(self.path("x"), self.path("bx"))],
+                                [TETHERD, "mirror", self.path("bx"), self.path("x", "sub"),
+                                 "--once", "--log-format", "none"])
+        self.assertEqual(mirrored.returncode, 64, mirrored.stderr)
+        self.assertIn(f'"{self.path("x")}" and "{self.path("bx")}" are one directory',
+                      mirrored.stderr)
+        self.assertFalse(os.path.exists(self.path("x", "sub")), "DST must not be made")
+
+
+if __name__ == "__main__":
+    unittest.main()
