@@ -10,6 +10,7 @@
 #include "glob_check.hpp"
 #include "json_path.hpp"
 #include "path_checks.hpp"
+#include "rule_conflicts.hpp"
 #include "suggest.hpp"
 #include "tetherd/config/path_overlap.hpp"
 
@@ -36,19 +37,24 @@ class RuleReader {
     const std::string path = "rules";
     if (!reader_.expect_kind(value, Kind::array, path)) return;
     std::map<std::string, TextPosition, std::less<>> names;
+    std::vector<RuleSite> sites;  // of the rules in config.rules
     for (std::size_t index = 0; index < value.items.size(); ++index) {
       const JsonValue& item = value.items[index];
       const std::string rule_path = index_path(path, index);
       const std::size_t problems_before = reader_.problem_count();
-      auto rule = read_rule(item, rule_path, config, names);
-      if (rule && reader_.problem_count() == problems_before)
-        config.rules.push_back(std::move(*rule));
+      std::optional<TextPosition> target_position;  // set once the target is read
+      auto rule = read_rule(item, rule_path, config, names, target_position);
+      if (!rule || !target_position || reader_.problem_count() != problems_before) continue;
+      config.rules.push_back(std::move(*rule));
+      sites.push_back(RuleSite{*target_position, child_path(rule_path, "target")});
     }
+    check_rule_conflicts(reader_, config, sites);
   }
 
   std::optional<Rule> read_rule(const JsonValue& value, const std::string& path,
                                 const Config& config,
-                                std::map<std::string, TextPosition, std::less<>>& names) {
+                                std::map<std::string, TextPosition, std::less<>>& names,
+                                std::optional<TextPosition>& target_position) {
     if (!reader_.expect_kind(value, Kind::object, path)) return std::nullopt;
     const auto members = reader_.read_object(value, path, rule_keys, SecretHint::generic);
     reader_.require(value, members, path, {"name", "source", "target"});
@@ -85,7 +91,10 @@ class RuleReader {
     std::optional<ParsedTarget> target;
     if (const JsonMember* target_member = find_member(members, "target")) {
       target = read_target(target_member->value, child_path(path, "target"), config);
-      if (target) rule.target = target->target;
+      if (target) {
+        rule.target = target->target;
+        target_position = target_member->value.position;
+      }
     }
     if (source_ok && target)
       check_overlap(rule.source, *target, child_path(path, "target"), config);

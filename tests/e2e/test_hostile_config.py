@@ -92,6 +92,36 @@ class BindMounts(unittest.TestCase):
                       mirrored.stderr)
         self.assertFalse(os.path.exists(self.path("x", "sub")), "DST must not be made")
 
+    def test_rules_that_feed_each_other_through_bind_mounts_are_refused(self):
+        # r1: A -> mB/inner, r2: B -> mA/inner, with mA = A and mB = B: no name overlaps.
+        # (mA/inner and mB/inner exist without the mounts too, hidden beneath them.)
+        self.directories("A/inner", "B/inner", "mA/inner", "mB/inner")
+        config = self.write_config([
+            {"name": "r1", "source": self.path("A"), "target": self.path("mB", "inner")},
+            {"name": "r2", "source": self.path("B"), "target": self.path("mA", "inner")}])
+        binds = [(self.path("A"), self.path("mA")), (self.path("B"), self.path("mB"))]
+        self.assertEqual(subprocess.run([TETHERD, "check", "-c", config],
+                                        capture_output=True).returncode, 0)
+        checked = self.check(config, binds)
+        self.assertEqual(checked.returncode, 78, checked.stderr)
+        self.assertIn(f'{config}:3:', checked.stderr)
+        self.assertIn('rules[1].target: rules "r1" (line 2) and "r2" feed each other in a loop',
+                      checked.stderr)
+        self.assertIn(f'"{self.path("mB")}" and "{self.path("B")}" are one directory',
+                      checked.stderr)
+
+    def test_rules_that_share_a_target_through_a_bind_mount_are_refused(self):
+        self.directories("a", "b", "out/t", "bout/t")
+        config = self.write_config([
+            {"name": "one", "source": self.path("a"), "target": self.path("out", "t")},
+            {"name": "two", "source": self.path("b"), "target": self.path("bout", "t")}])
+        self.assertEqual(subprocess.run([TETHERD, "check", "-c", config],
+                                        capture_output=True).returncode, 0)
+        checked = self.check(config, [(self.path("out"), self.path("bout"))])
+        self.assertEqual(checked.returncode, 78, checked.stderr)
+        self.assertIn('rules[1].target: rule "two" and rule "one" (line 2) have the same target',
+                      checked.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()
