@@ -1,5 +1,12 @@
 #include "config_validator.hpp"
 
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "json_path.hpp"
@@ -32,6 +39,17 @@ void read_log(ValueReader& reader, const JsonValue& value, LogConfig& log) {
   }
 }
 
+// The daemon binds the control socket by name: a name the kernel's sockaddr_un cannot hold
+// (sun_path, NUL included) would stop `run` after the config was called valid.
+std::optional<std::string> socket_path_problem(const std::filesystem::path& path) {
+  constexpr std::size_t capacity = sizeof(sockaddr_un{}.sun_path);
+  const std::size_t length = path.native().size();
+  if (length < capacity) return std::nullopt;
+  return "the control socket path is " + std::to_string(length) +
+         " bytes long; a Unix socket path holds at most " + std::to_string(capacity - 1) +
+         " bytes (choose a shorter one)";
+}
+
 }  // namespace
 
 ConfigResult validate_config(const JsonValue& root, const std::string& origin) {
@@ -51,7 +69,11 @@ ConfigResult validate_config(const JsonValue& root, const std::string& origin) {
     }
     if (const JsonMember* socket = find_member(members, "control_socket")) {
       if (auto path = reader.absolute_path(socket->value, "control_socket")) {
-        config.control_socket = *path;
+        if (auto problem = socket_path_problem(*path)) {
+          reader.report(socket->value.position, "control_socket", std::move(*problem));
+        } else {
+          config.control_socket = *path;
+        }
       }
     }
     // Stores first, wherever they are in the file: rules refer to them.

@@ -45,8 +45,13 @@ class RuleReader {
       std::optional<TextPosition> target_position;  // set once the target is read
       auto rule = read_rule(item, rule_path, config, names, target_position);
       if (!rule || !target_position || reader_.problem_count() != problems_before) continue;
+      // Whether the target is there is a question about this machine, asked of a rule that
+      // is otherwise right (as the questions across rules are).
+      const std::string target_path = child_path(rule_path, "target");
+      check_target_directory(rule->target, *target_position, target_path, config);
+      if (reader_.problem_count() != problems_before) continue;
       config.rules.push_back(std::move(*rule));
-      sites.push_back(RuleSite{*target_position, child_path(rule_path, "target")});
+      sites.push_back(RuleSite{*target_position, target_path});
     }
     check_rule_conflicts(reader_, config, sites);
   }
@@ -248,6 +253,46 @@ class RuleReader {
     if (auto problem = source_target_overlap(source, *target_dir)) {
       reader_.report(parsed.value->position, path, std::move(*problem));
     }
+  }
+
+  // `run` opens a local target's directory (a bare path, or a local store's root) and will
+  // not start without it: it makes directories inside a target, never the target itself,
+  // which may be a disk not mounted yet (filling the disk beneath instead). So the config
+  // is refused here, where `check` says so.
+  void check_target_directory(const Target& target, TextPosition position, const std::string& path,
+                              const Config& config) {
+    fs::path directory;
+    std::string what;
+    if (target.implicit_local()) {
+      directory = target.path;
+      what = "the target directory " + quote(directory.string());
+    } else {
+      const StoreConfig* store = config.find_store(target.store);
+      const auto* local = store ? std::get_if<LocalStoreConfig>(&store->backend) : nullptr;
+      if (local == nullptr) return;
+      directory = local->root;
+      what = "the root " + quote(directory.string()) + " of store " + quote(store->name);
+    }
+    std::error_code error;
+    const fs::file_status status = fs::status(directory, error);
+    if (error && error != std::errc::no_such_file_or_directory) {
+      reader_.report(position, path, "cannot check " + what + ": " + error.message());
+      return;
+    }
+    if (fs::is_directory(status)) return;
+    if (fs::exists(status)) {
+      reader_.report(position, path, what + " is not a directory");
+      return;
+    }
+    std::string message = what + " does not exist";
+    std::error_code parent_error;
+    if (!fs::exists(directory.parent_path(), parent_error)) {
+      message += ", nor does its parent " + quote(directory.parent_path().string());
+    }
+    message +=
+        "; create it first (tetherd makes directories inside a target, never the target "
+        "itself: it may be a disk not mounted yet)";
+    reader_.report(position, path, std::move(message));
   }
 
   std::vector<std::string> read_globs(const JsonValue& value, const std::string& path) {

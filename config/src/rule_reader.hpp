@@ -1,8 +1,8 @@
 #pragma once
 
 // The "rules" array: names, sources (existing directories), targets (a known store or an
-// absolute path, never overlapping the source), glob lists and options; then what the rules
-// do to each other (rule_conflicts.hpp).
+// absolute path; a local one must exist and never overlap the source), glob lists and
+// options; then what the rules do to each other (rule_conflicts.hpp).
 
 #include "json_document.hpp"
 #include "store_reader.hpp"

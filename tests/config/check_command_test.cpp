@@ -92,6 +92,7 @@ struct CheckFixture {
     scratch.make_dir("src/a/.cache");
     scratch.make_dir("src/b");
     scratch.make_dir("src/build");
+    scratch.make_dir("dst");
     scratch.write("src/a/x.jpg", "x");
     scratch.write("src/a/.cache/y.jpg", "y");
     scratch.write("src/b/z.txt", "z");
@@ -134,23 +135,26 @@ TEST_CASE("tetherd check: a valid config prints a summary and exits 0") {
 TEST_CASE("tetherd check: a store that is not durable says so") {
   ScratchDir scratch;
   scratch.make_dir("src");
+  scratch.make_dir("scratch");
   const fs::path config =
       scratch.write("scratch.json", replace_all(R"({
-  "stores": { "scratch": { "type": "local", "root": "/mnt/scratch", "durable": false } },
+  "stores": { "scratch": { "type": "local", "root": "@DIR@/scratch", "durable": false } },
   "rules": [ { "name": "r", "source": "@DIR@/src", "target": "scratch:r" } ]
 })",
                                                 "@DIR@", scratch.path().string()));
   const RunResult result = run_tetherd(scratch, {"check", "-c", config.string()}, scratch.path());
   CHECK(result.exit_code == 0);
-  CHECK(result.out.find("  store scratch: local /mnt/scratch, not durable\n") != std::string::npos);
+  CHECK(result.out.find("  store scratch: local " + scratch.path().string() +
+                        "/scratch, not durable\n") != std::string::npos);
 }
 
 TEST_CASE("tetherd check: an invalid config prints every problem on stderr and exits 78") {
   ScratchDir scratch;
   scratch.make_dir("src");
+  scratch.make_dir("dst");
   const fs::path config = scratch.write("bad.json", replace_all(R"({
   "rules": [
-    { "name": "r", "source": "@DIR@/src", "target": "/m",
+    { "name": "r", "source": "@DIR@/src", "target": "@DIR@/dst",
       "delete": "sometimes", "exlude": ["*.tmp"] }
   ],
   "stores": { "s": { "type": "sftp", "host": "h", "user": "u", "password": "p",
@@ -178,6 +182,60 @@ TEST_CASE("tetherd check: an invalid config prints every problem on stderr and e
                           ":4:3: unexpected '}'; expected a value\n"
                           "tetherd check: 1 problem in " +
                           broken.string() + "\n");
+}
+
+TEST_CASE("tetherd check finds what run refuses: a missing target, a socket path too long") {
+  ScratchDir scratch;
+  scratch.make_dir("src");
+  scratch.make_dir("src2");
+  scratch.make_dir("src3");
+  const std::string dir = scratch.path().string();
+  const std::string socket = dir + "/" + std::string(108 - dir.size() - 1, 's');
+  REQUIRE(socket.size() == 108);  // sun_path's size: no room left for the NUL
+  const std::string text = replace_all(R"({
+  "control_socket": "@SOCKET@",
+  "stores": { "gone": { "type": "local", "root": "@DIR@/unmounted" } },
+  "rules": [
+    { "name": "a", "source": "@DIR@/src", "target": "@DIR@/no-parent/t" },
+    { "name": "b", "source": "@DIR@/src2", "target": "@DIR@/t" },
+    { "name": "c", "source": "@DIR@/src3", "target": "gone:c" }
+  ]
+})",
+                                       "@SOCKET@", socket);
+  const fs::path config = scratch.write("startup.json", replace_all(text, "@DIR@", dir));
+  const std::string file = config.string();
+  const std::string advice =
+      "; create it first (tetherd makes directories inside a target, never the target itself: "
+      "it may be a disk not mounted yet)\n";
+  const std::string expected =
+      file + ":2:21: control_socket: the control socket path is 108 bytes long; a Unix socket " +
+      "path holds at most 107 bytes (choose a shorter one)\n" + file +
+      ":5:" + std::to_string(48 + dir.size()) + ": rules[0].target: the target directory \"" + dir +
+      "/no-parent/t\" does not exist, nor does its parent \"" + dir + "/no-parent\"" + advice +
+      file + ":6:" + std::to_string(49 + dir.size()) +
+      ": rules[1].target: the target directory \"" + dir + "/t\" does not exist" + advice + file +
+      ":7:" + std::to_string(49 + dir.size()) + ": rules[2].target: the root \"" + dir +
+      "/unmounted\" of store \"gone\" does not exist" + advice + "tetherd check: 4 problems in " +
+      file + "\n";
+  const RunResult checked = run_tetherd(scratch, {"check", "-c", file}, scratch.path());
+  CHECK(checked.exit_code == 78);
+  CHECK(checked.err == expected);
+
+  // What `run` says of the same config: the same problems, before anything starts.
+  const RunResult ran = run_tetherd(scratch, {"run", "-c", file}, scratch.path());
+  CHECK(ran.exit_code == 78);
+  CHECK(ran.err.find(file + ":2:21: control_socket: the control socket path is 108 bytes") !=
+        std::string::npos);
+
+  // Once the directories are there and the socket path is shorter, the config is fine.
+  scratch.make_dir("no-parent/t");
+  scratch.make_dir("t");
+  scratch.make_dir("unmounted");
+  const std::string fixed = replace_all(read_file(config), socket, dir + "/c.sock");
+  scratch.write("startup.json", fixed);
+  const RunResult fine = run_tetherd(scratch, {"check", "-c", file}, scratch.path());
+  CHECK(fine.err == "");
+  CHECK(fine.exit_code == 0);
 }
 
 TEST_CASE("tetherd check: a missing or unreadable file exits 66") {
@@ -298,7 +356,7 @@ TEST_CASE("tetherd check --explain on an invalid config reports the problems and
                           "tetherd check: 1 problem in " + config.string() + "\n");
 }
 
-TEST_CASE("the shipped example configs pass tetherd check once their sources exist") {
+TEST_CASE("the shipped example configs pass tetherd check once their sources and targets exist") {
   ScratchDir scratch;
   for (const auto& entry : fs::directory_iterator(TETHERD_EXAMPLES_DIR)) {
     CAPTURE(entry.path());
@@ -308,6 +366,14 @@ TEST_CASE("the shipped example configs pass tetherd check once their sources exi
       const fs::path source = scratch.make_dir(std::string("home/ann/") + name);
       text = replace_all(text, std::string("\"/home/ann/") + name + "\"",
                          "\"" + source.string() + "\"");
+    }
+    // And the local targets and store roots (a target is never made by tetherd).
+    for (const char* directory : {"srv/backup", "mnt/scratch", "srv/mirror/documents"}) {
+      scratch.make_dir(directory);
+    }
+    for (const char* top : {"srv", "mnt"}) {
+      text = replace_all(text, std::string("\"/") + top + "/",
+                         "\"" + (scratch.path() / top).string() + "/");
     }
     const fs::path rewritten = scratch.write(entry.path().filename().string(), text);
     const RunResult result =

@@ -27,7 +27,7 @@ TEST_CASE("a full config produces the values it names, with defaults for the res
   "log":   { "file": "/var/log/tetherd//events.jsonl", "level": "debug" },
   "control_socket": "/run/tetherd/control.sock",
   "stores": {
-    "backup":  { "type": "local", "root": "/srv/backup/" },
+    "backup":  { "type": "local", "root": "@DIR@/srv/backup/" },
     "scratch": { "type": "local", "root": "/srv/scratch", "durable": false },
     "offsite": { "type": "sftp", "host": "backup.example.net", "user": "sync",
                  "key_file": "/etc/tetherd/id_ed25519", "known_hosts": "/etc/tetherd/known_hosts",
@@ -41,7 +41,7 @@ TEST_CASE("a full config produces the values it names, with defaults for the res
       "include": ["**/*.jpg", "**/*.raw"], "exclude": ["**/.cache/**", "**/*.tmp"],
       "delete": "running", "delay_ms": 0, "initial_sync": false,
       "preserve": ["mode"], "symlinks": "skip", "max_delete_percent": 50 },
-    { "name": "docs", "source": "@DIR@/docs", "target": "/srv/mirror/../mirror2/docs/" },
+    { "name": "docs", "source": "@DIR@/docs", "target": "@DIR@/srv/mirror/../mirror2/docs/" },
     { "name": "d2", "source": "@DIR@/docs", "target": "backup:", "delete": false },
     { "name": "d3", "source": "@DIR@/docs", "target": "offsite:/abs", "delete": "startup",
       "symlinks": "follow", "preserve": [] }
@@ -50,6 +50,9 @@ TEST_CASE("a full config produces the values it names, with defaults for the res
                                        "@DIR@", scratch.path().string());
   scratch.make_dir("pictures");
   scratch.make_dir("docs");
+  scratch.make_dir("srv/backup");  // local targets exist (tetherd never makes them)
+  scratch.make_dir("srv/mirror2/docs");
+  const std::string dir = scratch.path().string();
   const ConfigResult result = parse_config(text, "full.json");
   CHECK(problems_of(text) == "");
   REQUIRE(result.ok());
@@ -62,7 +65,7 @@ TEST_CASE("a full config produces the values it names, with defaults for the res
   REQUIRE(config.stores.size() == 4);
   CHECK(config.stores[0].name == "backup");
   CHECK(store_type_name(config.stores[0]) == "local");
-  CHECK(std::get<LocalStoreConfig>(config.stores[0].backend).root == "/srv/backup");
+  CHECK(std::get<LocalStoreConfig>(config.stores[0].backend).root == dir + "/srv/backup");
   CHECK(std::get<LocalStoreConfig>(config.stores[0].backend).durable);
   CHECK(config.stores[1].name == "scratch");
   CHECK_FALSE(std::get<LocalStoreConfig>(config.stores[1].backend).durable);
@@ -100,7 +103,7 @@ TEST_CASE("a full config produces the values it names, with defaults for the res
 
   const Rule& docs = config.rules[1];  // every default
   CHECK(docs.target.implicit_local());
-  CHECK(docs.target.path == "/srv/mirror2/docs");
+  CHECK(docs.target.path == dir + "/srv/mirror2/docs");
   CHECK(docs.include.empty());
   CHECK(docs.exclude.empty());
   CHECK(docs.delete_mode == DeleteMode::Always);
@@ -127,7 +130,8 @@ TEST_CASE("a target must not overlap its own source (local targets, symlinks res
   ScratchDir scratch;
   const fs::path source = scratch.make_dir("src");
   scratch.make_dir("src/inner");
-  scratch.make_dir("elsewhere");
+  scratch.make_dir("elsewhere/x");
+  scratch.make_dir("src-copy");
   fs::create_directory_symlink(source, scratch.path() / "link-to-src");
   fs::create_directory_symlink(scratch.path() / "elsewhere", scratch.path() / "src-alias-target");
   const std::string dir = scratch.path().string();
@@ -215,6 +219,7 @@ TEST_CASE("every problem is reported at once, in file order") {
 TEST_CASE("load_config: file problems are 'unreadable'; contents are validated") {
   ScratchDir scratch;
   const fs::path source = scratch.make_dir("src");
+  const fs::path target = scratch.make_dir("dst");
 
   const ConfigResult missing = load_config(scratch.path() / "missing.json");
   CHECK(missing.unreadable);
@@ -236,9 +241,9 @@ TEST_CASE("load_config: file problems are 'unreadable'; contents are validated")
   CHECK(empty_result.problems[0].to_string() ==
         empty.string() + ":1:1: the file is empty; expected a JSON value");
 
-  const fs::path valid =
-      scratch.write("valid.json", "\xEF\xBB\xBF{\"rules\": [{\"name\": \"r\", \"source\": \"" +
-                                      source.string() + "\", \"target\": \"/m\"}]}\r\n");
+  const fs::path valid = scratch.write(
+      "valid.json", "\xEF\xBB\xBF{\"rules\": [{\"name\": \"r\", \"source\": \"" + source.string() +
+                        "\", \"target\": \"" + target.string() + "\"}]}\r\n");
   const ConfigResult valid_result = load_config(valid);
   REQUIRE(valid_result.ok());
   CHECK(valid_result.config->origin == valid.string());
@@ -248,12 +253,17 @@ TEST_CASE("load_config: file problems are 'unreadable'; contents are validated")
 TEST_CASE("UTF-8 in strings: raw and escaped forms, positions after them") {
   ScratchDir scratch;
   const fs::path source = scratch.make_dir("fotos-é-😀");
+  ScratchDir targets;
+  targets.make_dir("a");
+  targets.make_dir("b");
+  targets.make_dir("c");
   // The same directory written raw and with \u escapes (including a surrogate pair).
-  const std::string text = replace_all(R"({"rules": [
-  {"name": "raw", "source": "@DIR@/fotos-é-😀", "target": "/m/a"},
-  {"name": "esc", "source": "@DIR@/fotos-\u00e9-\ud83d\ude00", "target": "/m/b"},
-  {"name": "ünïcödé", "target": "/m/c", "source": "@DIR@"}]})",
-                                       "@DIR@", scratch.path().string());
+  const std::string text = replace_all(replace_all(R"({"rules": [
+  {"name": "raw", "source": "@DIR@/fotos-é-😀", "target": "@DST@/a"},
+  {"name": "esc", "source": "@DIR@/fotos-\u00e9-\ud83d\ude00", "target": "@DST@/b"},
+  {"name": "ünïcödé", "target": "@DST@/c", "source": "@DIR@"}]})",
+                                                   "@DIR@", scratch.path().string()),
+                                       "@DST@", targets.path().string());
   const ConfigResult result = parse_config(text, "t.json");
   // Rule names are ASCII; the position is right after multi-byte characters on the line.
   CHECK(problems_of(text) ==
@@ -276,8 +286,9 @@ TEST_CASE("UTF-8 in strings: raw and escaped forms, positions after them") {
 TEST_CASE("a large valid config (thousands of patterns) loads") {
   ScratchDir scratch;
   const fs::path source = scratch.make_dir("src");
+  const fs::path target = scratch.make_dir("dst");
   std::string text = "{\"rules\": [{\"name\": \"big\", \"source\": \"" + source.string() +
-                     "\", \"target\": \"/m\", \"exclude\": [";
+                     "\", \"target\": \"" + target.string() + "\", \"exclude\": [";
   constexpr int patterns = 20000;
   for (int i = 0; i < patterns; ++i) {
     if (i > 0) text += ",\n";

@@ -145,9 +145,26 @@ def main():
                 rule["source"] = str(source)
             return config
 
+        def with_real_targets(config, label):
+            """Local targets and local store roots must exist too (tetherd never makes them)."""
+            for name, store in (config.get("stores") or {}).items():
+                if isinstance(store, dict) and store.get("type") == "local":
+                    root = temp / "roots" / label / name
+                    root.mkdir(parents=True, exist_ok=True)
+                    store["root"] = str(root)
+            for index, rule in enumerate(config.get("rules") or []):
+                target = rule.get("target") if isinstance(rule, dict) else None
+                if isinstance(target, str) and target.startswith("/"):
+                    directory = temp / "targets" / label / str(index)
+                    directory.mkdir(parents=True, exist_ok=True)
+                    rule["target"] = str(directory)
+            return config
+
         def expect(config, name, valid):
             nonlocal checked
             checked += 1
+            if isinstance(config, dict):
+                config = with_real_targets(copy.deepcopy(config), str(checked))
             schema_errors = [e.message for e in validator.iter_errors(config)]
             code, output = loader_exit(config, name)
             if valid and schema_errors:

@@ -156,7 +156,10 @@ TEST_CASE("each validation reports its exact position, JSON path and message") {
        "t.json:1:54: rules[0].delay_ms: expected an integer from 0 to 3600000, got 2.5 (not a "
        "whole number)\n"
        "t.json:2:24: rules[0].max_delete_percent: expected an integer from 0 to 100, got "
-       "99999999999999999999999\n"},
+       "99999999999999999999999\n"
+       "t.json:3:26: rules[1].target: the target directory \"/n\" does not exist; create it "
+       "first (tetherd makes directories inside a target, never the target itself: it may be a "
+       "disk not mounted yet)\n"},
       {"positions inside nested arrays spread over lines",
        "{\"rules\": [{\"name\": \"r\", \"target\": \"/m\",\n"
        "  \"include\": [\n"
@@ -179,6 +182,9 @@ TEST_CASE("each validation reports its exact position, JSON path and message") {
        "  {\"name\": \"r\", \"target\": \"/m1\", \"source\": \"@SRC@\"},\n"
        "  {\"name\": \"r\", \"target\": \"/m2\", \"source\": \"@SRC@\"}\n"
        "]}",
+       "t.json:2:27: rules[0].target: the target directory \"/m1\" does not exist; create it "
+       "first (tetherd makes directories inside a target, never the target itself: it may be a "
+       "disk not mounted yet)\n"
        "t.json:3:12: rules[1].name: duplicate rule name \"r\" (first used at line 2, column 12)\n"},
       {"targets",
        "{\"stores\": {\"backup\": {\"type\": \"local\", \"root\": \"/b\"}},\n"
@@ -222,6 +228,17 @@ TEST_CASE("each validation reports its exact position, JSON path and message") {
     CAPTURE(test.name);
     CHECK(problems_of(replace_all(test.text, "@SRC@", source)) == test.expected);
   }
+}
+
+TEST_CASE("a control socket path longer than sun_path is refused at its position") {
+  const std::string long_path = "/run/" + std::string(103, 's');  // 108 bytes
+  CHECK(long_path.size() == 108);
+  const std::string text = R"({"control_socket": ")" + long_path + R"(", "rules": []})";
+  CHECK(problems_of(text) ==
+        "t.json:1:20: control_socket: the control socket path is 108 bytes long; a Unix "
+        "socket path holds at most 107 bytes (choose a shorter one)\n");
+  const std::string fits = "/run/" + std::string(102, 's');  // 107 bytes and the NUL
+  CHECK(problems_of(R"({"control_socket": ")" + fits + R"(", "rules": []})") == "");
 }
 
 }  // namespace
