@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "control_socket_place.hpp"
+
 namespace tetherd::daemon {
 
 namespace {
@@ -20,24 +22,12 @@ namespace {
 // The system-wide socket, for a daemon run as root without a session (the service).
 constexpr const char* kSystemControlDirectory = "/run/tetherd";
 constexpr const char* kSystemControlSocket = "/run/tetherd/control.sock";
+constexpr int kBacklog = 16;
 
 core::StoreError control_error(core::Errc code, std::string detail) {
   core::StoreError error = core::StoreError::make(code, std::move(detail));
   error.store = "control socket";
   return error;
-}
-
-/// Whether a daemon answers at `path` (a connect succeeds).
-bool someone_listens(const std::string& path) {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
-  const bool connected =
-      ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
-  ::close(fd);
-  return connected;
 }
 
 }  // namespace
@@ -85,39 +75,31 @@ core::Result<void> ControlServer::listen(const std::string& path) {
   if (path.size() >= sizeof(sockaddr_un{}.sun_path)) {
     return control_error(core::Errc::InvalidPath, "socket path too long: " + path);
   }
+  if (path == kSystemControlSocket) {
+    // systemd makes this directory for the service (RuntimeDirectory=); a daemon started
+    // by hand (root, no XDG_RUNTIME_DIR) makes it itself. Failure: placing reports it.
+    ::mkdir(kSystemControlDirectory, 0755);
+  }
+  auto placed = place_listening_socket(path, kBacklog);
+  if (!placed) return placed.error();
   pipe_ = new uv_pipe_t{};
   uv_pipe_init(loop_, pipe_, 0);
   pipe_->data = this;
-  if (path == kSystemControlSocket) {
-    // systemd makes this directory for the service (RuntimeDirectory=); a daemon started
-    // by hand (root, no XDG_RUNTIME_DIR) makes it itself. Failure: bind() reports it.
-    ::mkdir(kSystemControlDirectory, 0755);
-  }
-  int status = uv_pipe_bind(pipe_, path.c_str());
-  if (status == UV_EADDRINUSE) {
-    if (someone_listens(path)) {
-      close();
-      return control_error(core::Errc::AlreadyExists, "another tetherd is already listening on " +
-                                                          path +
-                                                          " (use --socket to run a second one)");
-    }
-    ::unlink(path.c_str());  // a stale socket left by a crash
-    status = uv_pipe_bind(pipe_, path.c_str());
-  }
+  path_ = path;  // from here on close() removes it
+  int status = uv_pipe_open(pipe_, *placed);
+  if (status != 0) ::close(*placed);
   if (status == 0) {
-    ::chmod(path.c_str(), 0660);
-    status = uv_listen(reinterpret_cast<uv_stream_t*>(pipe_), 16, &ControlServer::on_connection);
+    status =
+        uv_listen(reinterpret_cast<uv_stream_t*>(pipe_), kBacklog, &ControlServer::on_connection);
   }
   if (status != 0) {
     close();
-    core::StoreError error =
-        control_error(status == UV_EACCES ? core::Errc::PermissionDenied : core::Errc::Unavailable,
-                      "cannot listen on " + path + ": " + uv_strerror(status));
+    core::StoreError error = control_error(core::Errc::Unavailable,
+                                           "cannot listen on " + path + ": " + uv_strerror(status));
     error.native_code = -status;
     error.native_name = uv_err_name(status);
     return error;
   }
-  path_ = path;
   return core::success();
 }
 

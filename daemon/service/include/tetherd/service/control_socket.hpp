@@ -42,8 +42,9 @@ class ControlServer {
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
 
-  /// Binds and listens at `path` (mode 0660). A stale socket file (no daemon answering) is
-  /// replaced; a live one is an error naming the path (another daemon runs there).
+  /// Binds and listens at `path`, mode 0660 from the start. Only a stale socket (one that
+  /// refuses connections) is replaced; a live one, or anything that is not a socket, is an
+  /// error naming the path (control_socket_place.hpp).
   core::Result<void> listen(const std::string& path);
   /// Stops listening, closes every connection, removes the socket file.
   void close();
