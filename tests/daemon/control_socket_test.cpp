@@ -1,11 +1,13 @@
 // ControlServer against hostile or mistaken surroundings: what already is at the socket's
-// path, and the socket's mode while it is made.
+// path, the socket's mode while it is made, and clients that send without reading.
 
 #include "tetherd/service/control_socket.hpp"
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <sys/inotify.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -17,11 +19,14 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 
 #include "support/temp_dir.hpp"
 
 using tetherd::daemon::ControlServer;
+using tetherd::daemon::Event;
+using tetherd::daemon::EventLevel;
 using tetherd::test_support::TempDir;
 
 namespace {
@@ -174,4 +179,71 @@ TEST_CASE("the socket appears with mode 0660 and is never changed after, whateve
   CHECK(appeared);
   CHECK_FALSE(changed_after);
   CHECK(no_private_directory_left(dir.path().string()));
+}
+
+TEST_CASE("a client that never reads its replies is dropped with a warning") {
+  TempDir dir("control-socket");
+  const std::string path = dir.path().string() + "/control.sock";
+  Loop loop;
+  std::optional<Event> warning;
+  ControlServer server(&loop.loop, answer_with(std::string(16 * 1024, 'x')),
+                       [&warning](const Event& event) { warning = event; });
+  REQUIRE(server.listen(path).ok());
+  const int client = connect_to(path);
+  REQUIRE(client >= 0);
+  const std::string request = "{\"command\":\"status\"}\n";
+  // Sends requests and never reads: without a bound the replies pile up in the daemon.
+  // Four times the bound in replies, at most, so that a daemon without one fails the
+  // test instead of filling the machine's memory.
+  const std::size_t most = 4 * ControlServer::kMaxPendingOutput / (16 * 1024);
+  std::size_t sent = 0;
+  const auto give_up = std::chrono::steady_clock::now() + kGiveUp;
+  while (!warning && std::chrono::steady_clock::now() < give_up) {
+    if (sent<most&& ::send(client, request.data(), request.size(), MSG_NOSIGNAL)> 0) ++sent;
+    uv_run(&loop.loop, UV_RUN_NOWAIT);
+    int unread = 0;  // of what the client sent, what the daemon has not read yet
+    if (sent == most && ::ioctl(client, SIOCOUTQ, &unread) == 0 && unread == 0) {
+      uv_run(&loop.loop, UV_RUN_NOWAIT);  // it answers what it read
+      break;
+    }
+  }
+  REQUIRE(warning.has_value());
+  CHECK(warning->level() == EventLevel::warn);
+  CHECK(warning->name() == "control");
+  CHECK(warning->text_field("result") == "dropped");
+  // The daemon closed the connection: after the replies already sent, the client reads
+  // the end of the stream.
+  bool ended = false;
+  char sink[65536];
+  while (!ended && std::chrono::steady_clock::now() < give_up) {
+    uv_run(&loop.loop, UV_RUN_NOWAIT);
+    const ssize_t got = ::recv(client, sink, sizeof sink, 0);
+    ended = got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR);
+  }
+  CHECK(ended);
+  ::close(client);
+}
+
+TEST_CASE("a request line beyond the limit drops the client with a warning") {
+  TempDir dir("control-socket");
+  const std::string path = dir.path().string() + "/control.sock";
+  Loop loop;
+  std::optional<Event> warning;
+  ControlServer server(&loop.loop, answer_with("{}"),
+                       [&warning](const Event& event) { warning = event; });
+  REQUIRE(server.listen(path).ok());
+  const int client = connect_to(path);
+  REQUIRE(client >= 0);
+  const std::string endless(4096, 'a');  // no newline, ever
+  bool disconnected = false;
+  const auto give_up = std::chrono::steady_clock::now() + kGiveUp;
+  while (!warning && !disconnected && std::chrono::steady_clock::now() < give_up) {
+    const ssize_t sent = ::send(client, endless.data(), endless.size(), MSG_NOSIGNAL);
+    disconnected = sent < 0 && (errno == EPIPE || errno == ECONNRESET);
+    uv_run(&loop.loop, UV_RUN_NOWAIT);
+  }
+  REQUIRE(warning.has_value());
+  CHECK(warning->name() == "control");
+  CHECK(warning->text_field("result") == "dropped");
+  ::close(client);
 }

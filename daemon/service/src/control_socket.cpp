@@ -63,8 +63,11 @@ struct ControlServer::Connection {
   bool closing = false;
 };
 
-ControlServer::ControlServer(uv_loop_t* loop, Handler handler)
-    : loop_(loop), handler_(std::move(handler)), alive_(std::make_shared<bool>(true)) {}
+ControlServer::ControlServer(uv_loop_t* loop, Handler handler, Report report)
+    : loop_(loop),
+      handler_(std::move(handler)),
+      report_(std::move(report)),
+      alive_(std::make_shared<bool>(true)) {}
 
 ControlServer::~ControlServer() {
   close();
@@ -126,6 +129,16 @@ void ControlServer::drop(Connection* connection) {
            [](uv_handle_t* handle) { delete static_cast<Connection*>(handle->data); });
 }
 
+void ControlServer::refuse(Connection* connection, std::string_view why, std::size_t bytes) {
+  if (report_) {
+    report_(Event(EventLevel::warn, "control")
+                .result("dropped")
+                .message(why)
+                .number("bytes", static_cast<std::int64_t>(bytes)));
+  }
+  drop(connection);
+}
+
 void ControlServer::on_connection(uv_stream_t* server_stream, int status) noexcept {
   auto* self = static_cast<ControlServer*>(server_stream->data);
   if (status < 0) return;
@@ -154,10 +167,6 @@ void ControlServer::on_connection(uv_stream_t* server_stream, int status) noexce
           server->drop(connection);
           return;
         }
-        if (connection->buffer.size() > 64 * 1024) {  // no request is this long
-          server->drop(connection);
-          return;
-        }
         std::size_t newline;
         while ((newline = connection->buffer.find('\n')) != std::string::npos) {
           const std::string line = connection->buffer.substr(0, newline);
@@ -173,16 +182,23 @@ void ControlServer::on_connection(uv_stream_t* server_stream, int status) noexce
           auto alive = server->alive_;
           auto reply = [connection, open, alive](std::string answer) {
             if (!*alive || !*open) return;
+            auto* stream = reinterpret_cast<uv_stream_t*>(&connection->pipe);
+            // A client that does not read its replies would have them pile up here.
+            if (const std::size_t waiting = uv_stream_get_write_queue_size(stream);
+                waiting >= kMaxPendingOutput) {
+              connection->server->refuse(connection, "a control client does not read its replies",
+                                         waiting);
+              return;
+            }
             answer.push_back('\n');
             auto* request = new uv_write_t{};
             auto* text = new std::string(std::move(answer));
             request->data = text;
             uv_buf_t out = uv_buf_init(text->data(), static_cast<unsigned>(text->size()));
-            const int status = uv_write(request, reinterpret_cast<uv_stream_t*>(&connection->pipe),
-                                        &out, 1, [](uv_write_t* done, int) {
-                                          delete static_cast<std::string*>(done->data);
-                                          delete done;
-                                        });
+            const int status = uv_write(request, stream, &out, 1, [](uv_write_t* done, int) {
+              delete static_cast<std::string*>(done->data);
+              delete done;
+            });
             if (status != 0) {
               delete text;
               delete request;
@@ -190,9 +206,14 @@ void ControlServer::on_connection(uv_stream_t* server_stream, int status) noexce
           };
           if (command.empty()) {
             reply(R"({"ok":false,"error":"bad request: expected {\"command\":\"...\"}"})");
-            continue;
+          } else {
+            server->handler_(command, std::move(reply));
           }
-          server->handler_(command, std::move(reply));
+          if (connection->closing) return;  // dropped by a reply: the rest goes unanswered
+        }
+        if (connection->buffer.size() > kMaxRequestLine) {
+          server->refuse(connection, "a control client sent a request line that is too long",
+                         connection->buffer.size());
         }
       });
 }

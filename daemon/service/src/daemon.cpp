@@ -494,9 +494,11 @@ int Daemon::run(config::Config config) {
   }
   if (startup_failure == exit_code::ok && !state.options.socket_path.empty()) {
     state.control = std::make_unique<ControlServer>(
-        &state.loop, [&state](std::string_view command, std::function<void(std::string)> reply) {
+        &state.loop,
+        [&state](std::string_view command, std::function<void(std::string)> reply) {
           state.handle_control(command, std::move(reply));
-        });
+        },
+        [&state](const Event& event) { state.log->emit(event); });
     auto listening = state.control->listen(state.options.socket_path);
     if (!listening) {
       std::fprintf(stderr, "tetherd: %s\n", listening.error().message().c_str());

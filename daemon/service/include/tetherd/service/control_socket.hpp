@@ -6,17 +6,24 @@
 // answer comes when the barrier is reached; a client that gives up just closes.
 //
 // ControlServer runs on the daemon's loop. The client side is plain blocking code.
+//
+// A client cannot make the daemon hold unbounded memory: a request line longer than
+// kMaxRequestLine, or replies left unread beyond kMaxPendingOutput, drop the connection
+// (with a warning event).
 
 #include <uv.h>
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "tetherd/core/result.hpp"
+#include "tetherd/daemon/event_log.hpp"
 
 namespace tetherd::daemon {
 
@@ -37,7 +44,16 @@ class ControlServer {
   using Handler =
       std::function<void(std::string_view command, std::function<void(std::string)> reply)>;
 
-  ControlServer(uv_loop_t* loop, Handler handler);
+  /// Receives the warning events about dropped clients.
+  using Report = std::function<void(const Event&)>;
+
+  /// No request is this long (the longest is some 30 bytes).
+  static constexpr std::size_t kMaxRequestLine = 64 * 1024;
+  /// Replies a client has not read yet, beyond which it is dropped. A reply is queued
+  /// while less than this waits, so one large status answer always goes out.
+  static constexpr std::size_t kMaxPendingOutput = 4 * 1024 * 1024;
+
+  ControlServer(uv_loop_t* loop, Handler handler, Report report = nullptr);
   ~ControlServer();
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
@@ -53,9 +69,12 @@ class ControlServer {
   struct Connection;
   static void on_connection(uv_stream_t* server, int status) noexcept;
   void drop(Connection* connection);
+  /// Drops `connection` with a warning event saying why.
+  void refuse(Connection* connection, std::string_view why, std::size_t bytes);
 
   uv_loop_t* loop_;
   Handler handler_;
+  Report report_;
   uv_pipe_t* pipe_ = nullptr;
   std::string path_;
   std::shared_ptr<bool> alive_;
