@@ -437,6 +437,9 @@ int Daemon::run(config::Config config) {
   // terminal) must not kill the mirror half-way: writes to it fail with EPIPE instead, and
   // the log sink drops their lines. systemd sets the same for the service.
   std::signal(SIGPIPE, SIG_IGN);
+  // Likewise a file size limit (LimitFSIZE=, ulimit -f): a write beyond it fails with EFBIG
+  // (the copy or the log line fails) instead of killing the daemon.
+  std::signal(SIGXFSZ, SIG_IGN);
   try {
     state.log = std::make_unique<EventLog>(state.options.log);
   } catch (const std::exception& error) {
@@ -520,6 +523,7 @@ int Daemon::run(config::Config config) {
             auto* owner = static_cast<State*>(handle->data);
             try {
               if (signal_number == SIGHUP) {
+                owner->log->reopen();  // logrotate's postrotate: write to the new file
                 owner->reload();
               } else {
                 owner->begin_stop(exit_code::ok);

@@ -69,11 +69,53 @@ void EventLog::emit(const Event& event) {
   if (stderr_ && options_.stderr_format == EventLogOptions::StderrFormat::human) {
     stderr_->info(event.to_human());
   }
+  report_file_trouble();  // a write above may have ended a failure
 }
 
 void EventLog::flush() {
   if (file_) file_->flush();
   if (stderr_) stderr_->flush();
+  report_file_trouble();
+}
+
+void EventLog::reopen() {
+  if (!file_sink_) return;
+  file_->flush();  // what was emitted before goes to the file it was meant for
+  if (auto failure = file_sink_->reopen()) {
+    emit(Event(EventLevel::error, "event_log")
+             .result("error")
+             .text("file", options_.file)
+             .message("cannot reopen the event log file: " + *failure +
+                      "; still writing to the file opened before"));
+    return;
+  }
+  emit(Event(EventLevel::info, "event_log").result("reopened").text("file", options_.file));
+}
+
+void EventLog::report_file_trouble() {
+  if (!file_sink_ || reporting_) return;
+  reporting_ = true;  // the events below are written through the same sink
+  bool reported = false;
+  if (file_sink_->take_recreated()) {
+    emit(Event(EventLevel::warn, "event_log")
+             .result("recreated")
+             .text("file", options_.file)
+             .message("the event log file was removed; lines written since are lost"));
+    reported = true;
+  }
+  if (const std::uint64_t dropped = file_sink_->take_dropped(); dropped > 0) {
+    emit(Event(EventLevel::warn, "event_log")
+             .result("dropped")
+             .text("file", options_.file)
+             .number("events", static_cast<std::int64_t>(dropped))
+             .message("events that could not be written to the event log file were dropped"));
+    reported = true;
+  }
+  if (reported) {
+    file_->flush();
+    if (stderr_) stderr_->flush();
+  }
+  reporting_ = false;
 }
 
 void EventLog::set_batching(bool on) {

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "tetherd/core/result.hpp"
-#include "tetherd/daemon/event_log.hpp"
+#include "tetherd/service/event_log.hpp"
 
 namespace tetherd::daemon {
 

@@ -45,6 +45,10 @@ class EventLog final : public EventSink {
 
   void emit(const Event& event) override;
   void flush();
+  /// Opens the log file's path anew (SIGHUP: logrotate renamed or removed the file) and
+  /// emits an "event_log" event saying it did, or why it could not (then the old file
+  /// is still written). No file: nothing to do.
+  void reopen();
   /// Batching on: lines wait in memory until flush() (the daemon flushes before its loop
   /// waits, so nothing waits longer than a loop turn); off (the default): each line is
   /// written when emitted. Turning it off flushes.
@@ -61,12 +65,17 @@ class EventLog final : public EventSink {
   }
 
  private:
+  /// Emits the "event_log" events the file sink has pending: lines dropped while it could
+  /// not write (now that it can), the file re-created after it was removed.
+  void report_file_trouble();
+
   EventLogOptions options_;
   std::shared_ptr<spdlog::logger> file_;
   std::shared_ptr<spdlog::logger> stderr_;
   std::shared_ptr<FdLineSink> file_sink_;
   std::shared_ptr<FdLineSink> stderr_sink_;
   std::function<void(const Event&)> observer_;
+  bool reporting_ = false;
 };
 
 }  // namespace tetherd::daemon
