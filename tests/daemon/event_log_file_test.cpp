@@ -162,3 +162,23 @@ TEST_CASE("reopen() writes to a new file at the path after the old one was renam
   CHECK(contains(text, "\"result\":\"reopened\""));
   CHECK(contains(text, "\"path\":\"new\""));
 }
+
+TEST_CASE("human lines escape control characters and bad UTF-8 in every text") {
+  const std::string forged = "x ok\n23:59:59.000 delete mirror important.db ok";
+  const Event event = Event(EventLevel::error, "copy")
+                          .rule("r\x1b[2J")
+                          .path(forged)
+                          .to_path(
+                              "bad\xff\x9b"
+                              "2J")
+                          .message("line one\nline two\r\x07");
+  const std::string human = event.to_human();
+  CHECK(human.find('\n') == std::string::npos);
+  CHECK(human.find('\r') == std::string::npos);
+  CHECK(human.find('\x1b') == std::string::npos);
+  CHECK(human.find('\x07') == std::string::npos);
+  CHECK(contains(human, "x ok\\n23:59:59.000 delete"));
+  CHECK(contains(human, "r\\x1b[2J"));
+  CHECK(contains(human, "to=bad\\xff\\x9b2J"));  // the exact bytes, not U+FFFD
+  CHECK(contains(human, "line one\\nline two\\r\\x07"));
+}

@@ -41,15 +41,18 @@ int print_status(const ControlOptions& options) {
                  error.what());
     return exit_code::software;
   }
-  std::printf("tetherd %s, pid %d, %zu rule(s)\n",
-              status.value("version", std::string("?")).c_str(), status.value("pid", 0),
-              status["rules"].size());
+  // Names, paths and error messages are escaped: they may hold newlines or terminal
+  // control sequences (core::display_escape).
+  const auto text = [](const nlohmann::json& object, const char* key, const char* otherwise) {
+    return core::display_escape(object.value(key, std::string(otherwise)));
+  };
+  std::printf("tetherd %s, pid %d, %zu rule(s)\n", text(status, "version", "?").c_str(),
+              status.value("pid", 0), status["rules"].size());
   for (const auto& rule : status["rules"]) {
     const auto& counters = rule["counters"];
-    std::printf("  %s: %s  %s -> %s\n", rule.value("name", std::string()).c_str(),
-                rule.value("state", std::string()).c_str(),
-                rule.value("source", std::string()).c_str(),
-                rule.value("target", std::string()).c_str());
+    std::printf("  %s: %s  %s -> %s\n", text(rule, "name", "").c_str(),
+                text(rule, "state", "").c_str(), text(rule, "source", "").c_str(),
+                text(rule, "target", "").c_str());
     std::printf(
         "    queued %llu, in flight %llu%s; copies %llu (%llu bytes), moves %llu, deletes %llu, "
         "errors %llu, retries %llu\n",
@@ -60,12 +63,12 @@ int print_status(const ControlOptions& options) {
         counters.value("retries", 0ull));
     const std::string paused = rule.value("paused_reason", std::string());
     const std::string last_error = rule.value("last_error", std::string());
-    if (!paused.empty()) std::printf("    paused: %s\n", paused.c_str());
+    if (!paused.empty()) std::printf("    paused: %s\n", core::display_escape(paused).c_str());
     if (const auto failing = rule.value("failing_paths", 0ull); failing > 0) {
       std::printf("    %llu path(s) not mirrored since their last error\n", failing);
     }
     if (!last_error.empty() && last_error != paused) {
-      std::printf("    last error: %s\n", last_error.c_str());
+      std::printf("    last error: %s\n", core::display_escape(last_error).c_str());
     }
   }
   return exit_code::ok;

@@ -15,10 +15,12 @@
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "tetherd/cli/cli.hpp"
 #include "tetherd/cli/command_support.hpp"
+#include "tetherd/core/text.hpp"
 #include "tetherd/service/event_log.hpp"
 
 namespace tetherd::daemon {
@@ -43,21 +45,35 @@ int level_rank(std::string_view level) {
 }
 
 /// A human line from a JSON event: "2026-11-22 15:04:08.255 copy photos 2024/a.jpg ok ...".
+/// Every text taken from the file is escaped (core::display_escape), as the daemon's own
+/// human lines are: a name holding a newline or a terminal control sequence can neither
+/// forge a line nor drive the terminal. A path with a "<key>_base64" companion shows its
+/// exact bytes.
 std::string human_line(const nlohmann::ordered_json& event) {
+  const auto shown = [](const nlohmann::ordered_json& value) {
+    return core::display_escape(value.is_string() ? value.get<std::string>() : value.dump());
+  };
   std::string ts = event.value("ts", std::string());
   if (ts.size() >= 23) ts = ts.substr(0, 10) + " " + ts.substr(11, 12);
-  std::string line = ts + " ";
+  std::string line = core::display_escape(ts) + " ";
   const std::string level = event.value("level", std::string("info"));
   if (level == "warn" || level == "error") line += level + ": ";
-  line += event.value("event", std::string("?"));
+  line += core::display_escape(event.value("event", std::string("?")));
   for (const auto& [key, value] : event.items()) {
     if (key == "ts" || key == "level" || key == "event" || key.ends_with("_base64") ||
         key == "errc" || key == "retryable") {
       continue;
     }
     line += ' ';
-    if (key != "rule" && key != "path" && key != "result" && key != "message") line += key + "=";
-    line += value.is_string() ? value.get<std::string>() : value.dump();
+    if (key != "rule" && key != "path" && key != "result" && key != "message") {
+      line += core::display_escape(key) + "=";
+    }
+    const auto exact = event.find(key + "_base64");
+    std::optional<std::string> bytes;
+    if (exact != event.end() && exact->is_string()) {
+      bytes = core::base64_decode(exact->get<std::string>());
+    }
+    line += bytes ? core::display_escape(*bytes) : shown(value);
   }
   return line;
 }

@@ -200,7 +200,10 @@ std::string Event::to_message() const {
       line += '=';
     }
     if (const auto* text_value = std::get_if<std::string>(&value)) {
-      line += *text_value;
+      // Escaped: a name holding a newline or a terminal control sequence must not forge
+      // a line or drive the terminal. A path shows its exact bytes (\xNN for bad ones).
+      const auto exact = exact_path(key);
+      line += core::display_escape(exact ? *exact : std::string_view(*text_value));
     } else if (const auto* integer = std::get_if<std::int64_t>(&value)) {
       line += std::to_string(*integer);
     } else if (const auto* real_value = std::get_if<double>(&value)) {

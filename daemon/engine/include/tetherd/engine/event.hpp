@@ -55,7 +55,8 @@ class Event {
   const std::string& name() const noexcept { return name_; }
   /// The JSON line (without the newline), with `ts` taken at construction.
   std::string to_json() const;
-  /// A line for a person: "15:04:08.255 copy photos a.jpg ok 12.3 ms".
+  /// A line for a person: "15:04:08.255 copy photos a.jpg ok 12.3 ms". Text values are
+  /// escaped (core::display_escape): one line, no control characters, paths' exact bytes.
   std::string to_human() const;
   /// to_human() without the time stamp (the journal keeps its own): valid UTF-8.
   std::string to_message() const;
