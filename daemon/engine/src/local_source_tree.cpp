@@ -333,4 +333,10 @@ void LocalSourceTree::remove_marker(std::string_view name) const {
   ::unlinkat(root_fd_, std::string(name).c_str(), 0);
 }
 
+std::int64_t LocalSourceTree::now_ns() const {
+  struct timespec now {};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  return to_ns(now);
+}
+
 }  // namespace tetherd::daemon

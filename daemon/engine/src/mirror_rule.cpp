@@ -360,6 +360,10 @@ void MirrorRule::handle_changes(std::vector<core::Change>&& batch) {
       start_rescan(change.path, next_seq(), Origin::running_scan);
       continue;
     }
+    if (change.kind == ChangeKind::moved || change.kind == ChangeKind::removed ||
+        change.kind == ChangeKind::rescan) {
+      ++source_reshapes_;  // a rescan stands for lost events, renames and removals among them
+    }
     if (change.kind == ChangeKind::moved) {
       if (is_hidden(change.path) || is_hidden(change.to_path)) continue;
       const bool from_included = filter_.includes(change.path, change.is_dir);
@@ -371,6 +375,10 @@ void MirrorRule::handle_changes(std::vector<core::Change>&& batch) {
         // A rename onto a path whose earlier rename is still pending (mv f b; mv a b)
         // displaces that one's old path: it is looked at again (most likely a removal).
         std::optional<std::string> displaced;
+        // A write reported at the old path concerns the content that arrives here.
+        const auto at_old_path = dirty_.find(change.path);
+        const bool written_before =
+            at_old_path != dirty_.end() && at_old_path->second.content_changed;
         mark_dirty(change.to_path, next_seq(), Origin::live, due, [&](Dirty& entry) {
           if (entry.moved_from && *entry.moved_from != change.path) {
             displaced = std::move(entry.moved_from);
@@ -378,6 +386,7 @@ void MirrorRule::handle_changes(std::vector<core::Change>&& batch) {
           entry.moved_from.reset();
           if (from_included) entry.moved_from = change.path;
           entry.created_directory = change.is_dir;
+          entry.content_changed = entry.content_changed || written_before;
         });
         if (displaced) mark_dirty(*displaced, next_seq(), Origin::live, due, [](Dirty&) {});
       }
@@ -408,6 +417,7 @@ void MirrorRule::handle_changes(std::vector<core::Change>&& batch) {
         (change.kind == ChangeKind::created && change.still_open)) {
       // Being written: copied once the writer closes it, not at every write in between.
       mark_dirty(change.path, next_seq(), Origin::live, when, [&](Dirty& entry) {
+        if (change.kind == ChangeKind::modified) entry.content_changed = true;
         if (!change.still_open) {
           entry.awaiting_close = false;
           entry.written = false;
@@ -483,6 +493,7 @@ void MirrorRule::move_pending_subtree(const std::string& from, const std::string
       pending.writing_since = entry.writing_since;
       pending.attempts = entry.attempts;
       pending.awaited_renames = entry.awaited_renames;
+      pending.content_changed = pending.content_changed || entry.content_changed;
     });
     if (displaced) mark_dirty(*displaced, next_seq(), Origin::live, due, [](Dirty&) {});
   }
@@ -701,6 +712,7 @@ void MirrorRule::retry_later(const std::string& path, Dirty entry, const core::S
     pending.attempts = std::max(pending.attempts, entry.attempts);
     keep_old_path(pending, entry.moved_from, displaced);
     pending.created_directory = pending.created_directory || entry.created_directory;
+    pending.content_changed = pending.content_changed || entry.content_changed;
   });
   if (displaced) mark_dirty(*displaced, next_seq(), Origin::live, executor_.now(), [](Dirty&) {});
 }

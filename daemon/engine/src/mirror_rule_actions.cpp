@@ -39,6 +39,12 @@ constexpr std::chrono::seconds kLiveDeleteWindow{60};
 constexpr std::chrono::milliseconds kUnpairedRenameWait{30};
 /// How long after its parent's turn a path whose parent was not ready is looked at again.
 constexpr std::chrono::milliseconds kAfterParent{1};
+/// A copy begun this soon after the file's mtime is racy (Mirrored::racy): ten times the
+/// tick of ext4, XFS or btrfs without fine-grained timestamps (1 to 10 ms). On FAT (2 s
+/// ticks), a copy made later than this after a write, then a same-size rewrite within the
+/// same 2 s, still look alike; a window that wide would copy again every file whose close
+/// came a second after its last write.
+constexpr std::int64_t kRacyWindowNs = 100'000'000;
 
 bool is_absence(Errc code) noexcept {
   return code == Errc::NotFound || code == Errc::NotADirectory;
@@ -83,8 +89,9 @@ void MirrorRule::examine_with_source(std::shared_ptr<Examination> work) {
     // second stat is skipped: the copy opens the file and takes content, mode and mtime
     // from what it opened, so a listing that is stale by now cannot make it wrong. The
     // same for a directory the target lacks: a mkdir only adds, and a change since the
-    // listing is an event of its own (or the next run's difference). Any other plan
-    // (attributes, type changes, deletes, nothing) needs the source as it is now.
+    // listing is an event of its own, whose examination drops the hints it makes stale
+    // (forget_source_hints_within). Any other plan (attributes, type changes, deletes,
+    // nothing) needs the source as it is now.
     const ActionKind creation =
         listed->type == EntryType::File ? ActionKind::Write : ActionKind::Mkdir;
     if (work->entry.target_known &&
@@ -298,6 +305,29 @@ void MirrorRule::try_move(std::shared_ptr<Examination> work) {
 void MirrorRule::run_actions(std::shared_ptr<Examination> work) {
   const bool may_delete = deletes_allowed(work->entry.origin) && work->root_intact;
   work->plan = plan_path(work->source, work->target, policy_for(*work), may_delete);
+  if (!work->source && (!work->target || work->target->type == EntryType::Directory)) {
+    // Gone from the source, maybe a directory: what a walk saw inside it is stale (a mkdir
+    // planned from it would bring back on the target a directory that is gone).
+    forget_source_hints_within(work->path);
+  }
+  if (work->source && work->source->type == EntryType::File && work->target &&
+      work->target->type == EntryType::File &&
+      std::find(work->plan.actions.begin(), work->plan.actions.end(), ActionKind::Write) ==
+          work->plan.actions.end()) {
+    // Size and mtime match the target's, yet the content may differ: another file now
+    // (its inode is not the one mirrored: a same-size file renamed over it, times kept or
+    // within one timestamp tick), or a write was reported after a racy copy (a same-size
+    // write within one tick leaves the stat as it was). Only a copy can tell.
+    const Mirrored* known = index_.find(work->path);
+    if (known) {
+      const bool other_file =
+          known->device != work->source->device || known->inode != work->source->inode;
+      const bool racy_write = work->entry.content_changed && known->racy &&
+                              known->size == work->source->size &&
+                              known->mtime_ns == work->source->mtime_ns;
+      if (other_file || racy_write) work->plan.actions = {ActionKind::Write};
+    }
+  }
   if (log_.wanted(EventLevel::debug)) {
     std::string actions;
     for (ActionKind kind : work->plan.actions) {
@@ -456,6 +486,9 @@ void MirrorRule::run_next_action(std::shared_ptr<Examination> work) {
   // it unless it is still in the examined state, and its identity is checked at the end.
   // A successful write carries exactly the examined state (the reader refuses any other).
   const SourceEntry& examined = *work->source;
+  // Taken before the store reads a byte: if the mtime is older than the timestamp
+  // granularity by then, any later write shows in the stat.
+  const std::int64_t launched_ns = source_->now_ns();
   auto source = source_->reader(executor_, examined);
   core::WriteOptions options;
   options.overwrite = true;
@@ -466,7 +499,7 @@ void MirrorRule::run_next_action(std::shared_ptr<Examination> work) {
   }
   if (policy_.preserve_mode) options.mode = examined.mode;
   store->write(work->key, source, options,
-               [self, work, source, succeeded](core::Result<core::EntryInfo> written) {
+               [self, work, source, succeeded, launched_ns](core::Result<core::EntryInfo> written) {
                  if (!written) {
                    self->action_failed(work, written.error());
                    return;
@@ -474,7 +507,8 @@ void MirrorRule::run_next_action(std::shared_ptr<Examination> work) {
                  const SourceEntry& state = *work->source;
                  self->counters_.copies++;
                  self->counters_.bytes += state.size;
-                 self->remember(state, TargetState::from(*written));
+                 self->remember(state, TargetState::from(*written),
+                                launched_ns - state.mtime_ns < kRacyWindowNs);
                  succeeded(state.size);
                });
 }
@@ -567,6 +601,7 @@ void MirrorRule::end_examination(const std::shared_ptr<Examination>& work,
       pending.created_directory = pending.created_directory || entry.created_directory;
       pending.attempts = std::max(pending.attempts, entry.attempts);
       pending.awaited_renames = pending.awaited_renames || entry.awaited_renames;
+      pending.content_changed = pending.content_changed || entry.content_changed;
     });
     if (displaced) {
       mark_dirty(*displaced, next_seq(), Origin::live, executor_.now(), [](Dirty&) {});
@@ -659,13 +694,24 @@ MirrorPolicy MirrorRule::policy_for(const Examination& work) const {
   return exact;
 }
 
-void MirrorRule::remember(const SourceEntry& source, const TargetState& target) {
+void MirrorRule::remember(const SourceEntry& source, const TargetState& target,
+                          std::optional<bool> racy) {
   Mirrored& known = index_[source.path];
+  const bool same_identity = known.device == source.device && known.inode == source.inode &&
+                             known.size == source.size && known.mtime_ns == source.mtime_ns;
+  known.racy = racy ? *racy : same_identity && known.racy;
   known.device = source.device;
   known.inode = source.inode;
   known.size = source.size;
   known.mtime_ns = source.mtime_ns;
   known.set_target(target);
+}
+
+void MirrorRule::forget_source_hints_within(const std::string& path) {
+  const std::string prefix = path.empty() ? std::string() : path + "/";
+  for (auto& [pending, entry] : dirty_) {
+    if (entry.known_source && pending.starts_with(prefix)) entry.known_source.reset();
+  }
 }
 
 void MirrorRule::forget_target_hints_within(const std::string& path) {

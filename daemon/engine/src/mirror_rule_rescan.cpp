@@ -69,12 +69,29 @@ void MirrorRule::maybe_start_queued_rescan() {
     // The subtree's own directory is examined like any path (created first if missing).
     mark_dirty(subtree, seq, origin, executor_.now(), [](Dirty&) {});
   }
+  // Work in flight inside the subtree acts on a look taken before the events this walk
+  // stands for, and may finish after the walk has listed its place (a move landing on a
+  // path the walk saw empty on both sides, its source removed since): each such path is
+  // looked at again once its work is done.
+  std::vector<std::string> in_flight_here;
+  for (const auto& [busy_path, work] : in_flight_) {
+    if (is_within(busy_path, subtree)) in_flight_here.push_back(busy_path);
+    if (work.moved_from && is_within(*work.moved_from, subtree)) {
+      in_flight_here.push_back(*work.moved_from);
+    }
+  }
+  for (const auto& path : in_flight_here) {
+    mark_dirty(path, seq, origin, executor_.now(), [](Dirty&) {});
+  }
+  // What an earlier walk saw inside the subtree is as old as the events this one stands
+  // for: pending entries look again for themselves.
+  forget_source_hints_within(subtree);
 
   ReconcilerCallbacks callbacks;
   auto weak = weak_from_this();
-  callbacks.on_difference = [weak, seq, origin](const SourceEntry& source,
-                                                std::optional<TargetState> target,
-                                                bool target_listed) {
+  callbacks.on_difference = [weak, seq, origin, reshapes = source_reshapes_](
+                                const SourceEntry& source, std::optional<TargetState> target,
+                                bool target_listed) {
     auto self = weak.lock();
     if (!self) return false;
     // The listing may predate an action on the path: one in flight now, or one that has
@@ -92,12 +109,33 @@ void MirrorRule::maybe_start_queued_rescan() {
       // A cache record is not a fresh look: the examination stats the target.
       entry.target_known = target_listed;
       if (target_listed) entry.known_target = std::move(target);
-      if (!pending) entry.known_source = source;
+      // A directory listed before a rename or removal was reported may be gone: a mkdir
+      // from this listing would bring it back on the target (files are safe: the copy
+      // opens the file and fails if it is gone).
+      const bool listing_current = self->source_reshapes_ == reshapes;
+      if (!pending && (source.type != core::EntryType::Directory || listing_current)) {
+        entry.known_source = source;
+      }
     });
     return self->dirty_.size() < kPauseWalkAt;
   };
-  callbacks.on_unchanged = [weak](const SourceEntry& source, const TargetState& target) {
-    if (auto self = weak.lock()) self->remember(source, target);
+  callbacks.on_unchanged = [weak, seq, origin](const SourceEntry& source,
+                                               const TargetState& target) {
+    auto self = weak.lock();
+    if (!self) return;
+    if (source.type == core::EntryType::File) {
+      // Size and mtime agree, but the copy there was made from another file (a same-size
+      // one renamed over it since, times kept or within one timestamp tick): examined as
+      // written to (run_actions copies it). A racy copy is not taken again here: a walk
+      // of a directory that just arrived would copy again every file just copied.
+      const Mirrored* known = self->index_.find(source.path);
+      if (known && (known->device != source.device || known->inode != source.inode)) {
+        self->mark_dirty(source.path, seq, origin, self->executor_.now(),
+                         [](Dirty& entry) { entry.content_changed = true; });
+        return;
+      }
+    }
+    self->remember(source, target);
   };
   callbacks.on_finished = [weak, seq, origin](core::Result<ReconcileSummary> outcome) {
     if (auto self = weak.lock()) self->rescan_finished(seq, origin, std::move(outcome));

@@ -73,6 +73,10 @@ class MemorySourceTree final : public daemon::SourceTree,
   }
 
   bool root_intact() const override { return true; }
+  std::int64_t now_ns() const override {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(clock_.now().time_since_epoch())
+        .count();
+  }
 
   std::shared_ptr<core::ByteSource> reader(core::Executor& executor,
                                            daemon::SourceEntry expected) const override;
@@ -89,6 +93,9 @@ class MemorySourceTree final : public daemon::SourceTree,
   }
 
   // ---- What the simulation does ----
+
+  /// File times in ticks of `ns` (1: every change gets a time of its own).
+  void set_time_granularity(std::int64_t ns) { granularity_ns_ = ns; }
 
   const std::map<std::string, SourceNode>& nodes() const noexcept { return nodes_; }
   bool exists(const std::string& path) const { return nodes_.count(path) != 0; }
@@ -168,6 +175,7 @@ class MemorySourceTree final : public daemon::SourceTree,
   /// a directory not watched yet, the watcher sees one half only: a removal of the old path
   /// or a creation of the new one (the other is left to the listing of that directory).
   void rename(const std::string& from, const std::string& to) {
+    if (trace_) std::fprintf(stderr, "source: mv %s %s\n", from.c_str(), to.c_str());
     const bool is_dir = nodes_.at(from).type == core::EntryType::Directory;
     if (auto replaced = nodes_.find(to); replaced != nodes_.end()) {
       free_inode(replaced->second.inode);
@@ -197,6 +205,10 @@ class MemorySourceTree final : public daemon::SourceTree,
       journal(core::Change::removed(from, is_dir));
     } else if (to_seen) {
       journal(core::Change::created(to, is_dir));
+      // The watcher watches what arrived (and what it holds) once it takes that event.
+      for (auto& [dir, creation] : unwatched_) {
+        if (dir == to || dir.starts_with(to + "/")) creation = journaled_;
+      }
     }
   }
 
@@ -286,11 +298,13 @@ class MemorySourceTree final : public daemon::SourceTree,
     if (node.type == core::EntryType::Symlink) out.link_target = node.content;
     return out;
   }
-  /// Strictly increasing times from the simulation's clock.
+  /// Times from the simulation's clock: strictly increasing, or in ticks of the
+  /// granularity (as a file system without fine-grained timestamps stamps them).
   std::int64_t next_time() {
     const auto now =
         std::chrono::duration_cast<std::chrono::nanoseconds>(clock_.now().time_since_epoch())
             .count();
+    if (granularity_ns_ > 1) return now / granularity_ns_ * granularity_ns_;
     last_time_ = std::max(last_time_ + 1, static_cast<std::int64_t>(now));
     return last_time_;
   }
@@ -346,6 +360,7 @@ class MemorySourceTree final : public daemon::SourceTree,
   std::uint64_t next_inode_ = 2;
   std::uint32_t rename_cookie_ = 0;
   std::int64_t last_time_ = 0;
+  std::int64_t granularity_ns_ = 1;
 };
 
 /// A file of a MemorySourceTree as a store's write reads it: the content is taken at the

@@ -58,6 +58,7 @@ class LocalSourceTree final : public SourceTree,
                                            SourceEntry expected) const override;
   core::Result<void> create_marker(std::string_view name) const override;
   void remove_marker(std::string_view name) const override;
+  std::int64_t now_ns() const override;
 
  private:
   LocalSourceTree(std::string root, int root_fd, std::uint64_t device, std::uint64_t inode);

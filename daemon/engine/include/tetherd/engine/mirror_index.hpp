@@ -47,6 +47,15 @@ class Mirrored {
   std::uint8_t target_type_ = static_cast<std::uint8_t>(core::EntryType::File);
   bool has_target_mtime_ = false;
   bool has_target_mode_ = false;
+
+ public:
+  /// The copy read the file so soon after its last write that a later write of the same
+  /// size, within the file system's timestamp granularity, would leave size and mtime as
+  /// they are: a change reported for it is copied even when its stat looks the same.
+  /// (Declared here, where it fills padding: the entry stays at 64 bytes.)
+  bool racy = false;
+
+ private:
   std::unique_ptr<const std::string> target_link_;  ///< null when empty
 };
 

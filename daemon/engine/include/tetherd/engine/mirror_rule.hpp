@@ -165,7 +165,9 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
     /// log or database held open for ever); shortly after a creation that no write
     /// followed (a link, a node, an open never written).
     bool awaiting_close = false;
-    bool written = false;               ///< a write was seen since it was created or last closed
+    bool written = false;  ///< a write was seen since it was created or last closed
+    /// The watcher reported a write: a racy copy (Mirrored::racy) is not trusted.
+    bool content_changed = false;
     Clock::time_point writing_since{};  ///< the first of those writes
     Clock::time_point close_deadline{};
     std::optional<std::string> moved_from;
@@ -331,7 +333,10 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   /// Mirrored entries the watcher said were removed, by identity, until nothing is
   /// pending: an unpaired rename is still a move (adopt_unpaired_rename).
   RemovedIdentities removed_identities_;
-  void remember(const SourceEntry& source, const TargetState& target);
+  /// `racy`: whether the copy that made the target so may have missed a write (nullopt:
+  /// kept while the source's identity is the recorded one, else false).
+  void remember(const SourceEntry& source, const TargetState& target,
+                std::optional<bool> racy = std::nullopt);
   /// The policy an examination plans with: policy_, comparing mtimes to the nanosecond
   /// when the target keeps coarse ones and the source's moved since the index recorded it.
   MirrorPolicy policy_for(const Examination& work) const;
@@ -357,6 +362,12 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   /// A directory was moved to `path` on the target: pending entries inside it forget what
   /// a listing said the target held there.
   void forget_target_hints_within(const std::string& path);
+  /// `path` is gone from the source: pending entries inside it forget what a listing saw
+  /// there.
+  void forget_source_hints_within(const std::string& path);
+  /// Renames and removals the watcher has reported: a walk begun before one may list a
+  /// directory that is gone, so its directories are not taken from its listing then.
+  std::uint64_t source_reshapes_ = 0;
 
   /// The mass-delete guard for live removals: the entries deleted over a sliding window
   /// (kLiveDeleteWindow) may not exceed max_delete_percent of the target as it was before

@@ -58,6 +58,9 @@ class SourceTree {
   /// report), or removes it. Errors as errno-mapped StoreErrors.
   virtual core::Result<void> create_marker(std::string_view name) const = 0;
   virtual void remove_marker(std::string_view name) const = 0;
+  /// The time now, in nanoseconds since the epoch, on the clock the tree's file times
+  /// come from (CLOCK_REALTIME for a local file system). Cheap: called on the loop.
+  virtual std::int64_t now_ns() const = 0;
 };
 
 /// Opens the source tree of a rule: the real one (LocalSourceTree::open) unless a test
