@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "beneath.hpp"
+#include "hole_copy.hpp"
 #include "mtime_clock.hpp"
 #include "mtime_precision.hpp"
 #include "publish_partition.hpp"
@@ -27,9 +28,7 @@ using namespace core;
 
 namespace {
 
-constexpr std::size_t kPullChunk = 1 << 20;          // chunk pulled from a non-file source
-constexpr std::uint64_t kKernelChunk = 64ull << 20;  // copy_file_range step (cancel checks)
-constexpr std::size_t kCopyBuffer = 1 << 20;         // read/write fallback buffer
+constexpr std::size_t kPullChunk = 1 << 20;  // chunk pulled from a non-file source
 // Kernel-copy writes issued together share worker trips: at most this many per trip, in
 // at least this many trips (the pool has at least 4 threads), see SharedTrips.
 constexpr std::size_t kWritesPerTrip = 16;
@@ -132,75 +131,28 @@ Result<void> directory_changed(const Shared& shared, UniqueFd dir, ChangedDirs* 
   return sync_fd(shared, dir.get());
 }
 
-Result<void> write_all(int fd, const std::byte* data, std::size_t size) {
-  while (size > 0) {
-    ssize_t written = ::write(fd, data, size);
-    if (written < 0 && errno == EINTR) continue;
-    if (written < 0) return errno_error(errno);
-    data += written;
-    size -= static_cast<std::size_t>(written);
-  }
-  return success();
-}
-
-// The read/write fallback's buffer: one per thread, allocated on first use and never
-// zeroed. (A vector resized per copy zeroed 1 MiB for every file: for small files copied
-// across file systems, where copy_file_range answers EXDEV, that memset cost more than the
-// copy, 3 s of CPU per 100,000 files.)
-std::byte* copy_buffer() {
-  thread_local const std::unique_ptr<std::byte[]> buffer(new std::byte[kCopyBuffer]);
-  return buffer.get();
-}
-
-// Copies [offset, offset + length) of `in` to `out` (at out's position): FICLONE for a
-// whole file where the file system shares extents, else copy_file_range, else read/write.
-// Returns the bytes copied: fewer than `length` when the source ended early.
+// Copies [offset, offset + length) of `in` into the empty file `out`: FICLONE for a whole
+// file where the file system shares extents, else its data only, by copy_file_range or
+// read/write, leaving its holes holes (hole_copy.hpp). Returns the bytes copied: fewer than
+// `length` when the source ended early.
 Result<std::uint64_t> kernel_copy(const Shared& shared, int in, std::uint64_t offset,
                                   std::uint64_t length, int out, const OperationState* op) {
-  if (shared.options.allow_clone && offset == 0 && length > 0 &&
+  struct stat info {};
+  const bool described = ::fstat(in, &info) == 0;
+  if (shared.options.allow_clone && offset == 0 && length > 0 && described &&
+      static_cast<std::uint64_t>(info.st_size) == length &&
       !shared.clone_unsupported.load(std::memory_order_relaxed)) {
-    struct stat info {};
-    if (::fstat(in, &info) == 0 && static_cast<std::uint64_t>(info.st_size) == length) {
-      if (::ioctl(out, FICLONE, in) == 0) return length;
-      // EOPNOTSUPP/ENOTTY: the file system never shares extents (ext4, tmpfs); EXDEV or
-      // EINVAL concern this pair of files only. Either way: copy instead.
-      if (errno == EOPNOTSUPP || errno == ENOTTY) {
-        shared.clone_unsupported.store(true, std::memory_order_relaxed);
-      }
+    // A clone shares the source's extents, holes included.
+    if (::ioctl(out, FICLONE, in) == 0) return length;
+    // EOPNOTSUPP/ENOTTY: the file system never shares extents (ext4, tmpfs); EXDEV or
+    // EINVAL concern this pair of files only. Either way: copy instead.
+    if (errno == EOPNOTSUPP || errno == ENOTTY) {
+      shared.clone_unsupported.store(true, std::memory_order_relaxed);
     }
   }
-  bool use_copy_range = shared.options.allow_copy_file_range;
-  std::byte* buffer = nullptr;
-  std::uint64_t copied = 0;
-  while (copied < length) {
-    if (op && op->cancel_requested()) return cancelled();
-    std::uint64_t step = std::min<std::uint64_t>(length - copied, kKernelChunk);
-    if (use_copy_range) {
-      loff_t in_offset = static_cast<loff_t>(offset + copied);
-      ssize_t n = ::copy_file_range(in, &in_offset, out, nullptr, step, 0);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && copied == 0 &&
-          (errno == ENOSYS || errno == EXDEV || errno == EOPNOTSUPP || errno == EINVAL)) {
-        use_copy_range = false;
-        continue;
-      }
-      if (n < 0) return errno_error(errno);
-      if (n == 0) break;  // the source shrank
-      copied += static_cast<std::uint64_t>(n);
-      continue;
-    }
-    if (buffer == nullptr) buffer = copy_buffer();
-    std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(step, kCopyBuffer));
-    ssize_t n = ::pread(in, buffer, want, static_cast<off_t>(offset + copied));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno_error(errno);
-    if (n == 0) break;
-    if (auto written = write_all(out, buffer, static_cast<std::size_t>(n)); !written) {
-      return written.error();
-    }
-    copied += static_cast<std::uint64_t>(n);
-  }
-  return copied;
+  const bool walk_holes = !described || may_have_holes(info);
+  return copy_data_keeping_holes(in, offset, length, out, walk_holes,
+                                 shared.options.allow_copy_file_range, op);
 }
 
 // Writes at least this large check their destination before copying (fail fast).
@@ -1062,6 +1014,11 @@ class LocalWrite final : public Commit, public std::enable_shared_from_this<Loca
       discard();
       return cancelled();
     }
+    // Pulled in chunks and ended in a hole: the file gets its length (kernel copies did).
+    if (auto ended = stream_.finish(file_.fd.get()); !ended) {
+      discard();
+      return ended.error();
+    }
     FileAttrs attrs;
     attrs.mode = options_.mode;
     if (options_.mtime) attrs.mtime = to_timespec(*options_.mtime);
@@ -1121,7 +1078,8 @@ class LocalWrite final : public Commit, public std::enable_shared_from_this<Loca
           self->executor_, [self](Result<Step> step) { self->after_step(std::move(step)); },
           [self, data]() -> Result<Step> {
             if (data->empty()) return self->finish();
-            if (auto written = write_all(self->file_.fd.get(), data->data(), data->size());
+            if (auto written =
+                    self->stream_.write(self->file_.fd.get(), data->data(), data->size());
                 !written) {
               self->discard();
               return written.error();
@@ -1143,7 +1101,8 @@ class LocalWrite final : public Commit, public std::enable_shared_from_this<Loca
   // Touched by one worker job at a time (each job starts after the previous completed).
   std::shared_ptr<const UniqueFd> dir_;  // shared with the writes of its trip
   int dir_fd() const { return dir_ ? dir_->get() : -1; }
-  TempFile file_;  // the temporary file, or (non-atomic) the target being written
+  TempFile file_;      // the temporary file, or (non-atomic) the target being written
+  HoleWriter stream_;  // writes the chunks pulled from a source without a file region
   std::string name_;
   EntryInfo sealed_;  // what the file is, once sealed and waiting for its commit
 };

@@ -13,8 +13,10 @@
 //   Failure or cancellation removes the temporary file. Named temporary files left by a
 //   crash are removed when the store opens (anonymous ones vanish by themselves).
 // - Copy: FICLONE where the file system shares extents, else copy_file_range, else a
-//   read/write loop. Move: renameat2; across a mount inside the root (EXDEV), copy then
-//   delete (the source survives until the copy is complete).
+//   read/write loop; either copies only the source's data (SEEK_DATA/SEEK_HOLE), so holes
+//   stay holes, and data pulled in chunks leaves whole zero blocks unwritten. Move: renameat2;
+//   across a mount inside the root (EXDEV), copy then delete (the source survives until the copy is
+//   complete).
 // - Capabilities: mtime_precision is measured when the store opens (a file created and
 //   unlinked at once under a temporary name, its mtime set and read back).
 
