@@ -685,6 +685,45 @@ class Reload(MirrorTestCase):
         daemon.stop()
 
 
+class SparseFiles(MirrorTestCase):
+    """A sparse file stays sparse at the target: its holes are not written as zeros. Skipped
+    where the scratch file system keeps no holes (a sparse file made there takes its size)."""
+
+    SIZE = 64 << 20
+    FAR_BELOW_SIZE = 1 << 20  # the holes kept: a few blocks; filled: 64 MiB
+
+    def make_sparse(self, path, seed, trailing_hole=False):
+        """SIZE bytes with 4 KiB of data in the middle and 4 KiB at the end (or a hole)."""
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        data = random.Random(seed).randbytes(4096)
+        with open(path, "wb") as handle:
+            handle.truncate(self.SIZE)
+            os.pwrite(handle.fileno(), data, self.SIZE // 2)
+            if not trailing_hole:
+                os.pwrite(handle.fileno(), data, self.SIZE - 4096)
+
+    def assertSparse(self, path):
+        info = os.stat(path)
+        self.assertEqual(info.st_size, self.SIZE)
+        self.assertLess(info.st_blocks * 512, self.FAR_BELOW_SIZE,
+                        f"{path} takes {info.st_blocks * 512} bytes of disk")
+
+    def test_sparse_files_stay_sparse(self):
+        self.make_sparse(self.src("probe"), 0)
+        if os.stat(self.src("probe")).st_blocks * 512 >= self.FAR_BELOW_SIZE:
+            self.skipTest(f"the file system of {self.workdir} keeps no holes")
+        os.remove(self.src("probe"))
+        self.make_sparse(self.src("initial.img"), 1)
+        daemon = self.mirror()
+        daemon.settle()
+        self.make_sparse(self.src("d", "live.img"), 2, trailing_hole=True)
+        daemon.settle()
+        self.assertMirrored()
+        self.assertSparse(self.dst("initial.img"))
+        self.assertSparse(self.dst("d", "live.img"))
+        daemon.stop()
+
+
 def Daemon_with_mode(case, mode):
     from harness import Daemon
     daemon = Daemon(case.workdir, ["mirror", case.source, case.target, "--delay", "0",
