@@ -129,8 +129,10 @@ class Simulation {
       if (auto torn = torn_file(); !torn.empty()) return torn;
     }
     note("settle");
-    if (auto failure = settle(); !failure.empty()) return failure;
-    return compare();
+    std::string problem = settle();
+    if (problem.empty()) problem = compare();
+    finish_crashed_work();
+    return problem;
   }
 
   std::string events() const { return events_.text(); }
@@ -190,13 +192,26 @@ class Simulation {
   /// changes while nobody watches; a new rule starts from nothing.
   void crash() {
     note("crash");
-    executor_.drop_everything();
+    crashed_.push_back(executor_.freeze());
     rule_.reset();
     watcher_ = nullptr;
     for (int i = 0, down = static_cast<int>(pick(6)); i < down; ++i)
       change_source();
     tree_->forget_events();
     start_rule();
+  }
+
+  /// After the checks: what the crashes set aside runs to its end (the dead rules it
+  /// belongs to act no more on what was checked), so that nothing stays allocated.
+  void finish_crashed_work() {
+    rule_.reset();
+    watcher_ = nullptr;
+    store_->clear_faults();
+    for (auto& frozen : crashed_)
+      executor_.thaw(std::move(frozen));
+    crashed_.clear();
+    for (int i = 0; i < 1'000'000 && executor_.step(); ++i) {
+    }
   }
 
   void inject_fault() {
@@ -508,6 +523,7 @@ class Simulation {
   SimWatcher* watcher_ = nullptr;
   std::set<std::string> open_;
   bool coarse_ = false;
+  std::vector<SimExecutor::Frozen> crashed_;
   std::uint64_t tokens_ = 0;
 };
 

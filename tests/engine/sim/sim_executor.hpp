@@ -24,6 +24,10 @@ namespace tetherd::sim {
 class SimExecutor final : public core::Executor {
  public:
   using Clock = std::chrono::steady_clock;
+  struct Job {
+    Task work;
+    Task done;
+  };
 
   explicit SimExecutor(std::mt19937_64& random) : random_(random) {}
 
@@ -108,13 +112,40 @@ class SimExecutor final : public core::Executor {
   /// Moves time on by `by` (timers that fall due then run at the next steps).
   void advance(std::chrono::microseconds by) { now_ += by; }
 
-  /// A simulated crash: everything queued is dropped unrun (the process is gone).
-  void drop_everything() {
+  /// A simulated crash: everything queued is set aside unrun (the process is gone). The
+  /// simulation hands it back with thaw() once its checks are done, only so that the
+  /// operations complete and free what they hold (a store operation and its cancel hook
+  /// refer to each other until it completes).
+  struct Frozen {
+    std::deque<Task> posted;
+    std::vector<Job> pool;
+    std::deque<Job> dedicated;
+    std::vector<Task> completions;
+    std::vector<Task> timers;
+  };
+  Frozen freeze() {
+    Frozen frozen{
+        std::move(posted_), std::move(pool_), std::move(dedicated_), std::move(completions_), {}};
+    for (auto& [when, task] : timers_)
+      frozen.timers.push_back(std::move(task));
     posted_.clear();
     pool_.clear();
     dedicated_.clear();
     completions_.clear();
     timers_.clear();
+    return frozen;
+  }
+  void thaw(Frozen frozen) {
+    for (auto& task : frozen.posted)
+      posted_.push_back(std::move(task));
+    for (auto& job : frozen.pool)
+      pool_.push_back(std::move(job));
+    for (auto& job : frozen.dedicated)
+      dedicated_.push_back(std::move(job));
+    for (auto& task : frozen.completions)
+      completions_.push_back(std::move(task));
+    for (auto& task : frozen.timers)
+      posted_.push_back(std::move(task));
   }
 
   std::size_t pick(std::size_t bound) {
@@ -123,11 +154,6 @@ class SimExecutor final : public core::Executor {
   }
 
  private:
-  struct Job {
-    Task work;
-    Task done;
-  };
-
   void fire_next_timer() {
     auto first = timers_.begin();
     if (first->first.first > now_) now_ = first->first.first;
