@@ -74,6 +74,11 @@ const Mirrored* MirrorIndex::find(std::string_view path) const {
   return node && node->value ? &*node->value : nullptr;
 }
 
+void MirrorIndex::note_write(std::string_view path) {
+  Node* node = descend(root_, path, [](Node&, std::string_view) {});
+  if (node && node->value && node->value->racy) node->value->write_reported = true;
+}
+
 Mirrored& MirrorIndex::operator[](std::string_view path) {
   Node& node = make_node(path);
   if (!node.value) {

@@ -416,6 +416,7 @@ void MirrorRule::handle_changes(std::vector<core::Change>&& batch) {
     if (change.kind == ChangeKind::modified ||
         (change.kind == ChangeKind::created && change.still_open)) {
       // Being written: copied once the writer closes it, not at every write in between.
+      if (change.kind == ChangeKind::modified) index_.note_write(change.path);
       mark_dirty(change.path, next_seq(), Origin::live, when, [&](Dirty& entry) {
         if (change.kind == ChangeKind::modified) entry.content_changed = true;
         if (!change.still_open) {

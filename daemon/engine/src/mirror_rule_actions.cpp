@@ -322,8 +322,8 @@ void MirrorRule::run_actions(std::shared_ptr<Examination> work) {
     if (known) {
       const bool other_file =
           known->device != work->source->device || known->inode != work->source->inode;
-      const bool racy_write = work->entry.content_changed && known->racy &&
-                              known->size == work->source->size &&
+      const bool racy_write = (work->entry.content_changed || known->write_reported) &&
+                              known->racy && known->size == work->source->size &&
                               known->mtime_ns == work->source->mtime_ns;
       if (other_file || racy_write) work->plan.actions = {ActionKind::Write};
     }
@@ -556,6 +556,19 @@ void MirrorRule::action_failed(std::shared_ptr<Examination> work, const StoreErr
       end_examination(work, std::max(*parent_due, executor_.now()) + kAfterParent);
       return;
     }
+    const auto slash = work->path.rfind('/');
+    if (error.code == Errc::NotADirectory && slash != std::string::npos &&
+        work->entry.attempts < 3) {
+      // Nothing pending above, yet the target has a non-directory on the way (a file the
+      // source replaced with a directory while no event could tell: before a restart, or
+      // in a rescan waiting out a fault). Mirror the parent first, then look again; the
+      // parent does the same for its own parent when it meets the same error.
+      work->entry.attempts++;
+      const auto now = executor_.now();
+      mark_dirty(work->path.substr(0, slash), next_seq(), Origin::live, now, [](Dirty&) {});
+      end_examination(work, now + kAfterParent);
+      return;
+    }
   }
   if (unexpected_target_shape && work->entry.attempts < 3) {
     // The target is not what the plan assumed (a listing raced with a live action, or
@@ -700,6 +713,8 @@ void MirrorRule::remember(const SourceEntry& source, const TargetState& target,
   const bool same_identity = known.device == source.device && known.inode == source.inode &&
                              known.size == source.size && known.mtime_ns == source.mtime_ns;
   known.racy = racy ? *racy : same_identity && known.racy;
+  // A new copy read the file after every write reported so far.
+  known.write_reported = !racy && known.racy && known.write_reported;
   known.device = source.device;
   known.inode = source.inode;
   known.size = source.size;

@@ -52,8 +52,12 @@ class Mirrored {
   /// The copy read the file so soon after its last write that a later write of the same
   /// size, within the file system's timestamp granularity, would leave size and mtime as
   /// they are: a change reported for it is copied even when its stat looks the same.
-  /// (Declared here, where it fills padding: the entry stays at 64 bytes.)
-  bool racy = false;
+  /// (Declared here, where it fills padding: the entry stays at 64 bytes; so is the next.)
+  bool racy : 1 = false;
+  /// The watcher reported a write to the file since that racy copy: the next look copies
+  /// it again whatever its stat says. Kept here rather than with the pending change, so
+  /// that it follows the entry through renames and actions in flight.
+  bool write_reported : 1 = false;
 
  private:
   std::unique_ptr<const std::string> target_link_;  ///< null when empty
@@ -69,6 +73,9 @@ class MirrorIndex {
   /// The entry of `path` ("" is the rule's root), or nullptr.
   const Mirrored* find(std::string_view path) const;
   bool contains(std::string_view path) const { return find(path) != nullptr; }
+  /// A write to `path` was reported: a racy entry there is copied again at its next look
+  /// (Mirrored::write_reported). Nothing happens for a path without a racy entry.
+  void note_write(std::string_view path);
   /// The entry of `path`, made (default) when there is none.
   Mirrored& operator[](std::string_view path);
   /// Drops the entry of `path` and every entry within it ("" drops everything).
