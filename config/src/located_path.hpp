@@ -28,7 +28,8 @@ struct FileId {
 /// one that does. A snapshot: taken once, when the config is read.
 ///
 /// Not seen: a bind mount of a directory *below* the other path (`mount --bind /p/x/deep /q`
-/// puts /q/t inside /p/x, yet no prefix of /q/t is /p/x); that takes the mount table.
+/// puts /q/t inside /p/x, yet no prefix of /q/t is /p/x); that takes the mount table
+/// (mount_table.hpp).
 class LocatedPath {
  public:
   /// `path` must be absolute and lexically normalized (normalize_absolute).

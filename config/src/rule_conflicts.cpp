@@ -7,6 +7,7 @@
 #include <set>
 
 #include "located_path.hpp"
+#include "mount_table.hpp"
 #include "path_checks.hpp"
 
 namespace tetherd::config::detail {
@@ -32,7 +33,9 @@ std::string at_line(const Placed& placed) {
 }
 
 // How `later`'s target relates to `earlier`'s, as a message; nothing when they are apart.
-std::optional<std::string> target_conflict(const Placed& later, const Placed& earlier) {
+// `mounts` (when readable) sees a bind mount of a directory below the other target.
+std::optional<std::string> target_conflict(const Placed& later, const Placed& earlier,
+                                           const std::optional<MountTable>& mounts) {
   std::string note;
   enum class Relation { same, inside, contains } relation = Relation::same;
   if (later.local_target && earlier.local_target) {
@@ -43,6 +46,14 @@ std::optional<std::string> target_conflict(const Placed& later, const Placed& ea
       relation = mine.same_as(theirs) ? Relation::same : Relation::inside;
     } else if (const auto their_count = theirs.within(mine)) {
       note = same_directory_note(theirs, *their_count, mine);
+      relation = Relation::contains;
+    } else if (const auto seen =
+                   mounts ? mounts->seen_within(mine.path(), theirs.path()) : std::nullopt) {
+      note = bind_mount_note(mine.path(), *seen);
+      relation = Relation::inside;
+    } else if (const auto their_seen =
+                   mounts ? mounts->seen_within(theirs.path(), mine.path()) : std::nullopt) {
+      note = bind_mount_note(theirs.path(), *their_seen);
       relation = Relation::contains;
     } else {
       return std::nullopt;
@@ -97,7 +108,8 @@ struct Feed {
   std::string note;  // same_directory_note(), maybe empty
 };
 
-std::optional<Feed> feeds(const Placed& from, const Placed& to) {
+std::optional<Feed> feeds(const Placed& from, const Placed& to,
+                          const std::optional<MountTable>& mounts) {
   if (!from.local_target) return std::nullopt;
   const LocatedPath& target = *from.local_target;
   const std::string start = "the target " + from.target_text + " of " + quote(from.rule->name);
@@ -110,17 +122,25 @@ std::optional<Feed> feeds(const Placed& from, const Placed& to) {
     return Feed{start + " holds the source " + source,
                 same_directory_note(to.source, *count, target)};
   }
+  if (!mounts) return std::nullopt;
+  // A bind mount of a directory below the other path (mount_table.hpp).
+  if (const auto seen = mounts->seen_within(target.path(), to.source.path())) {
+    return Feed{start + " is inside the source " + source, bind_mount_note(target.path(), *seen)};
+  }
+  if (const auto seen = mounts->seen_within(to.source.path(), target.path())) {
+    return Feed{start + " holds the source " + source, bind_mount_note(to.source.path(), *seen)};
+  }
   return std::nullopt;
 }
 
 // links[i]: the rules that rule i feeds (found once: a config may hold many rules).
 using Links = std::vector<std::vector<std::size_t>>;
 
-Links links_between(const std::vector<Placed>& placed) {
+Links links_between(const std::vector<Placed>& placed, const std::optional<MountTable>& mounts) {
   Links links(placed.size());
   for (std::size_t from = 0; from < placed.size(); ++from) {
     for (std::size_t to = 0; to < placed.size(); ++to) {
-      if (to != from && feeds(placed[from], placed[to])) links[from].push_back(to);
+      if (to != from && feeds(placed[from], placed[to], mounts)) links[from].push_back(to);
     }
   }
   return links;
@@ -154,7 +174,7 @@ std::vector<std::size_t> shortest_loop(const Links& links, std::size_t start) {
 }
 
 std::string loop_message(const std::vector<Placed>& placed, const std::vector<std::size_t>& loop,
-                         std::size_t reported_at) {
+                         std::size_t reported_at, const std::optional<MountTable>& mounts) {
   std::string names;
   for (std::size_t i = 0; i < loop.size(); ++i) {
     if (i > 0) names += i + 1 == loop.size() ? " and " : ", ";
@@ -166,7 +186,7 @@ std::string loop_message(const std::vector<Placed>& placed, const std::vector<st
   for (std::size_t i = 0; i < loop.size(); ++i) {
     const Placed& from = placed[loop[i]];
     const Placed& to = placed[loop[(i + 1) % loop.size()]];
-    const Feed feed = *feeds(from, to);
+    const Feed feed = *feeds(from, to, mounts);
     if (i > 0) links += i + 1 == loop.size() ? ", and " : ", ";
     links += feed.link;
     if (!feed.note.empty()) notes += "; " + feed.note;
@@ -196,9 +216,11 @@ void check_rule_conflicts(ValueReader& reader, const Config& config,
     placed.push_back(std::move(entry));
   }
 
+  // Read once, and only when two rules may be compared.
+  const std::optional<MountTable> mounts = placed.size() > 1 ? MountTable::read() : std::nullopt;
   for (std::size_t later = 1; later < placed.size(); ++later) {
     for (std::size_t earlier = 0; earlier < later; ++earlier) {
-      if (auto message = target_conflict(placed[later], placed[earlier])) {
+      if (auto message = target_conflict(placed[later], placed[earlier], mounts)) {
         reader.report(placed[later].site->target_position, placed[later].site->target_path,
                       std::move(*message));
       }
@@ -206,7 +228,7 @@ void check_rule_conflicts(ValueReader& reader, const Config& config,
   }
 
   // One report per loop (the same rules found from each of them).
-  const Links links = links_between(placed);
+  const Links links = links_between(placed, mounts);
   std::set<std::vector<std::size_t>> reported;
   for (std::size_t start = 0; start < placed.size(); ++start) {
     const std::vector<std::size_t> loop = shortest_loop(links, start);
@@ -216,7 +238,7 @@ void check_rule_conflicts(ValueReader& reader, const Config& config,
     if (!reported.insert(members).second) continue;
     const std::size_t last = members.back();
     reader.report(placed[last].site->target_position, placed[last].site->target_path,
-                  loop_message(placed, loop, last));
+                  loop_message(placed, loop, last, mounts));
   }
 }
 
