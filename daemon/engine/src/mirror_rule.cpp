@@ -357,12 +357,14 @@ void MirrorRule::handle_changes(std::vector<core::Change>&& batch) {
                     .rule(settings_.name)
                     .path(change.path)
                     .text("reason", change.reason));
+      // It stands for lost events, renames and removals among them.
+      source_fences_.raise(change.path);
       start_rescan(change.path, next_seq(), Origin::running_scan);
       continue;
     }
-    if (change.kind == ChangeKind::moved || change.kind == ChangeKind::removed ||
-        change.kind == ChangeKind::rescan) {
-      ++source_reshapes_;  // a rescan stands for lost events, renames and removals among them
+    if (change.kind == ChangeKind::moved || change.kind == ChangeKind::removed) {
+      source_fences_.raise(change.path);
+      if (change.kind == ChangeKind::moved) source_fences_.raise(change.to_path);
     }
     if (change.kind == ChangeKind::moved) {
       if (is_hidden(change.path) || is_hidden(change.to_path)) continue;

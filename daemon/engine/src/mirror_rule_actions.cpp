@@ -82,16 +82,16 @@ void MirrorRule::examine_with_source(std::shared_ptr<Examination> work) {
     bool root_intact = true;
   };
   auto self = shared_from_this();
-  if (work->entry.known_source) {
+  if (work->entry.known_source &&
+      source_fences_.still_valid(work->path, work->entry.known_source_stamp)) {
     std::optional<SourceEntry> listed = std::move(work->entry.known_source);
     work->entry.known_source.reset();
     // A listing just saw the path. When what it saw plans a plain copy of a file, the
     // second stat is skipped: the copy opens the file and takes content, mode and mtime
     // from what it opened, so a listing that is stale by now cannot make it wrong. The
-    // same for a directory the target lacks: a mkdir only adds, and a change since the
-    // listing is an event of its own, whose examination drops the hints it makes stale
-    // (forget_source_hints_within). Any other plan (attributes, type changes, deletes,
-    // nothing) needs the source as it is now.
+    // same for a directory the target lacks: a mkdir only adds, and a rename or removal
+    // since the listing raised a fence over the path (source_fences_). Any other plan (attributes,
+    // type changes, deletes, nothing) needs the source as it is now.
     const ActionKind creation =
         listed->type == EntryType::File ? ActionKind::Write : ActionKind::Mkdir;
     if (work->entry.target_known &&
@@ -308,7 +308,7 @@ void MirrorRule::run_actions(std::shared_ptr<Examination> work) {
   if (!work->source && (!work->target || work->target->type == EntryType::Directory)) {
     // Gone from the source, maybe a directory: what a walk saw inside it is stale (a mkdir
     // planned from it would bring back on the target a directory that is gone).
-    forget_source_hints_within(work->path);
+    source_fences_.raise(work->path);
   }
   if (work->source && work->source->type == EntryType::File && work->target &&
       work->target->type == EntryType::File &&
@@ -720,13 +720,6 @@ void MirrorRule::remember(const SourceEntry& source, const TargetState& target,
   known.size = source.size;
   known.mtime_ns = source.mtime_ns;
   known.set_target(target);
-}
-
-void MirrorRule::forget_source_hints_within(const std::string& path) {
-  const std::string prefix = path.empty() ? std::string() : path + "/";
-  for (auto& [pending, entry] : dirty_) {
-    if (entry.known_source && pending.starts_with(prefix)) entry.known_source.reset();
-  }
 }
 
 void MirrorRule::forget_target_hints_within(const std::string& path) {

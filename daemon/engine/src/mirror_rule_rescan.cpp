@@ -85,11 +85,11 @@ void MirrorRule::maybe_start_queued_rescan() {
   }
   // What an earlier walk saw inside the subtree is as old as the events this one stands
   // for: pending entries look again for themselves.
-  forget_source_hints_within(subtree);
+  source_fences_.raise(subtree);
 
   ReconcilerCallbacks callbacks;
   auto weak = weak_from_this();
-  callbacks.on_difference = [weak, seq, origin, reshapes = source_reshapes_](
+  callbacks.on_difference = [weak, seq, origin, stamp = source_fences_.current()](
                                 const SourceEntry& source, std::optional<TargetState> target,
                                 bool target_listed) {
     auto self = weak.lock();
@@ -109,12 +109,11 @@ void MirrorRule::maybe_start_queued_rescan() {
       // A cache record is not a fresh look: the examination stats the target.
       entry.target_known = target_listed;
       if (target_listed) entry.known_target = std::move(target);
-      // A directory listed before a rename or removal was reported may be gone: a mkdir
-      // from this listing would bring it back on the target (files are safe: the copy
-      // opens the file and fails if it is gone).
-      const bool listing_current = self->source_reshapes_ == reshapes;
-      if (!pending && (source.type != core::EntryType::Directory || listing_current)) {
+      // Taken only while no rename or removal reported since the walk began covers the
+      // path (examine_with_source checks again when it uses it).
+      if (!pending && self->source_fences_.still_valid(source.path, stamp)) {
         entry.known_source = source;
+        entry.known_source_stamp = stamp;
       }
     });
     return self->dirty_.size() < kPauseWalkAt;

@@ -37,6 +37,7 @@
 #include "tetherd/engine/planner.hpp"
 #include "tetherd/engine/reconciler.hpp"
 #include "tetherd/engine/removed_identities.hpp"
+#include "tetherd/engine/source_hint_fences.hpp"
 #include "tetherd/engine/source_tree.hpp"
 #include "tetherd/watchers/watcher.hpp"
 
@@ -177,8 +178,10 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
     std::optional<TargetState> known_target;
     /// What that listing saw in the source, when it saw the path there and no live change
     /// was pending on it: a plain copy planned from it needs no second stat (see
-    /// examine_with_source). Absence is never taken from a listing.
+    /// examine_with_source), while source_fences_ still holds it valid at its stamp.
+    /// Absence is never taken from a listing.
     std::optional<SourceEntry> known_source;
+    SourceHintFences::Generation known_source_stamp = 0;
     bool created_directory = false;
     /// This entry's examination already waited once for the watcher's unpaired renames.
     bool awaited_renames = false;
@@ -362,12 +365,9 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   /// A directory was moved to `path` on the target: pending entries inside it forget what
   /// a listing said the target held there.
   void forget_target_hints_within(const std::string& path);
-  /// `path` is gone from the source: pending entries inside it forget what a listing saw
-  /// there.
-  void forget_source_hints_within(const std::string& path);
-  /// Renames and removals the watcher has reported: a walk begun before one may list a
-  /// directory that is gone, so its directories are not taken from its listing then.
-  std::uint64_t source_reshapes_ = 0;
+  /// Renames, removals and rescans reported, and paths found gone: what a walk listed
+  /// before one of them, at or below its path, is no longer taken as a hint.
+  SourceHintFences source_fences_;
 
   /// The mass-delete guard for live removals: the entries deleted over a sliding window
   /// (kLiveDeleteWindow) may not exceed max_delete_percent of the target as it was before
