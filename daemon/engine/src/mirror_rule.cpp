@@ -12,12 +12,15 @@
 #include <limits>
 
 #include "tetherd/engine/local_source_tree.hpp"
+#include "tetherd/engine/relative_path.hpp"
 #include "tetherd/engine/settle_cookie.hpp"
 
 namespace tetherd::daemon {
 
 namespace {
 
+/// The sliding window of the live mass-delete guard (LiveDeleteGuard).
+constexpr std::chrono::seconds kLiveDeleteWindow{60};
 /// Dirty entries beyond this collapse into one rescan of the root (memory bound).
 constexpr std::size_t kMaxDirty = 200'000;
 /// Longer than the watcher's rename-pairing timeout (20 ms): see settle.
@@ -35,12 +38,6 @@ constexpr std::chrono::milliseconds kWaitAfterCreate{50};
 /// this many trips (the pool has at least 4 threads), see SharedTrips.
 constexpr std::size_t kStatsPerTrip = 16;
 constexpr std::size_t kMinStatTrips = 4;
-
-bool is_within(std::string_view path, std::string_view ancestor) noexcept {
-  if (ancestor.empty()) return true;
-  return path.size() >= ancestor.size() && path.starts_with(ancestor) &&
-         (path.size() == ancestor.size() || path[ancestor.size()] == '/');
-}
 
 MirrorPolicy make_policy(const RuleSettings& settings) {
   const core::CapabilitySet& caps = settings.target->capabilities();
@@ -85,7 +82,8 @@ MirrorRule::MirrorRule(uv_loop_t* loop, core::Executor& executor, EventSink& log
       filter_(settings_.include, settings_.exclude),
       policy_(make_policy(settings_)),
       stat_trips_(std::make_shared<core::SharedTrips<StatScratch>>(executor_, kStatsPerTrip,
-                                                                   kMinStatTrips)) {}
+                                                                   kMinStatTrips)),
+      live_delete_guard_(settings_.max_delete_percent, kLiveDeleteWindow) {}
 
 MirrorRule::~MirrorRule() {
   if (watcher_) watcher_->stop();
@@ -294,10 +292,7 @@ void MirrorRule::stop(std::function<void()> done) {
   schedule_.clear();
   clear_ready();
   queued_rescans_.clear();
-  for (auto& waiter : settle_waiters_) {
-    waiter.done(SettleOutcome{false, "rule '" + settings_.name + "' is stopping"});
-  }
-  settle_waiters_.clear();
+  settle_barrier_.answer_all(SettleOutcome{false, "rule '" + settings_.name + "' is stopping"});
   maybe_finished();
 }
 
@@ -330,23 +325,19 @@ void MirrorRule::handle_changes(std::vector<core::Change>&& batch) {
     }
     if (state_ == RuleState::paused) continue;  // resuming rescans everything
     if (is_settle_cookie(change.path) && change.kind == ChangeKind::created) {
-      for (auto& waiter : settle_waiters_) {
-        if (waiter.threshold || waiter.cookie_seen || change.path != waiter.cookie) continue;
+      if (settle_barrier_.cookie_seen(change.path)) {
         // Every event before the cookie's creation has been delivered, except a rename
         // half the watcher still holds for pairing (it reports an unpaired one as a removal
         // after its rename timeout). Take the threshold once that time has passed.
-        waiter.cookie_seen = true;
-        const std::string cookie = waiter.cookie;
+        const std::string cookie = change.path;
         executor_.run_blocking([source = source_, cookie] { source->remove_marker(cookie); },
                                [] {});
         auto weak = weak_from_this();
         executor_.start_timer(kRenamePairingAllowance, [weak, cookie] {
           auto self = weak.lock();
           if (!self) return;
-          for (auto& pending : self->settle_waiters_) {
-            if (pending.cookie == cookie) pending.cookie_delivered = true;
-          }
-          self->take_settle_threshold(cookie);
+          self->settle_barrier_.cookie_delivered(cookie, self->next_seq_);
+          self->check_settled();
         });
       }
       continue;
@@ -730,43 +721,16 @@ void MirrorRule::keep_old_path(Dirty& pending, const std::optional<std::string>&
   }
 }
 
-void MirrorRule::stand_error(std::string_view path, FailureKind kind,
-                             const core::StoreError& error) {
-  StandingError& standing = standing_errors_[std::string(path)];
-  standing.kind = kind;
-  standing.message = error.message();
-}
-
 void MirrorRule::clear_standing_error(const std::string& path, bool live, bool is_directory) {
-  auto found = standing_errors_.find(path);
-  if (found == standing_errors_.end()) return;
-  if (found->second.kind == FailureKind::action) {
-    standing_errors_.erase(found);
-    return;
-  }
-  // An unreadable directory: only a live change (its mode, its owner) says it may be
-  // readable now; a walk's own look at the directory entry says nothing about that.
-  if (!live) return;
-  standing_errors_.erase(found);
-  if (is_directory && filter_.should_descend(path)) {
+  if (standing_errors_.clear(path, live) == StandingErrors::Cleared::unreadable_directory &&
+      is_directory && filter_.should_descend(path)) {
     start_rescan(path, next_seq(), Origin::running_scan);
-  }
-}
-
-void MirrorRule::clear_standing_errors_within(const std::string& subtree) {
-  for (auto it = standing_errors_.lower_bound(subtree); it != standing_errors_.end();) {
-    if (!is_within(it->first, subtree)) {
-      if (!subtree.empty() && it->first > subtree + '/') break;
-      ++it;
-      continue;
-    }
-    it = standing_errors_.erase(it);
   }
 }
 
 void MirrorRule::note_error(const core::StoreError& error, std::string_view path,
                             std::string_view event) {
-  stand_error(path, FailureKind::action, error);
+  standing_errors_.stand(path, StandingErrors::Kind::action, error.message());
   counters_.errors++;
   last_error_ = error.message();
   log_.emit(Event(EventLevel::error, "error")
@@ -788,10 +752,8 @@ void MirrorRule::pause(PauseCause cause, std::string reason, std::string event) 
   last_error_ = reason;
   if (reconciler_) reconciler_->cancel();
   log_.emit(Event(EventLevel::error, event).rule(settings_.name).message(reason));
-  for (auto& waiter : settle_waiters_) {
-    waiter.done(SettleOutcome{false, "rule '" + settings_.name + "' is paused: " + reason});
-  }
-  settle_waiters_.clear();
+  settle_barrier_.answer_all(
+      SettleOutcome{false, "rule '" + settings_.name + "' is paused: " + reason});
   maybe_finished();
 }
 
@@ -930,24 +892,18 @@ void MirrorRule::settle(std::function<void(SettleOutcome)> done) {
     done(SettleOutcome{false, "rule '" + settings_.name + "' is not watching"});
     return;
   }
-  SettleWaiter waiter;
-  waiter.cookie = std::string(settle_cookie_prefix) + std::to_string(::getpid()) + "." +
-                  std::to_string(++cookie_counter_);
-  waiter.done = std::move(done);
-  waiter.errors_before = counters_.errors;
-  settle_waiters_.push_back(std::move(waiter));
+  const std::string cookie = std::string(settle_cookie_prefix) + std::to_string(::getpid()) + "." +
+                             std::to_string(++cookie_counter_);
+  settle_barrier_.add(cookie, counters_.errors, std::move(done));
   auto failed = std::make_shared<std::optional<core::StoreError>>();
   auto weak = weak_from_this();
-  const std::string cookie = settle_waiters_.back().cookie;
   // Polled subtrees (over the inotify watch limit, or a poll watcher) report a change only
   // at their next walk: the barrier waits for a walk begun after this call, too.
   watcher_->sync([weak, cookie] {
     auto self = weak.lock();
     if (!self) return;
-    for (auto& pending : self->settle_waiters_) {
-      if (pending.cookie == cookie) pending.watcher_synced = true;
-    }
-    self->take_settle_threshold(cookie);
+    self->settle_barrier_.watcher_synced(cookie, self->next_seq_);
+    self->check_settled();
   });
   executor_.run_blocking(
       [source = source_, failed, cookie] {
@@ -956,24 +912,10 @@ void MirrorRule::settle(std::function<void(SettleOutcome)> done) {
       [weak, failed, cookie] {
         auto self = weak.lock();
         if (!self || !*failed) return;
-        auto it = std::find_if(self->settle_waiters_.begin(), self->settle_waiters_.end(),
-                               [&](const SettleWaiter& w) { return w.cookie == cookie; });
-        if (it == self->settle_waiters_.end()) return;
-        auto done = std::move(it->done);
-        self->settle_waiters_.erase(it);
-        done(SettleOutcome{false, "cannot create the settle cookie in " + self->settings_.source +
-                                      ": " + (*failed)->message()});
+        self->settle_barrier_.answer(
+            cookie, SettleOutcome{false, "cannot create the settle cookie in " +
+                                             self->settings_.source + ": " + (*failed)->message()});
       });
-}
-
-void MirrorRule::take_settle_threshold(const std::string& cookie) {
-  for (auto& pending : settle_waiters_) {
-    if (pending.cookie == cookie && pending.cookie_delivered && pending.watcher_synced &&
-        !pending.threshold) {
-      pending.threshold = next_seq_;
-    }
-  }
-  check_settled();
 }
 
 void MirrorRule::schedule_progress() {
@@ -1024,31 +966,27 @@ void MirrorRule::check_initial_sync_end() {
 
 void MirrorRule::check_settled() {
   check_initial_sync_end();
-  if (settle_waiters_.empty()) return;
+  if (settle_barrier_.empty()) return;
   const Seq oldest = outstanding_.empty() ? std::numeric_limits<Seq>::max() : *outstanding_.begin();
-  for (auto it = settle_waiters_.begin(); it != settle_waiters_.end();) {
-    if (it->threshold && oldest >= *it->threshold) {
-      SettleOutcome outcome;
-      const std::uint64_t errors = counters_.errors - it->errors_before;
-      if (errors > 0) {
-        outcome.ok = false;
-        outcome.problem = "rule '" + settings_.name + "': " + std::to_string(errors) +
-                          " action(s) failed; last error: " + last_error_;
-      } else if (!standing_errors_.empty()) {
-        // Earlier failures that still stand: the target is not the source there.
-        const auto& [path, standing] = *standing_errors_.begin();
-        outcome.ok = false;
-        outcome.problem = "rule '" + settings_.name +
-                          "': " + std::to_string(standing_errors_.size()) +
-                          " path(s) still cannot be mirrored; '" + path + "': " + standing.message;
-      }
-      auto done = std::move(it->done);
-      it = settle_waiters_.erase(it);
-      done(std::move(outcome));
-    } else {
-      ++it;
-    }
+  settle_barrier_.answer_reached(
+      oldest, [this](std::uint64_t errors_before) { return judge_settle(errors_before); });
+}
+
+SettleOutcome MirrorRule::judge_settle(std::uint64_t errors_before) const {
+  SettleOutcome outcome;
+  const std::uint64_t errors = counters_.errors - errors_before;
+  if (errors > 0) {
+    outcome.ok = false;
+    outcome.problem = "rule '" + settings_.name + "': " + std::to_string(errors) +
+                      " action(s) failed; last error: " + last_error_;
+  } else if (!standing_errors_.empty()) {
+    // Earlier failures that still stand: the target is not the source there.
+    outcome.ok = false;
+    outcome.problem = "rule '" + settings_.name + "': " + std::to_string(standing_errors_.size()) +
+                      " path(s) still cannot be mirrored; '" + standing_errors_.first_path() +
+                      "': " + standing_errors_.first_message();
   }
+  return outcome;
 }
 
 RuleStatus MirrorRule::status() const {

@@ -31,8 +31,6 @@ struct MirrorRule::Examination {
 
 namespace {
 
-/// The sliding window of the live mass-delete guard (live_removal_allowed).
-constexpr std::chrono::seconds kLiveDeleteWindow{60};
 /// How long a new arrival waits for the watcher to report its unpaired renames: longer
 /// than its rename timeout (20 ms), so the removal that may be this entry's other half
 /// has been seen.
@@ -659,36 +657,26 @@ void MirrorRule::complete_examination(std::shared_ptr<Examination> work) {
 
 bool MirrorRule::live_removal_allowed(const std::string& path, bool tree) {
   if (state_ == RuleState::paused) return false;  // a pause stops removals already planned
-  if (settings_.max_delete_percent >= 100) return true;
-  const auto now = executor_.now();
-  while (!recent_deletes_.empty() && now - recent_deletes_.front().first > kLiveDeleteWindow) {
-    recent_deleted_ -= recent_deletes_.front().second;
-    recent_deletes_.pop_front();
-  }
+  if (!live_delete_guard_.active()) return true;
   const std::uint64_t entries = 1 + (tree ? index_.count_within(path) : 0);
   // The index holds what is mirrored now; this window's deletions are already gone from it.
-  const std::uint64_t before = std::max<std::uint64_t>(1, index_.size() + recent_deleted_);
-  const double percent =
-      100.0 * static_cast<double>(recent_deleted_ + entries) / static_cast<double>(before);
-  if (percent > static_cast<double>(settings_.max_delete_percent)) {
-    char share[16];
-    std::snprintf(share, sizeof share, "%.0f%%", percent);
-    pause(PauseCause::mass_delete_guard,
-          "mass-delete guard: live removals would delete " +
-              std::to_string(recent_deleted_ + entries) + " of about " + std::to_string(before) +
-              " entries on the target within " +
-              std::to_string(
-                  std::chrono::duration_cast<std::chrono::seconds>(kLiveDeleteWindow).count()) +
-              " s (" + share + "), more than max_delete_percent=" +
-              std::to_string(settings_.max_delete_percent) + "; '" + path +
-              "' and later removals were not mirrored. Check the source, then raise "
-              "max_delete_percent or restart the rule to proceed",
-          "paused");
-    return false;
-  }
-  recent_deletes_.emplace_back(now, entries);
-  recent_deleted_ += entries;
-  return true;
+  const LiveDeleteGuard::Verdict verdict =
+      live_delete_guard_.admit(executor_.now(), entries, index_.size());
+  if (verdict.allowed) return true;
+  char share[16];
+  std::snprintf(share, sizeof share, "%.0f%%", verdict.percent);
+  pause(PauseCause::mass_delete_guard,
+        "mass-delete guard: live removals would delete " + std::to_string(verdict.would_delete) +
+            " of about " + std::to_string(verdict.of_about) + " entries on the target within " +
+            std::to_string(
+                std::chrono::duration_cast<std::chrono::seconds>(live_delete_guard_.window())
+                    .count()) +
+            " s (" + share + "), more than max_delete_percent=" +
+            std::to_string(settings_.max_delete_percent) + "; '" + path +
+            "' and later removals were not mirrored. Check the source, then raise "
+            "max_delete_percent or restart the rule to proceed",
+        "paused");
+  return false;
 }
 
 MirrorPolicy MirrorRule::policy_for(const Examination& work) const {

@@ -2,18 +2,13 @@
 // appear, resumed rules), one walk at a time per rule, with the mass-delete guard.
 
 #include "tetherd/engine/mirror_rule.hpp"
+#include "tetherd/engine/relative_path.hpp"
 
 namespace tetherd::daemon {
 
 namespace {
 
 constexpr std::size_t kPauseWalkAt = 4096;  // dirty entries: back-pressure on the walk
-
-bool is_within(std::string_view path, std::string_view ancestor) noexcept {
-  if (ancestor.empty()) return true;
-  return path.starts_with(ancestor) &&
-         (path.size() == ancestor.size() || path[ancestor.size()] == '/');
-}
 
 }  // namespace
 
@@ -196,7 +191,7 @@ void MirrorRule::rescan_finished(Seq seq, Origin origin, core::Result<ReconcileS
     }
     note_error(error, subtree, "rescan");
     if (error.side == core::ErrorSide::source) {
-      stand_error(subtree, FailureKind::unreadable_directory, error);
+      standing_errors_.stand(subtree, StandingErrors::Kind::unreadable_directory, error.message());
     }
     release();
     if (origin == Origin::startup_scan && subtree.empty()) {
@@ -216,11 +211,11 @@ void MirrorRule::rescan_finished(Seq seq, Origin origin, core::Result<ReconcileS
   ReconcileSummary& summary = *outcome;
   // What failed inside the walked subtree before is looked at again by this walk: it
   // stands only if it failed again (below, or when its difference is examined).
-  if (!standing_errors_.empty()) clear_standing_errors_within(subtree);
+  if (!standing_errors_.empty()) standing_errors_.clear_within(subtree);
   for (auto& [dir, error] : summary.unreadable) {
     counters_.errors++;
     last_error_ = error.message();
-    stand_error(dir, FailureKind::unreadable_directory, error);
+    standing_errors_.stand(dir, StandingErrors::Kind::unreadable_directory, error.message());
     log_.emit(Event(EventLevel::error, "error")
                   .rule(settings_.name)
                   .path(dir)

@@ -33,12 +33,15 @@
 #include "tetherd/core/store.hpp"
 #include "tetherd/engine/busy_paths.hpp"
 #include "tetherd/engine/event.hpp"
+#include "tetherd/engine/live_delete_guard.hpp"
 #include "tetherd/engine/mirror_index.hpp"
 #include "tetherd/engine/planner.hpp"
 #include "tetherd/engine/reconciler.hpp"
 #include "tetherd/engine/removed_identities.hpp"
+#include "tetherd/engine/settle_barrier.hpp"
 #include "tetherd/engine/source_hint_fences.hpp"
 #include "tetherd/engine/source_tree.hpp"
+#include "tetherd/engine/standing_errors.hpp"
 #include "tetherd/watchers/watcher.hpp"
 
 namespace tetherd::daemon {
@@ -110,12 +113,6 @@ struct RuleStatus {
   std::string paused_reason;
   /// Paths whose last attempt failed and that have not been mirrored since.
   std::size_t failing_paths = 0;
-};
-
-/// The outcome of a settle barrier for one rule: ok, or why not.
-struct SettleOutcome {
-  bool ok = true;
-  std::string problem;
 };
 
 class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
@@ -266,20 +263,12 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   bool is_hidden(std::string_view path) const noexcept;
   void note_error(const core::StoreError& error, std::string_view path, std::string_view event);
 
-  /// Paths that could not be mirrored and have not been since (the last error of each):
-  /// settle and status report them until a later look succeeds. An unreadable source
-  /// directory is walked again at its next change.
-  enum class FailureKind { action, unreadable_directory };
-  struct StandingError {
-    FailureKind kind = FailureKind::action;
-    std::string message;
-  };
-  std::map<std::string, StandingError> standing_errors_;
-  void stand_error(std::string_view path, FailureKind kind, const core::StoreError& error);
+  /// Paths that could not be mirrored and have not been since: settle and status report
+  /// them until a later look succeeds.
+  StandingErrors standing_errors_;
   /// A look at `path` succeeded: its error stands no more (an unreadable directory's
   /// subtree is walked again).
   void clear_standing_error(const std::string& path, bool live, bool is_directory);
-  void clear_standing_errors_within(const std::string& subtree);
   void maybe_finished();
 
   uv_loop_t* loop_;
@@ -369,29 +358,17 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   /// before one of them, at or below its path, is no longer taken as a hint.
   SourceHintFences source_fences_;
 
-  /// The mass-delete guard for live removals: the entries deleted over a sliding window
-  /// (kLiveDeleteWindow) may not exceed max_delete_percent of the target as it was before
-  /// them. The removal that would cross the limit pauses the rule instead (false), so at
-  /// most that share is deleted before a person looks. Scan batches are guarded as a whole
-  /// in rescan_finished.
+  /// The mass-delete guard for live removals (LiveDeleteGuard): false when the removal of
+  /// `path` (and of everything mirrored within it, for a tree) would cross it; the rule is
+  /// paused then. Scan batches are guarded as a whole in rescan_finished.
   bool live_removal_allowed(const std::string& path, bool tree);
-  std::deque<std::pair<Clock::time_point, std::uint64_t>> recent_deletes_;
-  std::uint64_t recent_deleted_ = 0;
+  LiveDeleteGuard live_delete_guard_;
   void rename_subtree(const std::string& from, const std::string& to);
 
-  struct SettleWaiter {
-    std::string cookie;  ///< file name in the source root
-    bool cookie_seen = false;
-    bool cookie_delivered = false;  ///< and a rename pairing time has passed since
-    bool watcher_synced = false;    ///< polled subtrees walked since the call (Watcher::sync)
-    std::optional<Seq> threshold;   ///< set once both are true
-    std::function<void(SettleOutcome)> done;
-    std::uint64_t errors_before = 0;
-  };
-  std::vector<SettleWaiter> settle_waiters_;
-  /// Sets the waiter's threshold once its cookie and the watcher's sync are both through.
-  void take_settle_threshold(const std::string& cookie);
+  SettleBarrier settle_barrier_;
   std::uint64_t cookie_counter_ = 0;
+  /// A settle call's outcome: failed actions since the call, or errors still standing.
+  SettleOutcome judge_settle(std::uint64_t errors_before) const;
 
   std::optional<core::Executor::TimerId> root_check_timer_;
   std::function<void()> stop_callback_;
