@@ -306,6 +306,15 @@ class MemoryStoreImpl final : public MemoryStore {
     }
   };
 
+  /// An mtime as the store keeps it: cut to its declared precision (a memory store that
+  /// plays one with whole seconds, as SFTP v3 keeps them).
+  TimePoint kept_mtime(TimePoint mtime) const {
+    const auto precision = capabilities().mtime_precision;
+    if (!precision || *precision <= std::chrono::nanoseconds(1)) return mtime;
+    const auto since_epoch = mtime.time_since_epoch();
+    return TimePoint(since_epoch - since_epoch % *precision);
+  }
+
   Result<EntryInfo> commit(WriteJob& job) {
     // Checked again: the tree may have changed while the data streamed in.
     if (auto destination = check_destination(job.key, job.options.overwrite); !destination) {
@@ -314,7 +323,7 @@ class MemoryStoreImpl final : public MemoryStore {
     create_parents(job.key);
     Node node{EntryType::File,
               std::make_shared<const Bytes>(std::move(job.buffer)),
-              job.options.mtime.value_or(now()),
+              kept_mtime(job.options.mtime.value_or(now())),
               job.options.mode.value_or(0644) & 07777,
               {}};
     nodes_[job.key] = std::move(node);
@@ -444,7 +453,7 @@ class MemoryStoreImpl final : public MemoryStore {
       if (attrs.mode && (*node)->type == EntryType::Symlink) {
         return error(Errc::PermissionDenied, "symbolic links have no mode of their own");
       }
-      if (attrs.mtime) (*node)->mtime = *attrs.mtime;
+      if (attrs.mtime) (*node)->mtime = kept_mtime(*attrs.mtime);
       if (attrs.mode) (*node)->mode = *attrs.mode & 07777;
       return success();
     });

@@ -168,6 +168,29 @@ TEST_CASE("symlinks are recreated when their target text differs, skipped on req
   CHECK_FALSE(refused.refused.empty());
 }
 
+TEST_CASE("what the target holds where the source has an entry it cannot mirror is stale") {
+  // A directory mirrored before, where the source now has a symlink the store cannot hold
+  // (or skips, or a special file): the target keeps nothing there, as for an absent entry.
+  MirrorPolicy no_links = full_policy();
+  no_links.target_has_symlinks = false;
+  const auto link = plan_path(source_of(EntryType::Symlink, "x"), target_of(EntryType::Directory),
+                              no_links, true);
+  CHECK(link.actions == Actions{ActionKind::RemoveTree});
+  CHECK(link.unmirrorable);
+  CHECK_FALSE(link.refused.empty());
+  MirrorPolicy skip = full_policy();
+  skip.symlinks = SymlinkMode::Skip;
+  CHECK(plan_path(source_of(EntryType::Symlink, "x"), target_of(EntryType::File), skip, true)
+            .actions == Actions{ActionKind::Remove});
+  CHECK(plan_path(source_of(EntryType::Other), target_of(EntryType::File), full_policy(), true)
+            .actions == Actions{ActionKind::Remove});
+  // Deletes off: it stays.
+  const auto kept = plan_path(source_of(EntryType::Symlink, "x"), target_of(EntryType::Directory),
+                              no_links, false);
+  CHECK(kept.actions.empty());
+  CHECK(kept.unmirrorable);
+}
+
 TEST_CASE("special files are never mirrored") {
   const auto plan = plan_path(source_of(EntryType::Other), std::nullopt, full_policy(), true);
   CHECK(plan.actions.empty());

@@ -185,3 +185,29 @@ TEST_CASE(
   CHECK(atomic->error().detail.find("ATOMIC_WRITE") != std::string::npos);
   CHECK(plain->ok());
 }
+
+namespace {
+
+/// A memory store that plays a target keeping whole seconds (as SFTP v3 does).
+struct WholeSecondMemoryFixture {
+  explicit WholeSecondMemoryFixture(core::Executor& executor) {
+    core::CapabilitySet capabilities = stores::full_memory_capabilities();
+    capabilities.mtime_precision = std::chrono::seconds(1);
+    store = stores::open_memory_store(executor, {"seconds", capabilities});
+  }
+  core::StorePtr store;
+};
+
+}  // namespace
+
+TEST_CASE("memory: a declared mtime precision is kept: mtimes are cut to it") {
+  Harness<WholeSecondMemoryFixture> h;
+  const core::TimePoint exact{std::chrono::nanoseconds(1'700'000'123'456'789'012)};
+  const core::TimePoint whole{std::chrono::seconds(1'700'000'123)};
+  core::WriteOptions options;
+  options.mtime = exact;
+  REQUIRE(h.write("a", "1", options).ok());
+  CHECK(h.stat("a")->mtime == whole);
+  REQUIRE(h.set_attrs("a", {exact + std::chrono::seconds(1), std::nullopt}).ok());
+  CHECK(h.stat("a")->mtime == whole + std::chrono::seconds(1));
+}

@@ -79,7 +79,7 @@ MirrorRule::MirrorRule(uv_loop_t* loop, core::Executor& executor, EventSink& log
       executor_(executor),
       log_(log),
       settings_(std::move(settings)),
-      filter_(settings_.include, settings_.exclude),
+      filter_(std::make_shared<const core::PathFilter>(settings_.include, settings_.exclude)),
       policy_(make_policy(settings_)),
       stat_trips_(std::make_shared<core::SharedTrips<StatScratch>>(executor_, kStatsPerTrip,
                                                                    kMinStatTrips)),
@@ -220,12 +220,11 @@ core::Result<void> MirrorRule::begin(Origin scan_origin) {
     watchers::WatcherOptions options;
     options.root = settings_.source;
     auto weak = weak_from_this();
-    // A copy: the poll watcher calls it on the thread pool, where a walk may outlive the
+    // Shared: the poll watcher calls it on the thread pool, where a walk may outlive the
     // rule (a reload that removes it mid-walk).
-    options.watch_directory =
-        [filter = std::make_shared<const core::PathFilter>(filter_)](std::string_view dir) {
-          return dir.empty() || filter->should_descend(dir);
-        };
+    options.watch_directory = [filter = filter_](std::string_view dir) {
+      return dir.empty() || filter->should_descend(dir);
+    };
     options.on_changes = [weak](std::vector<core::Change>&& batch) {
       if (auto self = weak.lock()) self->handle_changes(std::move(batch));
     };
@@ -359,9 +358,9 @@ void MirrorRule::handle_changes(std::vector<core::Change>&& batch) {
     }
     if (change.kind == ChangeKind::moved) {
       if (is_hidden(change.path) || is_hidden(change.to_path)) continue;
-      const bool from_included = filter_.includes(change.path, change.is_dir);
-      const bool to_wanted = filter_.includes(change.to_path, change.is_dir) ||
-                             (change.is_dir && filter_.should_descend(change.to_path));
+      const bool from_included = filter_->includes(change.path, change.is_dir);
+      const bool to_wanted = filter_->includes(change.to_path, change.is_dir) ||
+                             (change.is_dir && filter_->should_descend(change.to_path));
       // The directory itself first: its move on the target must come before the pending
       // work inside it, which is queued behind it and then finds its old copies moved along.
       if (to_wanted) {
@@ -399,8 +398,8 @@ void MirrorRule::handle_changes(std::vector<core::Change>&& batch) {
       }
       continue;
     }
-    const bool wanted = filter_.includes(change.path, change.is_dir) ||
-                        (change.is_dir && filter_.should_descend(change.path));
+    const bool wanted = filter_->includes(change.path, change.is_dir) ||
+                        (change.is_dir && filter_->should_descend(change.path));
     if (!wanted) continue;
     // A removal waits a little longer than other changes: `rm -rf ROOT` removes the
     // children first and the root last, and the root's removal (root_gone: pause, delete
@@ -723,7 +722,7 @@ void MirrorRule::keep_old_path(Dirty& pending, const std::optional<std::string>&
 
 void MirrorRule::clear_standing_error(const std::string& path, bool live, bool is_directory) {
   if (standing_errors_.clear(path, live) == StandingErrors::Cleared::unreadable_directory &&
-      is_directory && filter_.should_descend(path)) {
+      is_directory && filter_->should_descend(path)) {
     start_rescan(path, next_seq(), Origin::running_scan);
   }
 }

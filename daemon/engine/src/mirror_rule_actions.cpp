@@ -166,7 +166,7 @@ void MirrorRule::examine_with_target(std::shared_ptr<Examination> work) {
         self->complete_examination(work);
         return;
       }
-    } else if (!self->filter_.includes(work->path, is_dir)) {
+    } else if (!self->filter_->includes(work->path, is_dir)) {
       self->complete_examination(work);
       return;
     }
@@ -345,8 +345,7 @@ void MirrorRule::run_actions(std::shared_ptr<Examination> work) {
                   .path(work->path)
                   .message(work->plan.refused));
   }
-  if (work->plan.actions.empty() && work->source && work->target &&
-      work->source->type != EntryType::Other) {
+  if (work->plan.actions.empty() && work->source && work->target && !work->plan.unmirrorable) {
     remember(*work->source, *work->target);
   }
   work->next_action = 0;
@@ -645,7 +644,7 @@ void MirrorRule::complete_examination(std::shared_ptr<Examination> work) {
   }
   const bool is_directory = work->source && work->source->type == EntryType::Directory;
   if (is_directory && (work->entry.created_directory || work->moved) &&
-      filter_.should_descend(work->path)) {
+      filter_->should_descend(work->path)) {
     // A directory that appeared (created, moved in, or moved here): its contents may not
     // have produced events of their own; walk it.
     start_rescan(work->path, seq, Origin::running_scan);

@@ -128,6 +128,16 @@ void MirrorRule::maybe_start_queued_rescan() {
                          [](Dirty& entry) { entry.content_changed = true; });
         return;
       }
+      // The walk compared mtimes at the target's precision (whole seconds over SFTP): a
+      // source whose exact mtime moved since its copy may hold an edit made within that
+      // second. The examination compares exactly (policy_for); recording the source as
+      // mirrored here would hide the edit from it.
+      const auto precision = self->policy_.mtime_precision;
+      if (known && known->mtime_ns != source.mtime_ns && precision &&
+          *precision > std::chrono::nanoseconds(1)) {
+        self->mark_dirty(source.path, seq, origin, self->executor_.now(), [](Dirty&) {});
+        return;
+      }
     }
     self->remember(source, target);
   };

@@ -103,15 +103,21 @@ Plan plan_path(const std::optional<SourceEntry>& source, const std::optional<Tar
   }
 
   EntryType wanted = source->type;
-  if (wanted == EntryType::Other) {
-    plan.refused = "not a regular file, directory or symlink: not mirrored";
+  // An entry that is not mirrored: the target keeps nothing at its path (whatever is there
+  // came from an entry the source no longer has), as for an absent one.
+  const auto unmirrorable = [&](std::string why) {
+    plan.unmirrorable = true;
+    plan.refused = std::move(why);
+    if (target && deletes_allowed) clear_target(*target, plan.actions);
     return plan;
+  };
+  if (wanted == EntryType::Other) {
+    return unmirrorable("not a regular file, directory or symlink: not mirrored");
   }
   if (wanted == EntryType::Symlink) {
-    if (policy.symlinks == config::SymlinkMode::Skip) return plan;
+    if (policy.symlinks == config::SymlinkMode::Skip) return unmirrorable("");
     if (!policy.target_has_symlinks) {
-      plan.refused = "symlink not mirrored: the target store cannot hold symlinks";
-      return plan;
+      return unmirrorable("symlink not mirrored: the target store cannot hold symlinks");
     }
   }
 

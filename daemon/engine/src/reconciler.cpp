@@ -23,13 +23,13 @@ using core::Errc;
 using core::StoreKey;
 
 Reconciler::Reconciler(core::Executor& executor, std::shared_ptr<const SourceTree> source,
-                       core::StorePtr target, const core::PathFilter& filter, MirrorPolicy policy,
-                       std::string subtree, ReconcilerCallbacks callbacks,
+                       core::StorePtr target, std::shared_ptr<const core::PathFilter> filter,
+                       MirrorPolicy policy, std::string subtree, ReconcilerCallbacks callbacks,
                        std::optional<TargetListingCaches> caches)
     : executor_(executor),
       source_(std::move(source)),
       target_(std::move(target)),
-      filter_(filter),
+      filter_(std::move(filter)),
       policy_(policy),
       subtree_(std::move(subtree)),
       callbacks_(std::move(callbacks)),
@@ -128,7 +128,7 @@ void Reconciler::finish(core::Result<ReconcileSummary> outcome) {
 
 bool Reconciler::included(const std::string& path, bool is_dir) const {
   // Settle cookies never take part, on either side.
-  return !is_settle_cookie(path) && filter_.includes(path, is_dir);
+  return !is_settle_cookie(path) && filter_->includes(path, is_dir);
 }
 
 void Reconciler::fetch_source() {
@@ -257,7 +257,7 @@ void Reconciler::read_ahead() {
          listings_.size() + batch.size() < kMaxListings &&
          frame.prefetch_next < frame.entries.size()) {
     const SourceEntry& entry = frame.entries[frame.prefetch_next++];
-    if (entry.type == EntryType::Directory && filter_.should_descend(entry.path) &&
+    if (entry.type == EntryType::Directory && filter_->should_descend(entry.path) &&
         !listings_.contains(entry.path)) {
       batch.push_back(entry.path);
       if (batch.size() == kListingsPerJob) send(std::exchange(batch, {}));
@@ -303,7 +303,7 @@ void Reconciler::on_target_batch(core::Result<std::vector<core::EntryInfo>> batc
 }
 
 void Reconciler::descend_after(const SourceEntry& source) {
-  if (source.type == EntryType::Directory && filter_.should_descend(source.path)) {
+  if (source.type == EntryType::Directory && filter_->should_descend(source.path)) {
     pending_descend_ = source;
   }
 }
@@ -393,7 +393,7 @@ void Reconciler::step() {
       SourceEntry source = std::move(*source_head_);
       source_head_.reset();
       if (included(source.path, source.type == EntryType::Directory) ||
-          (source.type == EntryType::Directory && filter_.should_descend(source.path))) {
+          (source.type == EntryType::Directory && filter_->should_descend(source.path))) {
         if (included(source.path, source.type == EntryType::Directory)) {
           handle_source_only(source, *source_head_key_);
         } else {
@@ -414,7 +414,7 @@ void Reconciler::step() {
     source_head_.reset();
     const bool is_dir = source.type == EntryType::Directory;
     if (!included(source.path, is_dir)) {
-      if (is_dir && filter_.should_descend(source.path)) {
+      if (is_dir && filter_->should_descend(source.path)) {
         descend_after(source);  // not mirrored itself, but may contain included entries
       } else if (target.type == EntryType::Directory) {
         skip_target_subtree(target.key);

@@ -19,7 +19,9 @@ namespace tetherd::stores {
 
 struct MemoryStoreOptions {
   std::string name = "memory";
-  /// nullopt: everything the memory store implements (full_memory_capabilities()).
+  /// nullopt: everything the memory store implements (full_memory_capabilities()). An
+  /// mtime_precision coarser than 1 ns is kept: mtimes are cut to it (as SFTP's whole
+  /// seconds), so that the engine's tests can play such a target.
   std::optional<core::CapabilitySet> capabilities;
 };
 

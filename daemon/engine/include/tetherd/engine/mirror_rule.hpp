@@ -275,7 +275,8 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   core::Executor& executor_;
   EventSink& log_;
   RuleSettings settings_;
-  core::PathFilter filter_;
+  /// Shared with the watcher and the walks: their jobs in flight may outlive the rule.
+  std::shared_ptr<const core::PathFilter> filter_;
   MirrorPolicy policy_;
   std::shared_ptr<SourceTree> source_;
   /// Source stats of the paths examined in one loop turn share worker trips (a burst of

@@ -52,9 +52,13 @@ std::string_view to_string(ActionKind kind) noexcept;
 struct Plan {
   /// Actions for this path, to run in order (e.g. RemoveTree then Write on a type change).
   std::vector<ActionKind> actions;
-  /// Why nothing is done although source and target differ (a skipped symlink, a special
+  /// Why the source's entry is not mirrored (a symlink the store cannot hold, a special
   /// file, a type change refused because deletes are off); empty otherwise.
   std::string refused;
+  /// The source's entry has no counterpart on the target (a special file, a symlink that is
+  /// skipped or that the store cannot hold): what the target holds there is stale, and
+  /// the actions (when deletes are allowed) only remove it.
+  bool unmirrorable = false;
   bool deletes() const noexcept;
 };
 

@@ -74,8 +74,8 @@ class Reconciler : public std::enable_shared_from_this<Reconciler> {
   /// `subtree`: relative path of the directory to reconcile ("" = the whole rule).
   /// `hidden`: names at the source root that are never mirrored (settle cookies).
   Reconciler(core::Executor& executor, std::shared_ptr<const SourceTree> source,
-             core::StorePtr target, const core::PathFilter& filter, MirrorPolicy policy,
-             std::string subtree, ReconcilerCallbacks callbacks,
+             core::StorePtr target, std::shared_ptr<const core::PathFilter> filter,
+             MirrorPolicy policy, std::string subtree, ReconcilerCallbacks callbacks,
              std::optional<TargetListingCaches> caches = std::nullopt);
 
   void start();
@@ -132,7 +132,7 @@ class Reconciler : public std::enable_shared_from_this<Reconciler> {
   core::Executor& executor_;
   std::shared_ptr<const SourceTree> source_;
   core::StorePtr target_;
-  const core::PathFilter& filter_;
+  std::shared_ptr<const core::PathFilter> filter_;  // shared: jobs in flight may outlive the rule
   MirrorPolicy policy_;
   std::string subtree_;
   ReconcilerCallbacks callbacks_;
