@@ -69,13 +69,13 @@ void EventLog::emit(const Event& event) {
   if (stderr_ && options_.stderr_format == EventLogOptions::StderrFormat::human) {
     stderr_->info(event.to_human());
   }
-  report_file_trouble();  // a write above may have ended a failure
+  report_sink_trouble();  // a write above may have ended a failure
 }
 
 void EventLog::flush() {
   if (file_) file_->flush();
   if (stderr_) stderr_->flush();
-  report_file_trouble();
+  report_sink_trouble();
 }
 
 void EventLog::reopen() {
@@ -92,10 +92,25 @@ void EventLog::reopen() {
   emit(Event(EventLevel::info, "event_log").result("reopened").text("file", options_.file));
 }
 
-void EventLog::report_file_trouble() {
-  if (!file_sink_ || reporting_) return;
-  reporting_ = true;  // the events below are written through the same sink
+void EventLog::report_sink_trouble() {
+  if ((!file_sink_ && !stderr_sink_) || reporting_) return;
+  reporting_ = true;  // the events below are written through the same sinks
   bool reported = false;
+  if (stderr_sink_) {
+    if (const std::uint64_t dropped = stderr_sink_->take_dropped(); dropped > 0) {
+      emit(Event(EventLevel::warn, "event_log")
+               .result("dropped")
+               .text("file", "stderr")
+               .number("events", static_cast<std::int64_t>(dropped))
+               .message("events were dropped from stderr: its reader did not keep up"));
+      reported = true;
+    }
+  }
+  if (!file_sink_) {
+    if (reported && stderr_) stderr_->flush();
+    reporting_ = false;
+    return;
+  }
   if (file_sink_->take_recreated()) {
     emit(Event(EventLevel::warn, "event_log")
              .result("recreated")

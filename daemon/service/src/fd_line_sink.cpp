@@ -63,6 +63,7 @@ std::optional<std::string> FdLineSink::reopen() {
 }
 
 std::uint64_t FdLineSink::take_dropped() {
+  if (background_) return background_->take_dropped();
   return std::exchange(dropped_, 0);
 }
 
@@ -112,6 +113,11 @@ void FdLineSink::drop_unwritten(std::size_t written) {
 
 void FdLineSink::write_pending() {
   if (pending_.empty()) return;
+  if (background_) {
+    background_->submit(pending_);
+    pending_.clear();
+    return;
+  }
   if (owned_) recreate_if_removed();
   std::size_t written = 0;
   while (written < pending_.size()) {
@@ -121,7 +127,7 @@ void FdLineSink::write_pending() {
     } else if (count < 0 && errno == EINTR) {
       continue;
     } else if (count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      pollfd ready{fd_, POLLOUT, 0};  // a non-blocking stderr: wait until it drains
+      pollfd ready{fd_, POLLOUT, 0};  // a descriptor set non-blocking: wait until it drains
       if (::poll(&ready, 1, -1) < 0 && errno != EINTR) break;
     } else {
       const int error_number = count < 0 ? errno : ENOSPC;

@@ -13,14 +13,21 @@
 // handed to the EventLog (take_dropped), which reports it. A log file that is removed is
 // noticed (at most once a second, when there is something to write) and created again;
 // reopen() opens the path anew (SIGHUP, after logrotate renamed the file).
+//
+// A descriptor the sink does not own (stderr) is written by a BackgroundFdWriter: a
+// reader who stops reading must not stop the loop; what cannot wait is dropped, counted,
+// and reported through take_dropped() as for a file.
 
 #include <spdlog/details/null_mutex.h>
 #include <spdlog/sinks/base_sink.h>
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+
+#include "background_fd_writer.hpp"
 
 namespace tetherd::daemon {
 
@@ -30,8 +37,9 @@ class FdLineSink final : public spdlog::sinks::base_sink<spdlog::details::null_m
   /// A symbolic link there is not followed. Throws std::runtime_error with the reason when
   /// it cannot be opened.
   static std::shared_ptr<FdLineSink> open_file(const std::string& file);
-  /// Writes to a descriptor owned by someone else (stderr).
-  explicit FdLineSink(int fd) : fd_(fd), owned_(false) {}
+  /// Writes to a descriptor owned by someone else (stderr), from a thread of its own.
+  explicit FdLineSink(int fd)
+      : fd_(fd), owned_(false), background_(std::make_unique<BackgroundFdWriter>(fd)) {}
   ~FdLineSink() override;
   FdLineSink(const FdLineSink&) = delete;
   FdLineSink& operator=(const FdLineSink&) = delete;
@@ -82,6 +90,7 @@ class FdLineSink final : public spdlog::sinks::base_sink<spdlog::details::null_m
   std::uint64_t dropped_ = 0;   // lines lost in a failure that has ended, not yet taken
   bool recreated_ = false;
   std::chrono::steady_clock::time_point next_removed_check_{};
+  std::unique_ptr<BackgroundFdWriter> background_;  // a descriptor not owned: stderr
 };
 
 }  // namespace tetherd::daemon

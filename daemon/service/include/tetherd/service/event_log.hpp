@@ -65,9 +65,10 @@ class EventLog final : public EventSink {
   }
 
  private:
-  /// Emits the "event_log" events the file sink has pending: lines dropped while it could
-  /// not write (now that it can), the file re-created after it was removed.
-  void report_file_trouble();
+  /// Emits the "event_log" events the sinks have pending: lines dropped while a sink could
+  /// not write (now that it can; for stderr, while its reader did not keep up), the file
+  /// re-created after it was removed.
+  void report_sink_trouble();
 
   EventLogOptions options_;
   std::shared_ptr<spdlog::logger> file_;
