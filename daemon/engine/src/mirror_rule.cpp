@@ -288,8 +288,6 @@ void MirrorRule::stop(std::function<void()> done) {
   }
   // Pending (not started) work is dropped: the next start reconciles it.
   dirty_.clear();
-  schedule_.clear();
-  clear_ready();
   queued_rescans_.clear();
   settle_barrier_.answer_all(SettleOutcome{false, "rule '" + settings_.name + "' is stopping"});
   maybe_finished();
@@ -368,9 +366,8 @@ void MirrorRule::handle_changes(std::vector<core::Change>&& batch) {
         // displaces that one's old path: it is looked at again (most likely a removal).
         std::optional<std::string> displaced;
         // A write reported at the old path concerns the content that arrives here.
-        const auto at_old_path = dirty_.find(change.path);
-        const bool written_before =
-            at_old_path != dirty_.end() && at_old_path->second.content_changed;
+        const Dirty* at_old_path = dirty_.find(change.path);
+        const bool written_before = at_old_path && at_old_path->content_changed;
         mark_dirty(change.to_path, next_seq(), Origin::live, due, [&](Dirty& entry) {
           if (entry.moved_from && *entry.moved_from != change.path) {
             displaced = std::move(entry.moved_from);
@@ -453,16 +450,9 @@ void MirrorRule::move_pending_subtree(const std::string& from, const std::string
                                       Clock::time_point due) {
   // Every key starting "from/" (a scan of all pending work: rare, and bounded by the limit
   // that collapses it into a rescan).
-  std::vector<std::pair<std::string, Dirty>> moved;
-  const std::string prefix = from + "/";
-  for (auto it = dirty_.begin(); it != dirty_.end();) {
-    if (!it->first.starts_with(prefix)) {
-      ++it;
-      continue;
-    }
-    moved.emplace_back(to + it->first.substr(from.size()), std::move(it->second));
-    it = dirty_.erase(it);
-  }
+  std::vector<std::pair<std::string, Dirty>> moved = dirty_.extract_within(from);
+  for (auto& item : moved)
+    item.first = to + item.first.substr(from.size());
   for (auto& item : moved) {
     const std::string& path = item.first;
     Dirty& entry = item.second;  // a reference, not a binding: the lambda below captures it
@@ -503,8 +493,7 @@ void MirrorRule::move_pending_subtree(const std::string& from, const std::string
 void MirrorRule::mark_dirty(const std::string& path, Seq seq, Origin origin, Clock::time_point due,
                             const std::function<void(Dirty&)>& update) {
   if (state_ == RuleState::stopping || state_ == RuleState::stopped) return;
-  auto [it, inserted] = dirty_.try_emplace(path);
-  Dirty& entry = it->second;
+  auto [entry, inserted] = dirty_.entry(path);
   if (inserted) {
     entry.seq = seq;
     outstanding_.insert(seq);
@@ -521,14 +510,7 @@ void MirrorRule::mark_dirty(const std::string& path, Seq seq, Origin origin, Clo
   update(entry);
   // Nothing but the writer's close (or the longest wait) ends a wait for it.
   if (entry.awaiting_close) entry.due = std::max(entry.due, entry.close_deadline);
-  due = entry.due;
-  // Due already (a walk's differences, most changes with delay 0): straight to the queue
-  // the pump takes from; the schedule is for what must wait.
-  if (due <= executor_.now()) {
-    ready_.push_back(path);
-  } else {
-    schedule_.emplace(due, path);
-  }
+  dirty_.enqueue(path, entry.due, executor_.now());
   if (dirty_.size() > kMaxDirty) {
     collapse_to_rescan();
     return;
@@ -539,13 +521,11 @@ void MirrorRule::mark_dirty(const std::string& path, Seq seq, Origin origin, Clo
 void MirrorRule::collapse_to_rescan() {
   // Too much pending work to keep per path: one walk of the whole tree replaces it.
   Seq oldest = std::numeric_limits<Seq>::max();
-  for (const auto& [path, entry] : dirty_) {
+  for (const auto& [path, entry] : dirty_.entries()) {
     oldest = std::min(oldest, entry.seq);
     outstanding_.erase(outstanding_.find(entry.seq));
   }
   dirty_.clear();
-  schedule_.clear();
-  clear_ready();
   log_.emit(Event(EventLevel::warn, "rescan")
                 .rule(settings_.name)
                 .path("")
@@ -554,9 +534,10 @@ void MirrorRule::collapse_to_rescan() {
 }
 
 void MirrorRule::schedule_pump() {
-  if (schedule_.empty() && ready_.empty()) return;
+  if (dirty_.idle()) return;
   const auto now = executor_.now();
-  const bool due_now = !ready_.empty() || schedule_.begin()->first <= now;
+  const auto scheduled = dirty_.earliest_scheduled();
+  const bool due_now = dirty_.has_ready() || *scheduled <= now;
   if (due_now) {
     if (!pump_posted_) {
       pump_posted_ = true;
@@ -567,7 +548,7 @@ void MirrorRule::schedule_pump() {
     }
     return;
   }
-  const auto earliest = schedule_.begin()->first;
+  const auto earliest = *scheduled;
   if (pump_timer_ && pump_timer_due_ <= earliest) return;
   if (pump_timer_) executor_.cancel_timer(*pump_timer_);
   const auto wait = std::chrono::ceil<std::chrono::milliseconds>(earliest - now);
@@ -594,21 +575,9 @@ void MirrorRule::occupy(const std::string& path, const InFlight& work) {
 
 void MirrorRule::release(const std::string& path, const InFlight& work) {
   // What waited for a freed path is ready again, ahead of what came later.
-  auto wake = [this](const std::string& freed) {
-    auto parked = parked_.find(freed);
-    if (parked == parked_.end()) return;
-    std::vector<std::string> waiting = std::move(parked->second);
-    parked_.erase(parked);
-    for (auto again = waiting.rbegin(); again != waiting.rend(); ++again)
-      ready_.push_front(std::move(*again));
-  };
+  auto wake = [this](const std::string& freed) { dirty_.wake(freed); };
   busy_.release(path, wake);
   if (work.moved_from) busy_.release(*work.moved_from, wake);
-}
-
-void MirrorRule::clear_ready() {
-  ready_.clear();
-  parked_.clear();
 }
 
 void MirrorRule::pump() {
@@ -618,43 +587,18 @@ void MirrorRule::pump() {
     return;
   }
   const auto now = executor_.now();
-  while (!schedule_.empty() && schedule_.begin()->first <= now) {
-    std::string path = std::move(schedule_.begin()->second);
-    schedule_.erase(schedule_.begin());
-    auto it = dirty_.find(path);
-    if (it != dirty_.end() && it->second.due <= now) ready_.push_back(std::move(path));
+  dirty_.promote_due(now);
+  const auto blocked = [this](const std::string& path, const Dirty& entry) {
+    return blocker(path, entry.moved_from);
+  };
+  while (in_flight_.size() < settings_.max_in_flight) {
+    auto next = dirty_.take_ready(now, blocked);
+    if (!next) break;
+    start_examine(std::move(next->first), std::move(next->second));
   }
-  while (!ready_.empty() && in_flight_.size() < settings_.max_in_flight) {
-    std::string path = std::move(ready_.front());
-    ready_.pop_front();
-    auto it = dirty_.find(path);
-    if (it == dirty_.end() || it->second.due > now) continue;  // done, or pushed back
-    if (const std::string* busy = blocker(path, it->second.moved_from)) {
-      // Waits for that path's release (release() puts it back in front), not in ready_.
-      auto parked = parked_.find(*busy);
-      if (parked == parked_.end())
-        parked = parked_.emplace(*busy, std::vector<std::string>()).first;
-      // A path marked again while it waits (a file still being written) is parked once.
-      if (parked->second.empty() || parked->second.back() != path) {
-        parked->second.push_back(std::move(path));
-      }
-      continue;
-    }
-    Dirty entry = std::move(it->second);
-    dirty_.erase(it);
-    start_examine(std::move(path), std::move(entry));
-  }
-  // Drop duplicates that accumulate when a path is marked again while it waits.
-  if (ready_.size() > 2 * dirty_.size() + 64) {
-    std::set<std::string> seen;
-    std::deque<std::string> unique;
-    for (auto& path : ready_) {
-      if (seen.insert(path).second) unique.push_back(std::move(path));
-    }
-    ready_ = std::move(unique);
-  }
+  dirty_.compact();
   if (reconciler_ && dirty_.size() < 1024) reconciler_->resume();
-  if (!schedule_.empty()) schedule_pump();
+  if (dirty_.earliest_scheduled()) schedule_pump();
 }
 
 void MirrorRule::finish_work(const std::string& path, Seq seq) {
@@ -666,7 +610,7 @@ void MirrorRule::finish_work(const std::string& path, Seq seq) {
   if (found != outstanding_.end()) outstanding_.erase(found);
   if (dirty_.empty() && in_flight_.empty()) removed_identities_.clear();
   check_settled();
-  if (!ready_.empty() || !schedule_.empty()) schedule_pump();
+  if (!dirty_.idle()) schedule_pump();
   if (reconciler_ && dirty_.size() < 1024) reconciler_->resume();
   maybe_start_queued_rescan();
   maybe_finished();
@@ -758,8 +702,6 @@ void MirrorRule::pause(PauseCause cause, std::string reason, std::string event) 
 
 void MirrorRule::drop_pending_work() {
   dirty_.clear();
-  schedule_.clear();
-  clear_ready();
   queued_rescans_.clear();
   outstanding_.clear();
 }

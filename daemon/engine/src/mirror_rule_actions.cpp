@@ -602,9 +602,8 @@ void MirrorRule::end_examination(const std::shared_ptr<Examination>& work,
     // while this look ran (most often the writer's close, after a copy that found the file
     // still growing) already asks for the next look: the retry's wait must not push it
     // back (it did, by 50 ms: the latency's p99).
-    auto newer = dirty_.find(work->path);
-    const Clock::time_point when =
-        newer != dirty_.end() ? std::min(*again, newer->second.due) : *again;
+    const Dirty* newer = dirty_.find(work->path);
+    const Clock::time_point when = newer ? std::min(*again, newer->due) : *again;
     std::optional<std::string> displaced;
     mark_dirty(work->path, entry.seq, entry.origin, when, [&](Dirty& pending) {
       keep_old_path(pending, entry.moved_from, displaced);
@@ -627,7 +626,7 @@ std::optional<MirrorRule::Clock::time_point> MirrorRule::pending_ancestor_due(
     std::string_view path) const {
   for (auto slash = path.rfind('/'); slash != std::string_view::npos; slash = path.rfind('/')) {
     path = path.substr(0, slash);
-    if (auto it = dirty_.find(std::string(path)); it != dirty_.end()) return it->second.due;
+    if (const Dirty* pending = dirty_.find(path)) return pending->due;
   }
   return std::nullopt;
 }
@@ -713,7 +712,7 @@ void MirrorRule::forget_target_hints_within(const std::string& path) {
   // A walk may have listed this place on the target before the move filled it: what it saw
   // there ("nothing") is stale now, and would repeat the copies the move made needless.
   const std::string prefix = path + "/";
-  for (auto& [pending, entry] : dirty_) {
+  for (auto& [pending, entry] : dirty_.entries()) {
     if (!entry.target_known || !pending.starts_with(prefix)) continue;
     entry.target_known = false;
     entry.known_target.reset();

@@ -98,7 +98,7 @@ void MirrorRule::maybe_start_queued_rescan() {
     // listing may predate that change.
     const bool acted_on =
         self->in_flight_.count(source.path) > 0 || self->index_.contains(source.path);
-    const bool pending = self->dirty_.count(source.path) > 0;
+    const bool pending = self->dirty_.contains(source.path);
     self->mark_dirty(source.path, seq, origin, self->executor_.now(), [&](Dirty& entry) {
       if (acted_on) return;
       // A cache record is not a fresh look: the examination stats the target.

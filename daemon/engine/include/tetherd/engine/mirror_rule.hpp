@@ -32,6 +32,7 @@
 #include "tetherd/core/shared_trips.hpp"
 #include "tetherd/core/store.hpp"
 #include "tetherd/engine/busy_paths.hpp"
+#include "tetherd/engine/dirty_queue.hpp"
 #include "tetherd/engine/event.hpp"
 #include "tetherd/engine/live_delete_guard.hpp"
 #include "tetherd/engine/mirror_index.hpp"
@@ -151,39 +152,8 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   using Clock = std::chrono::steady_clock;
   using Seq = std::uint64_t;
 
-  enum class Origin { live, startup_scan, running_scan, resume_scan };
-
-  struct Dirty {
-    Seq seq = 0;  ///< oldest change this entry stands for (settle)
-    Clock::time_point due{};
-    Origin origin = Origin::live;
-    bool rescan = false;  ///< reconcile the whole subtree
-    /// A writer may have the file open: it is copied once closed, or at close_deadline:
-    /// kQuietWhileOpen after its last write, at most kMaxWaitForClose after the first (a
-    /// log or database held open for ever); shortly after a creation that no write
-    /// followed (a link, a node, an open never written).
-    bool awaiting_close = false;
-    bool written = false;  ///< a write was seen since it was created or last closed
-    /// The watcher reported a write: a racy copy (Mirrored::racy) is not trusted.
-    bool content_changed = false;
-    Clock::time_point writing_since{};  ///< the first of those writes
-    Clock::time_point close_deadline{};
-    std::optional<std::string> moved_from;
-    /// What a reconciliation listing just saw on the target (target_known: nullopt means
-    /// "nothing there"). Any later change to the path forgets it.
-    bool target_known = false;
-    std::optional<TargetState> known_target;
-    /// What that listing saw in the source, when it saw the path there and no live change
-    /// was pending on it: a plain copy planned from it needs no second stat (see
-    /// examine_with_source), while source_fences_ still holds it valid at its stamp.
-    /// Absence is never taken from a listing.
-    std::optional<SourceEntry> known_source;
-    SourceHintFences::Generation known_source_stamp = 0;
-    bool created_directory = false;
-    /// This entry's examination already waited once for the watcher's unpaired renames.
-    bool awaited_renames = false;
-    unsigned attempts = 0;
-  };
+  using Origin = ChangeOrigin;
+  using Dirty = DirtyEntry;
 
   /// Work in flight on a path (the key of in_flight_).
   struct InFlight {
@@ -291,17 +261,8 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   RuleCounters counters_;
 
   Seq next_seq_ = 1;
-  /// Pending work by path. Unordered: the pump looks up and erases every path it takes,
-  /// and an ordered map compared long shared prefixes at each step (several percent of
-  /// the loop thread in a cold sync); the one walk over a range (a directory renamed with
-  /// work pending inside) scans it all instead.
-  std::unordered_map<std::string, Dirty> dirty_;
-  std::multimap<Clock::time_point, std::string> schedule_;
-  std::deque<std::string> ready_;
-  /// Ready paths that overlapped a busy path, by that busy path: they go back to the front
-  /// of ready_ when it is released, so a pump never walks a queue of blocked paths (a cold
-  /// sync queues thousands of files behind their directories' mkdirs).
-  std::unordered_map<std::string, std::vector<std::string>> parked_;
+  /// Pending work, at most one entry per path, and the order it is taken in.
+  DirtyQueue dirty_;
   /// By path: in-flight paths never overlap. Unordered: looked up by path; the one walk (a
   /// directory renamed while its files are in flight) needs no order.
   std::unordered_map<std::string, InFlight> in_flight_;
@@ -309,8 +270,6 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   BusyPaths busy_;
   void occupy(const std::string& path, const InFlight& work);
   void release(const std::string& path, const InFlight& work);
-  /// Drops every ready and parked path (the dirty map is cleared with them).
-  void clear_ready();
   std::multiset<Seq> outstanding_;  ///< seqs of dirty, in-flight and rescanning work
   std::optional<core::Executor::TimerId> pump_timer_;
   Clock::time_point pump_timer_due_{};
