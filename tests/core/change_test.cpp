@@ -11,9 +11,13 @@ TEST_CASE("Change factories fill the fields their kind uses") {
   CHECK(moved.to_path == "b/c");
   CHECK(moved.is_dir);
   CHECK(moved.cookie == std::optional<std::uint32_t>(42u));
-  const Change rescan = Change::rescan("", "overflow");
-  CHECK(rescan.path.empty());
-  CHECK(rescan.reason == "overflow");
+  const Change rescan = Change::rescan("sub", "unmounted");
+  CHECK(rescan.path == "sub");
+  CHECK_FALSE(rescan.queue_overflow);
+  const Change overflow = Change::overflow();
+  CHECK(overflow.kind == ChangeKind::rescan);
+  CHECK(overflow.path.empty());
+  CHECK(overflow.queue_overflow);
   CHECK(Change::root_gone("deleted").kind == ChangeKind::root_gone);
   CHECK(Change::created("x", false) == Change::created("x", false));
   CHECK_FALSE(Change::created("x", false) == Change::created("x", true));

@@ -90,7 +90,7 @@ TEST_CASE("hard case 3: overflow while the consumer is paused -> rescan / reconc
     write_file(fixture.dir / ("many/" + std::to_string(i)), "");
   REQUIRE(fixture.run_until([&] {
     return std::any_of(fixture.changes.begin(), fixture.changes.end(), [](const Change& change) {
-      return change.kind == ChangeKind::rescan && change.path.empty() &&
+      return change.kind == ChangeKind::rescan && change.path.empty() && change.queue_overflow &&
              change.reason == "overflow";
     });
   }));

@@ -606,7 +606,7 @@ void InotifyWatcher::handle_root_event(std::uint32_t mask) {
 void InotifyWatcher::handle_event(int wd, std::uint32_t mask, std::uint32_t cookie,
                                   std::string_view name) {
   if ((mask & IN_Q_OVERFLOW) != 0) {
-    emit(core::Change::rescan("", "overflow"));
+    emit(core::Change::overflow());
     resync_after_overflow();
     return;
   }

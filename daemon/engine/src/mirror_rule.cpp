@@ -341,7 +341,7 @@ void MirrorRule::handle_changes(std::vector<core::Change>&& batch) {
     }
     if (change.kind == ChangeKind::rescan) {
       counters_.rescans++;
-      log_.emit(Event(EventLevel::warn, change.reason == "overflow" ? "overflow" : "rescan")
+      log_.emit(Event(EventLevel::warn, change.queue_overflow ? "overflow" : "rescan")
                     .rule(settings_.name)
                     .path(change.path)
                     .text("reason", change.reason));

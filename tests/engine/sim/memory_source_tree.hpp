@@ -238,7 +238,7 @@ class MemorySourceTree final : public daemon::SourceTree,
     taken_ = journaled_;
     events_.clear();
     unwatched_.clear();  // the watcher's walk after an overflow watches everything
-    events_.push_back(core::Change::rescan("", "overflow"));
+    events_.push_back(core::Change::overflow());
     ++journaled_;
   }
   /// Nobody watched (the daemon was down): those events went nowhere.

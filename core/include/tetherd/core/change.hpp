@@ -48,6 +48,10 @@ struct Change {
   /// IN_CLOSE_WRITE); for `created`, the file was made by a call that usually opens it for
   /// writing (IN_CREATE of a file). Watchers that cannot tell (polling) leave it false.
   bool still_open = false;
+  /// `rescan` only: the watcher's event queue overflowed (every change since may be lost),
+  /// rather than one part of the tree needing a new look. Control flow asks this, never
+  /// `reason`, which is for people.
+  bool queue_overflow = false;
 
   static Change created(std::string path, bool is_dir, bool still_open = false) {
     return Change{ChangeKind::created, std::move(path), {}, is_dir, std::nullopt, {}, still_open};
@@ -68,6 +72,12 @@ struct Change {
   static Change rescan(std::string subtree, std::string reason) {
     return Change{ChangeKind::rescan, std::move(subtree), {}, true,
                   std::nullopt,       std::move(reason)};
+  }
+  /// The event queue overflowed: the whole tree is looked at again.
+  static Change overflow() {
+    Change change = rescan("", "overflow");
+    change.queue_overflow = true;
+    return change;
   }
   static Change root_gone(std::string reason) {
     return Change{ChangeKind::root_gone, {}, {}, true, std::nullopt, std::move(reason)};

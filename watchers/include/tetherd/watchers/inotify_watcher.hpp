@@ -11,7 +11,7 @@
 //   a removal, an unpaired MOVED_TO a creation;
 // - the watched directories form a tree of nodes (wd -> node, parent links, name -> child),
 //   so a directory rename re-keys its whole subtree in O(1) and paths are derived on demand;
-// - IN_Q_OVERFLOW -> rescan("", "overflow") plus a re-walk that re-establishes watches;
+// - IN_Q_OVERFLOW -> Change::overflow() (a rescan of everything) plus a re-walk that re-establishes watches;
 //   an unknown wd -> rescan of its nearest known ancestor, which for a wd never seen is the
 //   root; IN_IGNORED frees the node (the map shrinks back);
 // - root deleted / moved / unmounted -> root_gone(reason), then the watcher stops itself;
