@@ -15,6 +15,8 @@ packages=(
   # tests, sanitizers, fuzzing, microbenchmarks
   doctest-dev python3 python3-jsonschema clang-14 libclang-rt-14-dev libbenchmark-dev
   e2fsprogs
+  # the SFTP store (libssh2) and its tests against a real sshd on loopback
+  libssh2-1-dev openssh-server openssh-client
   # peer tools for bench/
   inotify-tools rsync lsyncd time gnuplot-nox
   # the .deb and its test under a real systemd (tests/package)

@@ -46,6 +46,7 @@ bool within(core::TimePoint a, core::TimePoint b,
 
 TEST_CASE_TEMPLATE("conformance 01: keys are validated and names round-trip", F,
                    TETHERD_STORE_FIXTURES) {
+  TETHERD_SKIP_IF_UNAVAILABLE(F)
   Harness<F> h;
   REQUIRE(h.has(Capability::Write));
   // The root is not a file.
@@ -80,6 +81,7 @@ TEST_CASE_TEMPLATE("conformance 01: keys are validated and names round-trip", F,
 
 TEST_CASE_TEMPLATE("conformance 02: write then read returns the same bytes", F,
                    TETHERD_STORE_FIXTURES) {
+  TETHERD_SKIP_IF_UNAVAILABLE(F)
   Harness<F> h;
   for (std::size_t size : {std::size_t{0}, std::size_t{1}, std::size_t{(8u << 20) + 13}}) {
     CAPTURE(size);
@@ -103,6 +105,7 @@ TEST_CASE_TEMPLATE("conformance 02: write then read returns the same bytes", F,
 
 TEST_CASE_TEMPLATE("conformance 03: overwrite=false refuses an existing file", F,
                    TETHERD_STORE_FIXTURES) {
+  TETHERD_SKIP_IF_UNAVAILABLE(F)
   Harness<F> h;
   REQUIRE(h.write("a.txt", "old").ok());
   core::WriteOptions options;
@@ -118,6 +121,7 @@ TEST_CASE_TEMPLATE("conformance 03: overwrite=false refuses an existing file", F
 
 TEST_CASE_TEMPLATE("conformance 04: overwrite replaces; missing parents are created", F,
                    TETHERD_STORE_FIXTURES) {
+  TETHERD_SKIP_IF_UNAVAILABLE(F)
   Harness<F> h;
   REQUIRE(h.write("a/b/c/d.txt", "one").ok());
   REQUIRE(h.write("a/b/c/d.txt", "two, longer").ok());
@@ -139,6 +143,7 @@ TEST_CASE_TEMPLATE("conformance 04: overwrite replaces; missing parents are crea
 
 TEST_CASE_TEMPLATE("conformance 05: writing onto a directory or under a file is refused", F,
                    TETHERD_STORE_FIXTURES) {
+  TETHERD_SKIP_IF_UNAVAILABLE(F)
   Harness<F> h;
   REQUIRE(h.write("dir/inner.txt", "x").ok());
   CHECK(code_of(h.write("dir", "y")) == Errc::IsDirectory);
@@ -152,6 +157,7 @@ TEST_CASE_TEMPLATE("conformance 05: writing onto a directory or under a file is 
 
 TEST_CASE_TEMPLATE("conformance 06: missing keys are NotFound; missing_ok only for NotFound", F,
                    TETHERD_STORE_FIXTURES) {
+  TETHERD_SKIP_IF_UNAVAILABLE(F)
   Harness<F> h;
   CHECK(code_of(h.read("nope")) == Errc::NotFound);
   CHECK(code_of(h.stat("nope")) == Errc::NotFound);
@@ -171,6 +177,7 @@ TEST_CASE_TEMPLATE("conformance 06: missing keys are NotFound; missing_ok only f
 
 TEST_CASE_TEMPLATE("conformance 07: a source failing mid-write leaves no target, no temp", F,
                    TETHERD_STORE_FIXTURES) {
+  TETHERD_SKIP_IF_UNAVAILABLE(F)
   Harness<F> h;
   REQUIRE(h.has(Capability::AtomicWrite));
   REQUIRE(h.write("keep.txt", "previous").ok());
@@ -210,6 +217,7 @@ TEST_CASE_TEMPLATE("conformance 07: a source failing mid-write leaves no target,
 
 TEST_CASE_TEMPLATE("conformance 08: cancelling a write leaves no target, no temp", F,
                    TETHERD_STORE_FIXTURES) {
+  TETHERD_SKIP_IF_UNAVAILABLE(F)
   Harness<F> h;
   REQUIRE(h.write("keep.txt", "previous").ok());
   auto before = raw_names(h);
@@ -249,6 +257,7 @@ TEST_CASE_TEMPLATE("conformance 08: cancelling a write leaves no target, no temp
 }
 
 TEST_CASE_TEMPLATE("conformance 09: size, mtime and mode round-trip", F, TETHERD_STORE_FIXTURES) {
+  TETHERD_SKIP_IF_UNAVAILABLE(F)
   Harness<F> h;
   auto precision = h.store->capabilities().mtime_precision;
   REQUIRE(h.has(Capability::SetMtime));
@@ -285,6 +294,7 @@ TEST_CASE_TEMPLATE("conformance 09: size, mtime and mode round-trip", F, TETHERD
 
 TEST_CASE_TEMPLATE("conformance 10: listings stream in order, bounded, > 1000 entries", F,
                    TETHERD_STORE_FIXTURES) {
+  TETHERD_SKIP_IF_UNAVAILABLE(F)
   Harness<F> h;
   REQUIRE(h.has(Capability::List));
   constexpr int kFiles = 1100;
@@ -327,36 +337,42 @@ TEST_CASE_TEMPLATE("conformance 10: listings stream in order, bounded, > 1000 en
 }
 
 TEST_CASE_TEMPLATE("conformance 11: copy and move", F, TETHERD_STORE_FIXTURES) {
+  TETHERD_SKIP_IF_UNAVAILABLE(F)
   Harness<F> h;
-  REQUIRE(h.has(Capability::Copy));
   REQUIRE(h.has(Capability::Move));
+  // COPY is optional: a store without a server-side copy (sftp: SFTP v3 has none) does not
+  // declare it, and the front refuses it (conformance 14); its moves are checked alike.
+  const bool copies = h.has(Capability::Copy);
   core::WriteOptions options;
   options.mtime = time_at(1'650'000'000, 0);
   options.mode = 0604;
   REQUIRE(h.write("src.txt", "source", options).ok());
   REQUIRE(h.write("other.txt", "other").ok());
   // NotFound on the source wins over everything.
-  CHECK(code_of(h.copy("missing", "other.txt", false)) == Errc::NotFound);
+  if (copies) CHECK(code_of(h.copy("missing", "other.txt", false)) == Errc::NotFound);
   CHECK(code_of(h.move("missing", "other.txt", false)) == Errc::NotFound);
-  CHECK(code_of(h.copy("src.txt", "other.txt", false)) == Errc::AlreadyExists);
+  if (copies) CHECK(code_of(h.copy("src.txt", "other.txt", false)) == Errc::AlreadyExists);
   CHECK(code_of(h.move("src.txt", "other.txt", false)) == Errc::AlreadyExists);
   CHECK(*h.read("other.txt") == "other");
   // Same key: no-op.
-  CHECK(h.copy("src.txt", "src.txt", false).ok());
+  if (copies) CHECK(h.copy("src.txt", "src.txt", false).ok());
   CHECK(h.move("src.txt", "src.txt", false).ok());
   CHECK(*h.read("src.txt") == "source");
   // Copy keeps content, mtime and mode; parents are created.
-  REQUIRE(h.copy("src.txt", "copies/a/copy.txt", false).ok());
-  CHECK(*h.read("copies/a/copy.txt") == "source");
-  auto copied = h.stat("copies/a/copy.txt");
-  CHECK(copied->mtime == options.mtime);
-  CHECK(copied->mode == 0604u);
-  REQUIRE(h.copy("src.txt", "other.txt", true).ok());
-  CHECK(*h.read("other.txt") == "source");
+  if (copies) {
+    REQUIRE(h.copy("src.txt", "copies/a/copy.txt", false).ok());
+    CHECK(*h.read("copies/a/copy.txt") == "source");
+    auto copied = h.stat("copies/a/copy.txt");
+    CHECK(copied->mtime == options.mtime);
+    CHECK(copied->mode == 0604u);
+    REQUIRE(h.copy("src.txt", "other.txt", true).ok());
+  }
+  const std::string other = copies ? "source" : "other";
+  CHECK(*h.read("other.txt") == other);
   // Move a file, with and without overwrite.
   REQUIRE(h.move("other.txt", "moved/m.txt", false).ok());
   CHECK_FALSE(h.exists("other.txt"));
-  CHECK(*h.read("moved/m.txt") == "source");
+  CHECK(*h.read("moved/m.txt") == other);
   REQUIRE(h.write("replace.txt", "new").ok());
   REQUIRE(h.move("replace.txt", "moved/m.txt", true).ok());
   CHECK(*h.read("moved/m.txt") == "new");
@@ -374,11 +390,12 @@ TEST_CASE_TEMPLATE("conformance 11: copy and move", F, TETHERD_STORE_FIXTURES) {
   CHECK(code_of(h.move("renamed/tree", "src.txt", true)) == Errc::NotADirectory);
   REQUIRE(h.write("full/x", "x").ok());
   CHECK(code_of(h.move("renamed/tree", "full", true)) == Errc::DirectoryNotEmpty);
-  CHECK(code_of(h.copy("renamed", "c", false)) == Errc::IsDirectory);
+  if (copies) CHECK(code_of(h.copy("renamed", "c", false)) == Errc::IsDirectory);
 }
 
 TEST_CASE_TEMPLATE("conformance 12: an interrupted move keeps source or destination", F,
                    TETHERD_STORE_FIXTURES) {
+  TETHERD_SKIP_IF_UNAVAILABLE(F)
   Harness<F> h;
   std::string data = pattern(6u << 20, 3);
   for (int round = 0; round < 4; ++round) {
@@ -403,6 +420,7 @@ TEST_CASE_TEMPLATE("conformance 12: an interrupted move keeps source or destinat
 }
 
 TEST_CASE_TEMPLATE("conformance 13: rmdir", F, TETHERD_STORE_FIXTURES) {
+  TETHERD_SKIP_IF_UNAVAILABLE(F)
   Harness<F> h;
   REQUIRE(h.write("d/sub/file", "x").ok());
   REQUIRE(h.mkdir("d/empty").ok());
@@ -423,6 +441,7 @@ TEST_CASE_TEMPLATE("conformance 13: rmdir", F, TETHERD_STORE_FIXTURES) {
 
 TEST_CASE_TEMPLATE("conformance 13b: mkdir with a mode ends with that mode, made or found", F,
                    TETHERD_STORE_FIXTURES) {
+  TETHERD_SKIP_IF_UNAVAILABLE(F)
   Harness<F> h;
   REQUIRE(h.has(Capability::Mkdir));
   if (!h.has(Capability::SetMode)) {
@@ -445,6 +464,7 @@ TEST_CASE_TEMPLATE("conformance 13b: mkdir with a mode ends with that mode, made
 
 TEST_CASE_TEMPLATE("conformance 14: undeclared capabilities fail before any I/O", F,
                    TETHERD_STORE_FIXTURES) {
+  TETHERD_SKIP_IF_UNAVAILABLE(F)
   Harness<F> h;
   const auto& declared = h.store->capabilities();
   // Each gate with an operation that needs it.
@@ -498,6 +518,7 @@ TEST_CASE_TEMPLATE("conformance 14: undeclared capabilities fail before any I/O"
 
 TEST_CASE_TEMPLATE("conformance 16: child() scoping and symlinks cannot lead outside", F,
                    TETHERD_STORE_FIXTURES) {
+  TETHERD_SKIP_IF_UNAVAILABLE(F)
   Harness<F> h;
   REQUIRE(h.write("outer.txt", "outer").ok());
   auto child = h.store->child(key("scoped/area"));
@@ -548,7 +569,9 @@ TEST_CASE_TEMPLATE("conformance 16: child() scoping and symlinks cannot lead out
   CHECK(code_of(h.remove("evil/victim")) == Errc::NotADirectory);
   CHECK(code_of(h.mkdir("evil/newdir")) == Errc::NotADirectory);
   CHECK(code_of(h.move("outer.txt", "evil/outer.txt", true)) == Errc::NotADirectory);
-  CHECK(code_of(h.copy("outer.txt", "evil/copy.txt", true)) == Errc::NotADirectory);
+  if (h.has(Capability::Copy)) {  // optional gate (see conformance 11)
+    CHECK(code_of(h.copy("outer.txt", "evil/copy.txt", true)) == Errc::NotADirectory);
+  }
   CHECK(code_of(h.read("evil/victim")) == Errc::NotADirectory);
   CHECK(code_of(h.rmdir("evil", true)) == Errc::NotADirectory);
   CHECK(code_of(h.set_attrs("evil/victim", {time_at(1, 0), std::nullopt})) == Errc::NotADirectory);

@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "sftp_fixture.hpp"
 #include "support/temp_dir.hpp"
 #include "tetherd/stores/local_store.hpp"
 #include "tetherd/stores/memory_store.hpp"
@@ -116,8 +117,26 @@ struct LocalFallbackFixture : LocalFixtureBase {
   explicit LocalFallbackFixture(core::Executor& executor) : LocalFixtureBase(executor, options()) {}
 };
 
+/// Why fixture F cannot run here (its server cannot start); nullopt when it can.
+template <typename F>
+std::optional<std::string> fixture_unavailable() {
+  if constexpr (requires { F::unavailable(); }) {
+    return F::unavailable();
+  } else {
+    return std::nullopt;
+  }
+}
+
 }  // namespace tetherd::test
+
+/// At the top of a test over fixture F: reports a skip, with the reason, and returns when
+/// F's server cannot run here.
+#define TETHERD_SKIP_IF_UNAVAILABLE(F)                                         \
+  if (auto tetherd_unavailable_ = ::tetherd::test::fixture_unavailable<F>()) { \
+    MESSAGE(F::kName << " skipped: " << *tetherd_unavailable_);                \
+    return;                                                                    \
+  }
 
 #define TETHERD_STORE_FIXTURES                                                                \
   tetherd::test::MemoryFixture, tetherd::test::LocalFixture, tetherd::test::LocalWalkFixture, \
-      tetherd::test::LocalFallbackFixture
+      tetherd::test::LocalFallbackFixture, tetherd::test::SftpFixture

@@ -15,6 +15,7 @@ using namespace tetherd::test;
 using core::Errc;
 
 TEST_CASE_TEMPLATE("front: completions never run inline", F, TETHERD_STORE_FIXTURES) {
+  TETHERD_SKIP_IF_UNAVAILABLE(F)
   Harness<F> h;
   bool returned = false;
   bool inline_call = false;
@@ -32,6 +33,7 @@ TEST_CASE_TEMPLATE("front: completions never run inline", F, TETHERD_STORE_FIXTU
 }
 
 TEST_CASE_TEMPLATE("front: close waits for operations in flight", F, TETHERD_STORE_FIXTURES) {
+  TETHERD_SKIP_IF_UNAVAILABLE(F)
   Harness<F> h;
   int finished = 0;
   for (int i = 0; i < 20; ++i) {

@@ -1,0 +1,59 @@
+#pragma once
+
+// sftp_store: a directory on an SFTP server (SSH, SFTP version 3 as OpenSSH speaks it).
+//
+// - Transport: libssh2 (the SSH transport, host key and public key authentication:
+//   a mature, small C library in Debian, usable without blocking) with our own SFTP v3
+//   client over its channel, so that many requests are in flight per connection and the
+//   OpenSSH extensions (posix-rename, fsync) are reachable. Nothing blocks the loop
+//   thread: the socket is polled with libuv; only name resolution, the TCP connect and
+//   reading the key files run on a worker.
+// - Pool: up to `connections` sessions; an operation runs on the least busy one. A dropped
+//   connection fails the operations on it with a retryable Unavailable; the next
+//   operation connects again (with backoff).
+// - Host keys: checked against known_hosts and/or a pinned SHA256 fingerprint; never
+//   trusted on first use. Unknown or changed: a non-retryable PermissionDenied naming the
+//   fingerprint and the known_hosts line to add.
+// - Atomic writes: a temporary file ".tetherd-sftp.*" in the target directory (reserved:
+//   keys may not use the prefix; never listed), written with several requests in flight,
+//   fsync@openssh.com (DURABLE), attributes set, closed, then renamed over the key
+//   (posix-rename@openssh.com) or, with overwrite=false, renamed with the plain v3 rename,
+//   which refuses an existing target. A failed or cancelled write removes its temporary
+//   file; those of writes cut off by a lost connection are removed on reconnect, and any
+//   left by an earlier process when the store opens.
+// - Confinement: before acting, every existing component below the root is lstat'ed, so
+//   a symlink planted in the tree cannot redirect a write, delete or move outside it (the
+//   residual race is described in sftp_ops.hpp).
+
+#include <chrono>
+#include <string>
+
+#include "tetherd/core/store.hpp"
+
+namespace tetherd::stores {
+
+struct SftpStoreOptions {
+  std::string name = "sftp";
+  std::string host;
+  int port = 22;
+  std::string user;
+  std::string key_file;              ///< private key (OpenSSH or PEM format)
+  std::string passphrase_file;       ///< optional: the key's passphrase (first line)
+  std::string known_hosts;           ///< an OpenSSH known_hosts file, hashed entries allowed
+  std::string host_key_fingerprint;  ///< "SHA256:<base64>", as ssh-keygen -l prints it
+  /// Absolute path on the server, or "~/..." relative to the login directory. Must exist.
+  std::string root;
+  int connections = 2;
+  /// A session with requests outstanding and nothing received for this long fails (Timeout).
+  std::chrono::milliseconds timeout{30000};
+};
+
+/// Opens the store: validates the options, connects once (host key, authentication, root)
+/// and declares the capabilities the server supports (DURABLE needs fsync@openssh.com).
+/// The executor must be a UvExecutor (InvalidPath otherwise). `done` runs on the loop
+/// thread, never inline. Temporary files an earlier process left are removed in the
+/// background once open.
+void open_sftp_store(core::Executor& executor, SftpStoreOptions options,
+                     core::Callback<core::StorePtr> done);
+
+}  // namespace tetherd::stores

@@ -1,0 +1,247 @@
+// Reads and listings of the SFTP store.
+//
+// Read: the key is checked (walk), opened, and a ByteSource issues SSH_FXP_READ requests
+// for the range; the handle is closed when the source is released.
+// List: a directory's entries are read whole (one directory at a time: the memory bound),
+// sorted by name bytes, and streamed in batches; recursive listings descend depth first,
+// a directory before its contents, which is StoreKey order.
+
+#include "sftp_store_impl.hpp"
+
+namespace tetherd::stores::sftp {
+
+using namespace core;
+
+namespace {
+
+constexpr std::size_t kReadChunk = 64 * 1024;
+
+StoreError error(Errc code, std::string detail = {}) {
+  return StoreError::make(code, std::move(detail));
+}
+
+class ReadSource final : public ByteSource {
+ public:
+  ReadSource(Executor& executor, SessionPtr session, std::string handle, ReadRange range)
+      : executor_(executor),
+        session_(std::move(session)),
+        handle_(std::move(handle)),
+        offset_(range.offset),
+        end_(range.length ? std::optional<std::uint64_t>(range.offset + *range.length)
+                          : std::nullopt) {}
+  ~ReadSource() override { close_quietly(session_, handle_); }
+
+  void read(std::size_t max_bytes, Callback<Bytes> done) override {
+    if (failure_) return post(done, *failure_);
+    if (eof_ || (end_ && offset_ >= *end_)) return post(done, Bytes{});
+    std::uint64_t length = std::min<std::uint64_t>(std::max<std::size_t>(max_bytes, 1), kReadChunk);
+    if (end_) length = std::min(length, *end_ - offset_);
+    pending_ = std::move(done);
+    std::weak_ptr<ReadSource> weak = std::static_pointer_cast<ReadSource>(shared_from_this());
+    auto self = std::static_pointer_cast<ReadSource>(shared_from_this());
+    session_->request(
+        kRead, Writer().str(handle_).u64(offset_).u32(static_cast<std::uint32_t>(length)).take(),
+        [self](Result<Reply> reply) { self->answer(std::move(reply)); });
+  }
+
+  void cancel() override {
+    if (!failure_) failure_ = error(Errc::Cancelled, "read cancelled");
+    if (pending_) {
+      auto done = std::move(pending_);
+      pending_ = nullptr;
+      post(done, *failure_);
+    }
+  }
+
+ private:
+  void post(Callback<Bytes> done, Result<Bytes> result) {
+    executor_.post([done, result] { done(result); });
+  }
+
+  void answer(Result<Reply> reply) {
+    if (!pending_) return;  // cancelled meanwhile
+    auto done = std::move(pending_);
+    pending_ = nullptr;
+    if (!reply) {
+      failure_ = reply.error();
+      return done(reply.error());
+    }
+    if (reply->type == kData) {
+      Reader reader(reply->body);
+      std::string data = reader.str();
+      if (reader.failed()) {
+        failure_ = protocol_error("bad SSH_FXP_DATA");
+        return done(*failure_);
+      }
+      if (data.empty()) {
+        eof_ = true;
+        return done(Bytes{});
+      }
+      offset_ += data.size();
+      const auto* bytes = reinterpret_cast<const std::byte*>(data.data());
+      return done(Bytes(bytes, bytes + data.size()));
+    }
+    std::string message;
+    auto status = reply_status(*reply, &message);
+    if (status && *status == kEof) {
+      eof_ = true;
+      return done(Bytes{});
+    }
+    failure_ = status ? status_error(*status, message) : protocol_error("unexpected read reply");
+    done(*failure_);
+  }
+
+  Executor& executor_;
+  SessionPtr session_;
+  std::string handle_;
+  std::uint64_t offset_;
+  std::optional<std::uint64_t> end_;
+  bool eof_ = false;
+  std::optional<StoreError> failure_;
+  Callback<Bytes> pending_;
+};
+
+class ListStream final : public EntryStream {
+ public:
+  struct Frame {
+    StoreKey dir;
+    std::string path;
+    std::vector<DirEntry> entries;
+    std::size_t next = 0;
+  };
+
+  ListStream(Executor& executor, SessionPtr session, ListOptions options, Frame first)
+      : executor_(executor), session_(std::move(session)), options_(options) {
+    options_.batch_size = std::max<std::size_t>(options_.batch_size, 1);
+    stack_.push_back(std::move(first));
+  }
+
+  void next(Callback<std::vector<EntryInfo>> done) override {
+    if (cancelled_) return post(done, error(Errc::Cancelled, "listing cancelled"));
+    pending_ = std::move(done);
+    batch_.clear();
+    fill();
+  }
+  void cancel() override {
+    cancelled_ = true;
+    if (pending_) {
+      auto done = std::move(pending_);
+      pending_ = nullptr;
+      post(done, error(Errc::Cancelled, "listing cancelled"));
+    }
+  }
+
+ private:
+  void post(Callback<std::vector<EntryInfo>> done, Result<std::vector<EntryInfo>> result) {
+    executor_.post([done, result] { done(result); });
+  }
+
+  void deliver(Result<std::vector<EntryInfo>> result) {
+    if (!pending_) return;
+    auto done = std::move(pending_);
+    pending_ = nullptr;
+    post(done, std::move(result));
+  }
+
+  // Takes entries until the batch is full or the walk is over; descends (asynchronously)
+  // into directories of a recursive listing right after emitting them.
+  void fill() {
+    while (batch_.size() < options_.batch_size && !stack_.empty()) {
+      Frame& top = stack_.back();
+      if (top.next == top.entries.size()) {
+        stack_.pop_back();
+        continue;
+      }
+      const DirEntry& entry = top.entries[top.next++];
+      auto key = top.dir.join(entry.name);
+      if (!key) continue;  // a name no key can hold ("\0" cannot occur; be safe)
+      EntryInfo info = describe(*key, entry.attrs);
+      info.link_target = entry.link_target;
+      batch_.push_back(info);
+      if (options_.recursive && entry.attrs.is_dir()) {
+        std::string path = top.path + "/" + entry.name;
+        StoreKey dir = *key;
+        auto self = std::static_pointer_cast<ListStream>(shared_from_this());
+        read_dir(session_, path, false, [self, dir, path](Result<std::vector<DirEntry>> entries) {
+          if (!self->pending_) return;  // cancelled
+          if (!entries) {
+            // Removed between its listing and ours: it simply has no contents.
+            if (entries.error().code != Errc::NotFound) {
+              return self->deliver(entries.error());
+            }
+            entries = std::vector<DirEntry>{};
+          }
+          self->stack_.push_back(Frame{dir, path, std::move(*entries), 0});
+          self->fill();
+        });
+        return;
+      }
+    }
+    deliver(std::move(batch_));
+    batch_.clear();
+  }
+
+  Executor& executor_;
+  SessionPtr session_;
+  ListOptions options_;
+  std::vector<Frame> stack_;
+  std::vector<EntryInfo> batch_;
+  Callback<std::vector<EntryInfo>> pending_;
+  bool cancelled_ = false;
+};
+
+}  // namespace
+
+void SftpStore::do_read(const StoreKey& key, ReadRange range, const OperationRef& op,
+                        Callback<ByteSourcePtr> done) {
+  auto store = self();
+  with_session<ByteSourcePtr>(op, done, [store, key, range, op, done](const SessionPtr& session) {
+    walk(session, key, [store, session, key, range, op, done](Result<Walk> walked) {
+      if (!walked) return done(walked.error());
+      auto parents = check_parents(key, *walked, false);
+      if (!parents) return done(parents.error());
+      const auto& attrs = walked->back();
+      if (!attrs) return done(error(Errc::NotFound));
+      if (attrs->is_dir()) return done(error(Errc::IsDirectory));
+      if (!attrs->is_file()) {
+        return done(error(Errc::InvalidPath, "is a symbolic link, not a regular file"));
+      }
+      open_file(session, server_path(*session, key.str()), kOpenRead, {},
+                [store, session, range, op, done](Result<std::string> handle) {
+                  if (!handle) return done(handle.error());
+                  auto source =
+                      std::make_shared<ReadSource>(store->executor(), session, *handle, range);
+                  if (op->cancel_requested()) return done(error(Errc::Cancelled));
+                  done(ByteSourcePtr(source));
+                });
+    });
+  });
+}
+
+void SftpStore::do_list(const StoreKey& dir, ListOptions options, const OperationRef& op,
+                        Callback<EntryStreamPtr> done) {
+  auto store = self();
+  with_session<EntryStreamPtr>(op, done, [store, dir, options, done](const SessionPtr& session) {
+    auto open = [store, session, dir, options, done] {
+      std::string path = server_path(*session, dir.str());
+      read_dir(session, path, false,
+               [store, session, dir, path, options, done](Result<std::vector<DirEntry>> entries) {
+                 if (!entries) return done(entries.error());
+                 ListStream::Frame first{dir, path, std::move(*entries), 0};
+                 done(EntryStreamPtr(std::make_shared<ListStream>(store->executor(), session,
+                                                                  options, std::move(first))));
+               });
+    };
+    if (dir.is_root()) return open();
+    walk(session, dir, [dir, open, done](Result<Walk> walked) {
+      if (!walked) return done(walked.error());
+      auto parents = check_parents(dir, *walked, false);
+      if (!parents) return done(parents.error());
+      if (!walked->back()) return done(error(Errc::NotFound));
+      if (!walked->back()->is_dir()) return done(error(Errc::NotADirectory));
+      open();
+    });
+  });
+}
+
+}  // namespace tetherd::stores::sftp

@@ -1,0 +1,559 @@
+#include "sftp_session.hpp"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "sftp_host_key.hpp"
+
+namespace tetherd::stores::sftp {
+
+using core::Errc;
+using core::StoreError;
+
+namespace {
+
+/// libssh2_init once per process, before the first session (it is not thread-safe; every
+/// session is made on the loop thread).
+void init_libssh2_once() {
+  static const bool done = [] {
+    libssh2_init(0);
+    return true;
+  }();
+  (void)done;
+}
+
+StoreError unavailable(std::string detail) {
+  auto error = StoreError::make(Errc::Unavailable, std::move(detail));
+  error.retryable = true;
+  return error;
+}
+
+StoreError fatal(Errc code, std::string detail) {
+  auto error = StoreError::make(code, std::move(detail));
+  error.retryable = false;
+  return error;
+}
+
+std::optional<std::string> read_file(const std::string& path, std::string& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = std::strerror(errno);
+    return std::nullopt;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+// Secrets read on the worker: handed to libssh2 once, then dropped (never logged).
+struct Session::Secrets {
+  std::string private_key;
+  std::string public_key;  // "<key_file>.pub" when present
+  std::string passphrase;
+  bool has_passphrase = false;
+  std::optional<std::string> known_hosts;
+  ~Secrets() {
+    // Best effort: the key does not linger in freed memory.
+    std::fill(private_key.begin(), private_key.end(), '\0');
+    std::fill(passphrase.begin(), passphrase.end(), '\0');
+  }
+};
+
+struct Session::Poll {
+  uv_poll_t handle;
+  int fd = -1;
+  std::weak_ptr<Session> owner;
+};
+
+struct Session::Timer {
+  uv_timer_t handle;
+  std::weak_ptr<Session> owner;
+};
+
+Session::Session(UvExecutor& executor, std::shared_ptr<const SessionSettings> settings)
+    : executor_(executor), settings_(std::move(settings)) {}
+
+Session::~Session() {
+  if (state_ != State::Dead && state_ != State::Idle && state_ != State::Connecting) {
+    // Nobody is left to be told; release the connection.
+    pending_.clear();
+    connect_done_ = nullptr;
+    fail(unavailable("session released"));
+  }
+}
+
+void Session::connect(std::function<void(core::Result<void>)> done) {
+  init_libssh2_once();
+  connect_done_ = std::move(done);
+  state_ = State::Connecting;
+  struct Outcome {
+    int fd = -1;
+    StoreError error;
+    std::shared_ptr<Secrets> secrets = std::make_shared<Secrets>();
+  };
+  auto outcome = std::make_shared<Outcome>();
+  auto settings = settings_;
+  std::weak_ptr<Session> weak = shared_from_this();
+  executor_.run_blocking(
+      [outcome, settings] {
+        // Worker thread: files and the TCP connect only; nothing loop-owned.
+        std::string why;
+        auto key = read_file(settings->key_file, why);
+        if (!key) {
+          outcome->error = fatal(Errc::PermissionDenied,
+                                 "cannot read key file " + settings->key_file + ": " + why);
+          return;
+        }
+        outcome->secrets->private_key = std::move(*key);
+        if (auto pub = read_file(settings->key_file + ".pub", why)) {
+          outcome->secrets->public_key = std::move(*pub);
+        }
+        if (!settings->passphrase_file.empty()) {
+          auto pass = read_file(settings->passphrase_file, why);
+          if (!pass) {
+            outcome->error =
+                fatal(Errc::PermissionDenied,
+                      "cannot read passphrase file " + settings->passphrase_file + ": " + why);
+            return;
+          }
+          while (!pass->empty() && (pass->back() == '\n' || pass->back() == '\r'))
+            pass->pop_back();
+          outcome->secrets->passphrase = std::move(*pass);
+          outcome->secrets->has_passphrase = true;
+        }
+        if (!settings->known_hosts.empty()) {
+          // A missing file is an empty one: the unknown-key message then says what to add.
+          outcome->secrets->known_hosts =
+              read_file(settings->known_hosts, why).value_or(std::string());
+        }
+        addrinfo hints{};
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        addrinfo* found = nullptr;
+        const std::string port = std::to_string(settings->port);
+        int rc = getaddrinfo(settings->host.c_str(), port.c_str(), &hints, &found);
+        if (rc != 0) {
+          outcome->error =
+              unavailable("cannot resolve " + settings->host + ": " + gai_strerror(rc));
+          return;
+        }
+        std::string last_error = "no address";
+        for (addrinfo* address = found; address; address = address->ai_next) {
+          int fd = ::socket(address->ai_family, address->ai_socktype | SOCK_CLOEXEC,
+                            address->ai_protocol);
+          if (fd < 0) continue;
+          timeval limit{};
+          limit.tv_sec = static_cast<time_t>(settings->timeout.count() / 1000);
+          limit.tv_usec = static_cast<suseconds_t>((settings->timeout.count() % 1000) * 1000);
+          setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);  // bounds connect()
+          if (::connect(fd, address->ai_addr, address->ai_addrlen) == 0) {
+            int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+            outcome->fd = fd;
+            break;
+          }
+          last_error = std::strerror(errno);
+          ::close(fd);
+        }
+        freeaddrinfo(found);
+        if (outcome->fd < 0) {
+          outcome->error =
+              unavailable("cannot connect to " + settings->host + ":" + port + ": " + last_error);
+        }
+      },
+      [weak, outcome] {
+        auto self = weak.lock();
+        if (!self) {
+          if (outcome->fd >= 0) ::close(outcome->fd);
+          return;
+        }
+        if (self->state_ != State::Connecting) {  // shut down meanwhile
+          if (outcome->fd >= 0) ::close(outcome->fd);
+          return;
+        }
+        if (outcome->fd < 0) return self->fail(outcome->error);
+        self->start_ssh(outcome->fd, outcome->secrets);
+      });
+}
+
+void Session::start_ssh(int fd, std::shared_ptr<Secrets> secrets) {
+  fd_ = fd;
+  secrets_ = std::move(secrets);
+  poll_ = new Poll;
+  poll_->fd = fd;
+  poll_->owner = weak_from_this();
+  poll_->handle.data = poll_;
+  uv_poll_init_socket(executor_.loop(), &poll_->handle, fd);
+  timer_ = new Timer;
+  timer_->owner = weak_from_this();
+  timer_->handle.data = timer_;
+  uv_timer_init(executor_.loop(), &timer_->handle);
+  auto period =
+      static_cast<std::uint64_t>(std::max<std::int64_t>(settings_->timeout.count() / 4, 1));
+  uv_timer_start(
+      &timer_->handle,
+      [](uv_timer_t* handle) {
+        if (auto self = static_cast<Timer*>(handle->data)->owner.lock()) self->on_timer();
+      },
+      period, period);
+  last_activity_ = uv_now(executor_.loop());
+  ssh_ = libssh2_session_init();
+  if (!ssh_) return fail(unavailable("libssh2 could not create a session"));
+  libssh2_session_set_blocking(ssh_, 0);
+  state_ = State::Handshake;
+  drive();
+}
+
+StoreError Session::ssh_error(std::string_view what) const {
+  char* message = nullptr;
+  int code = ssh_ ? libssh2_session_last_error(ssh_, &message, nullptr, 0) : 0;
+  auto error = unavailable(std::string(what) + " with " + settings_->host + ":" +
+                           std::to_string(settings_->port) + " failed" +
+                           (message && *message ? std::string(": ") + message : std::string()));
+  error.native_code = code;
+  error.native_name = "libssh2 " + std::to_string(code);
+  return error;
+}
+
+void Session::drive() {
+  auto keep = shared_from_this();
+  if (state_ == State::Handshake) {
+    int rc = libssh2_session_handshake(ssh_, fd_);
+    if (rc == LIBSSH2_ERROR_EAGAIN) return arm();
+    if (rc != 0) return fail(ssh_error("SSH handshake"));
+    const char* banner = libssh2_session_banner_get(ssh_);
+    openssh_ = banner && std::strstr(banner, "OpenSSH") != nullptr;
+    HostKeyPolicy policy{secrets_->known_hosts, settings_->known_hosts, settings_->fingerprint};
+    auto verified = verify_host_key(ssh_, settings_->host, settings_->port, policy);
+    if (!verified) return fail(verified.error());
+    state_ = State::Auth;
+  }
+  if (state_ == State::Auth) {
+    const Secrets& secrets = *secrets_;
+    int rc = libssh2_userauth_publickey_frommemory(
+        ssh_, settings_->user.data(), settings_->user.size(),
+        secrets.public_key.empty() ? nullptr : secrets.public_key.data(), secrets.public_key.size(),
+        secrets.private_key.data(), secrets.private_key.size(),
+        secrets.has_passphrase ? secrets.passphrase.c_str() : nullptr);
+    if (rc == LIBSSH2_ERROR_EAGAIN) return arm();
+    if (rc != 0) {
+      if (rc == LIBSSH2_ERROR_SOCKET_SEND || rc == LIBSSH2_ERROR_SOCKET_RECV ||
+          rc == LIBSSH2_ERROR_SOCKET_DISCONNECT || rc == LIBSSH2_ERROR_TIMEOUT) {
+        return fail(ssh_error("authentication"));
+      }
+      auto error = ssh_error("public key authentication as '" + settings_->user + "' with " +
+                             settings_->key_file);
+      error.code = Errc::PermissionDenied;
+      error.retryable = false;  // a wrong key does not become right by retrying
+      return fail(error);
+    }
+    secrets_.reset();
+    state_ = State::Channel;
+  }
+  if (state_ == State::Channel) {
+    channel_ = libssh2_channel_open_session(ssh_);
+    if (!channel_) {
+      if (libssh2_session_last_errno(ssh_) == LIBSSH2_ERROR_EAGAIN) return arm();
+      return fail(ssh_error("opening an SSH channel"));
+    }
+    state_ = State::Subsystem;
+  }
+  if (state_ == State::Subsystem) {
+    int rc = libssh2_channel_subsystem(channel_, "sftp");
+    if (rc == LIBSSH2_ERROR_EAGAIN) return arm();
+    if (rc != 0) {
+      auto error = ssh_error("starting the sftp subsystem");
+      error.code = Errc::Protocol;
+      error.retryable = false;
+      return fail(error);
+    }
+    state_ = State::Version;
+    send_packet(kInit, Writer().u32(3).take(), std::nullopt);
+  }
+  pump();
+}
+
+void Session::send_packet(std::uint8_t type, const std::string& body,
+                          std::optional<std::uint32_t> id) {
+  Writer header;
+  header.u32(static_cast<std::uint32_t>(1 + (id ? 4 : 0) + body.size())).u8(type);
+  if (id) header.u32(*id);
+  out_ += header.bytes();
+  out_ += body;
+}
+
+void Session::request(std::uint8_t type, std::string body, ReplyCallback done) {
+  if (state_ != State::Ready && state_ != State::Version) {
+    executor_.post([done] { done(unavailable("SFTP session is not connected")); });
+    return;
+  }
+  if (pending_.empty()) last_activity_ = uv_now(executor_.loop());
+  std::uint32_t id = next_id_++;
+  pending_.emplace(id, std::move(done));
+  send_packet(type, body, id);
+  schedule_pump();
+}
+
+void Session::extended(std::string_view name, std::string body, ReplyCallback done) {
+  request(kExtended, Writer().str(name).take() + body, std::move(done));
+}
+
+void Session::schedule_pump() {
+  // Coalesces the requests of one loop turn into one flush; replies never come inline.
+  if (pump_scheduled_) return;
+  pump_scheduled_ = true;
+  std::weak_ptr<Session> weak = shared_from_this();
+  executor_.post([weak] {
+    if (auto self = weak.lock()) {
+      self->pump_scheduled_ = false;
+      if (self->state_ == State::Ready || self->state_ == State::Version) self->pump();
+    }
+  });
+}
+
+bool Session::flush() {
+  bool progress = false;
+  while (out_pos_ < out_.size()) {
+    ssize_t n = libssh2_channel_write(channel_, out_.data() + out_pos_, out_.size() - out_pos_);
+    if (n == LIBSSH2_ERROR_EAGAIN) break;
+    if (n < 0) {
+      fail(ssh_error("sending SFTP requests"));
+      return false;
+    }
+    out_pos_ += static_cast<std::size_t>(n);
+    progress = true;
+  }
+  if (out_pos_ == out_.size()) {
+    out_.clear();
+    out_pos_ = 0;
+  } else if (out_pos_ > (1u << 20) && out_pos_ > out_.size() / 2) {
+    out_.erase(0, out_pos_);
+    out_pos_ = 0;
+  }
+  return progress;
+}
+
+bool Session::receive() {
+  bool progress = false;
+  char buffer[64 * 1024];
+  while (true) {
+    ssize_t n = libssh2_channel_read(channel_, buffer, sizeof buffer);
+    if (n == LIBSSH2_ERROR_EAGAIN) break;
+    if (n < 0) {
+      fail(ssh_error("receiving SFTP replies"));
+      return false;
+    }
+    if (n == 0) {
+      if (libssh2_channel_eof(channel_)) {
+        fail(unavailable("the server closed the SFTP channel of " + settings_->host + ":" +
+                         std::to_string(settings_->port)));
+        return false;
+      }
+      break;
+    }
+    in_.append(buffer, static_cast<std::size_t>(n));
+    progress = true;
+    last_activity_ = uv_now(executor_.loop());
+  }
+  // Whole packets out of the buffer; callbacks may add requests (flushed by the caller).
+  while (state_ != State::Dead && in_.size() - in_pos_ >= 4) {
+    Reader header(std::string_view(in_).substr(in_pos_, 4));
+    std::uint32_t length = header.u32();
+    if (length == 0 || length > (1u << 24)) {
+      fail(protocol_error("packet of " + std::to_string(length) + " bytes"));
+      return false;
+    }
+    if (in_.size() - in_pos_ - 4 < length) break;
+    std::string packet = in_.substr(in_pos_ + 4, length);
+    in_pos_ += 4 + length;
+    dispatch(packet);
+  }
+  if (in_pos_ == in_.size()) {
+    in_.clear();
+    in_pos_ = 0;
+  } else if (in_pos_ > (1u << 20)) {
+    in_.erase(0, in_pos_);
+    in_pos_ = 0;
+  }
+  return progress;
+}
+
+void Session::dispatch(std::string_view packet) {
+  Reader reader(packet);
+  std::uint8_t type = reader.u8();
+  if (state_ == State::Version && !version_seen_) {
+    version_seen_ = true;
+    if (type != kVersion)
+      return fail(
+          protocol_error("expected SSH_FXP_VERSION, got packet type " + std::to_string(type)));
+    std::uint32_t version = reader.u32();
+    if (version < 3) {
+      return fail(fatal(Errc::Protocol,
+                        "SFTP server speaks version " + std::to_string(version) + ", not 3"));
+    }
+    while (!reader.empty() && !reader.failed()) {
+      std::string name = reader.str();
+      reader.str();
+      if (!reader.failed()) extensions_.insert(name);
+    }
+    return resolve_root();
+  }
+  std::uint32_t id = reader.u32();
+  auto found = pending_.find(id);
+  if (reader.failed() || found == pending_.end()) {
+    return fail(protocol_error("reply to unknown request " + std::to_string(id)));
+  }
+  auto done = std::move(found->second);
+  pending_.erase(found);
+  done(Reply{type, std::string(packet.substr(5))});
+}
+
+void Session::resolve_root() {
+  // "~/x" is relative to the login directory, where the server resolves relative paths.
+  std::string root = settings_->root;
+  if (root == "~") root = ".";
+  if (root.rfind("~/", 0) == 0) root = root.substr(2).empty() ? "." : root.substr(2);
+  std::weak_ptr<Session> weak = shared_from_this();
+  request(kRealpath, Writer().str(root).take(), [weak, root](core::Result<Reply> reply) {
+    auto self = weak.lock();
+    if (!self || self->state_ != State::Version) return;
+    if (!reply) return self->fail(reply.error());
+    std::string message;
+    if (auto status = reply_status(*reply, &message)) {
+      auto error = status_error(*status, message);
+      error.retryable = false;
+      error.detail = "store root '" + self->settings_->root + "' on " + self->settings_->host +
+                     ": " + (message.empty() ? std::string(status_name(*status)) : message);
+      return self->fail(error);
+    }
+    Reader names(reply->body);
+    std::uint32_t count = names.u32();
+    std::string path = names.str();
+    if (reply->type != kName || count < 1 || names.failed() || path.empty() || path[0] != '/') {
+      return self->fail(protocol_error("bad SSH_FXP_REALPATH reply"));
+    }
+    self->root_ = path;
+    self->state_ = State::Ready;
+    if (auto done = std::move(self->connect_done_)) {
+      self->connect_done_ = nullptr;
+      done(core::success());
+    }
+  });
+}
+
+void Session::pump() {
+  auto keep = shared_from_this();
+  while (state_ == State::Ready || state_ == State::Version) {
+    bool wrote = flush();
+    if (dead()) return;
+    bool read = receive();
+    if (dead()) return;
+    if (!wrote && !read) break;
+  }
+  arm();
+}
+
+void Session::arm() {
+  if (!poll_ || dead()) return;
+  int events = UV_READABLE;
+  if (libssh2_session_block_directions(ssh_) & LIBSSH2_SESSION_BLOCK_OUTBOUND) {
+    events |= UV_WRITABLE;
+  }
+  if (events == poll_events_) return;
+  poll_events_ = events;
+  uv_poll_start(&poll_->handle, events, [](uv_poll_t* handle, int status, int) {
+    auto self = static_cast<Poll*>(handle->data)->owner.lock();
+    if (!self || self->dead()) return;
+    if (status < 0) {
+      return self->fail(unavailable("connection to " + self->settings_->host +
+                                    " failed: " + uv_strerror(status)));
+    }
+    self->drive();
+  });
+}
+
+void Session::on_timer() {
+  if (dead()) return;
+  const bool waiting = state_ != State::Ready || !pending_.empty();
+  const auto idle = uv_now(executor_.loop()) - last_activity_;
+  if (waiting && idle >= static_cast<std::uint64_t>(settings_->timeout.count())) {
+    auto error = StoreError::make(Errc::Timeout, "no answer from " + settings_->host + ":" +
+                                                     std::to_string(settings_->port) + " for " +
+                                                     std::to_string(idle / 1000) + " s");
+    error.retryable = true;
+    fail(error);
+  }
+}
+
+void Session::shutdown(const StoreError& reason) {
+  if (state_ == State::Connecting) {
+    // The worker's connect completes later and closes its socket (see connect()).
+    auto done = std::move(connect_done_);
+    connect_done_ = nullptr;
+    state_ = State::Dead;
+    if (done) executor_.post([done, reason] { done(reason); });
+    return;
+  }
+  fail(reason);
+}
+
+void Session::fail(StoreError error) {
+  if (state_ == State::Dead) return;
+  auto keep = weak_from_this().lock();  // null while destroying
+  state_ = State::Dead;
+  auto pending = std::move(pending_);
+  pending_.clear();
+  auto connect_done = std::move(connect_done_);
+  connect_done_ = nullptr;
+  secrets_.reset();
+  if (timer_) {
+    uv_timer_stop(&timer_->handle);
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_->handle),
+             [](uv_handle_t* handle) { delete static_cast<Timer*>(handle->data); });
+    timer_ = nullptr;
+  }
+  if (poll_) uv_poll_stop(&poll_->handle);
+  if (ssh_) {
+    // The socket is shut down first so that libssh2's farewell messages fail at once
+    // instead of blocking: freeing a non-blocking session could answer EAGAIN and leak.
+    if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
+    libssh2_session_set_blocking(ssh_, 1);
+    if (channel_) libssh2_channel_free(channel_);
+    libssh2_session_free(ssh_);
+    channel_ = nullptr;
+    ssh_ = nullptr;
+  }
+  if (poll_) {
+    // The descriptor is closed once libuv has let go of it.
+    uv_close(reinterpret_cast<uv_handle_t*>(&poll_->handle), [](uv_handle_t* handle) {
+      auto* poll = static_cast<Poll*>(handle->data);
+      ::close(poll->fd);
+      delete poll;
+    });
+    poll_ = nullptr;
+  } else if (fd_ >= 0) {
+    ::close(fd_);
+  }
+  fd_ = -1;
+  // Callbacks run on a later turn: fail() may be reached from inside request paths.
+  if (connect_done) executor_.post([connect_done, error] { connect_done(error); });
+  for (auto& entry : pending) {
+    auto done = std::move(entry.second);
+    executor_.post([done, error] { done(error); });
+  }
+}
+
+}  // namespace tetherd::stores::sftp

@@ -1,0 +1,124 @@
+#pragma once
+
+// One SSH connection carrying one SFTP channel, driven without blocking on the loop
+// thread: the socket sits on a uv_poll_t, and every libssh2 call that answers
+// LIBSSH2_ERROR_EAGAIN is retried when the socket is ready in the direction
+// libssh2_session_block_directions() names (reading is always watched: a full channel
+// window is reopened by the peer's data). A uv_timer_t fails the session with Timeout when
+// requests are outstanding and nothing arrives for `timeout`.
+//
+// Requests carry ids; any number may be outstanding, replies are matched by id and their
+// callbacks run on the loop thread, never inline from request(). When the connection
+// drops every outstanding request fails with a retryable Unavailable and the session is
+// dead for good (the pool makes a new one).
+//
+// Only the name resolution and the TCP connect (and reading the key and known_hosts
+// files) run on a worker thread (Executor::run_blocking); the SSH handshake, host key
+// check, authentication, channel and SFTP traffic all run on the loop.
+
+#include <libssh2.h>
+#include <uv.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+
+#include "sftp_wire.hpp"
+#include "tetherd/core/result.hpp"
+#include "tetherd/stores/uv_executor.hpp"
+
+namespace tetherd::stores::sftp {
+
+struct SessionSettings {
+  std::string host;
+  int port = 22;
+  std::string user;
+  std::string key_file;
+  std::string passphrase_file;  ///< empty: the key has none
+  std::string known_hosts;      ///< empty: none
+  std::string fingerprint;      ///< empty: none pinned
+  std::string root;             ///< as configured: absolute, or "~/..." from the login directory
+  std::chrono::milliseconds timeout{30000};
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  using ReplyCallback = std::function<void(core::Result<Reply>)>;
+
+  Session(UvExecutor& executor, std::shared_ptr<const SessionSettings> settings);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  /// Connects, checks the host key, authenticates, opens the SFTP channel and resolves the
+  /// root. Called once. `done` runs on the loop thread, never inline.
+  void connect(std::function<void(core::Result<void>)> done);
+  /// Sends a request (`body` follows the id); `done` gets the reply or the connection's
+  /// failure. Only once ready().
+  void request(std::uint8_t type, std::string body, ReplyCallback done);
+  /// An SSH_FXP_EXTENDED request named `name`.
+  void extended(std::string_view name, std::string body, ReplyCallback done);
+  /// Fails what is outstanding with `reason` and releases the connection.
+  void shutdown(const core::StoreError& reason);
+
+  bool ready() const noexcept { return state_ == State::Ready; }
+  bool dead() const noexcept { return state_ == State::Dead; }
+  std::size_t outstanding() const noexcept { return pending_.size(); }
+  /// The root as the server resolved it (absolute); valid once ready.
+  const std::string& root() const noexcept { return root_; }
+  bool has_extension(std::string_view name) const { return extensions_.count(std::string(name)); }
+  /// OpenSSH's SSH_FXP_SYMLINK takes (target, link), the reverse of the draft.
+  bool symlink_reversed() const noexcept { return openssh_; }
+
+ private:
+  enum class State { Idle, Connecting, Handshake, Auth, Channel, Subsystem, Version, Ready, Dead };
+  struct Poll;
+  struct Timer;
+  struct Secrets;
+
+  void start_ssh(int fd, std::shared_ptr<Secrets> secrets);
+  void drive();
+  void pump();
+  bool flush();
+  bool receive();
+  void dispatch(std::string_view packet);
+  void arm();
+  void on_timer();
+  void resolve_root();
+  void fail(core::StoreError error);
+  core::StoreError ssh_error(std::string_view what) const;
+  void send_packet(std::uint8_t type, const std::string& body, std::optional<std::uint32_t> id);
+  void schedule_pump();
+
+  UvExecutor& executor_;
+  std::shared_ptr<const SessionSettings> settings_;
+  State state_ = State::Idle;
+  std::function<void(core::Result<void>)> connect_done_;
+  std::shared_ptr<Secrets> secrets_;  // key material until authenticated, then dropped
+  LIBSSH2_SESSION* ssh_ = nullptr;
+  LIBSSH2_CHANNEL* channel_ = nullptr;
+  int fd_ = -1;
+  Poll* poll_ = nullptr;    // owned by the loop once closing
+  Timer* timer_ = nullptr;  // owned by the loop once closing
+  int poll_events_ = 0;
+  std::uint64_t last_activity_ = 0;  // uv_now() of the last bytes received
+  bool pump_scheduled_ = false;
+
+  std::string out_;
+  std::size_t out_pos_ = 0;
+  std::string in_;
+  std::size_t in_pos_ = 0;
+  std::uint32_t next_id_ = 1;
+  std::unordered_map<std::uint32_t, ReplyCallback> pending_;
+
+  std::set<std::string> extensions_;
+  bool version_seen_ = false;  // SSH_FXP_VERSION arrived (the root is resolved next)
+  bool openssh_ = false;
+  std::string root_;
+};
+
+}  // namespace tetherd::stores::sftp
