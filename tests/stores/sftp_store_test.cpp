@@ -1,0 +1,193 @@
+// SFTP-specific behaviour, against the real sshd of sftp_fixture.hpp: host key checks,
+// server-side renames, confinement against symlinks planted on the server, and a
+// connection killed mid-operation.
+
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "fixtures.hpp"
+#include "harness.hpp"
+
+using namespace tetherd;
+using namespace tetherd::test;
+using core::Errc;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+#define SKIP_WITHOUT_SSHD()                    \
+  if (auto why = SftpFixture::unavailable()) { \
+    MESSAGE("sftp skipped: " << *why);         \
+    return;                                    \
+  }
+
+std::vector<std::string> names_under(const fs::path& root) {
+  std::vector<std::string> names;
+  for (auto& entry : fs::recursive_directory_iterator(root))
+    names.push_back(entry.path().lexically_relative(root).string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+bool has_temp(const fs::path& root) {
+  for (const auto& name : names_under(root)) {
+    if (name.find(".tetherd-sftp.") != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("sftp: an unknown host key is refused, clearly, and nothing is written") {
+  SKIP_WITHOUT_SSHD();
+  auto& server = SshServer::instance();
+  TestLoop loop;
+  auto root = server.new_directory("roots");
+  auto options = server.options(root);
+  auto empty_known_hosts = server.new_directory("misc") / "known_hosts";
+  std::ofstream(empty_known_hosts) << "# nobody here\n";
+  options.known_hosts = empty_known_hosts.string();
+  auto opened = open_sftp_for_test(loop.executor(), options);
+  REQUIRE_FALSE(opened.ok());
+  const auto& error = opened.error();
+  CHECK(error.code == Errc::PermissionDenied);
+  CHECK_FALSE(error.retryable);
+  CHECK(error.message().find(server.fingerprint()) != std::string::npos);
+  CHECK(error.message().find(server.known_hosts_line()) != std::string::npos);
+  MESSAGE(error.message());
+
+  // A changed key (another key listed for the host) is refused as well.
+  std::ofstream(empty_known_hosts)
+      << "[127.0.0.1]:" << server.port()
+      << " ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEVI6rmAW3+4Fn6E6nOsPq3IEYq7DNr2t1ahXq6Clf7D\n";
+  auto changed = open_sftp_for_test(loop.executor(), options);
+  REQUIRE_FALSE(changed.ok());
+  CHECK(changed.error().code == Errc::PermissionDenied);
+  CHECK_FALSE(changed.error().retryable);
+  CHECK(changed.error().message().find("CHANGED") != std::string::npos);
+
+  // A wrong pinned fingerprint too.
+  options.known_hosts.clear();
+  options.host_key_fingerprint = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+  auto pinned_wrong = open_sftp_for_test(loop.executor(), options);
+  REQUIRE_FALSE(pinned_wrong.ok());
+  CHECK(pinned_wrong.error().code == Errc::PermissionDenied);
+  CHECK(names_under(root).empty());
+}
+
+TEST_CASE("sftp: a pinned fingerprint is enough") {
+  SKIP_WITHOUT_SSHD();
+  auto& server = SshServer::instance();
+  TestLoop loop;
+  auto root = server.new_directory("roots");
+  auto options = server.options(root);
+  options.known_hosts.clear();
+  options.host_key_fingerprint = server.fingerprint();
+  auto opened = open_sftp_for_test(loop.executor(), options);
+  REQUIRE(opened.ok());
+  auto store = *opened;
+  auto written = loop.await<core::EntryInfo>([&](core::Callback<core::EntryInfo> done) {
+    store->write(key("pinned.txt"),
+                 core::MemoryByteSource::make(loop.executor(), core::to_bytes("ok")), {}, done);
+  });
+  CHECK(written.ok());
+  CHECK(names_under(root) == std::vector<std::string>{"pinned.txt"});
+  bool closed = false;
+  store->close([&](core::Result<void>) { closed = true; });
+  REQUIRE(loop.run_until([&] { return closed; }));
+}
+
+TEST_CASE("sftp: a move is a rename on the server, and temp names are reserved") {
+  SKIP_WITHOUT_SSHD();
+  Harness<SftpFixture> h;
+  std::string data = pattern(16u << 20, 5);
+  REQUIRE(h.write("big/file.bin", data).ok());
+  struct stat before {};
+  REQUIRE(::stat((h.fixture.root() / "big/file.bin").c_str(), &before) == 0);
+  REQUIRE(h.move("big/file.bin", "elsewhere/deeper/moved.bin", false).ok());
+  struct stat after {};
+  REQUIRE(::stat((h.fixture.root() / "elsewhere/deeper/moved.bin").c_str(), &after) == 0);
+  CHECK(after.st_ino == before.st_ino);  // the same file: no bytes went through us
+  CHECK(*h.read("elsewhere/deeper/moved.bin") == data);
+  // An overwriting move replaces atomically (posix-rename), again in place.
+  REQUIRE(h.write("small.txt", "small").ok());
+  REQUIRE(h.move("elsewhere/deeper/moved.bin", "small.txt", true).ok());
+  struct stat replaced {};
+  REQUIRE(::stat((h.fixture.root() / "small.txt").c_str(), &replaced) == 0);
+  CHECK(replaced.st_ino == before.st_ino);
+  // The temporary-file prefix is not a key.
+  CHECK(h.write(".tetherd-sftp.x", "x").error().code == Errc::InvalidPath);
+  CHECK(h.stat("a/.tetherd-sftp.1").error().code == Errc::InvalidPath);
+  CHECK(h.store->capabilities().has(core::Capability::Durable));  // OpenSSH has fsync@
+}
+
+TEST_CASE("sftp: a symlink planted on the server cannot redirect anything outside") {
+  SKIP_WITHOUT_SSHD();
+  Harness<SftpFixture> h;
+  auto outside = *h.fixture.outside();
+  std::ofstream(outside / "victim") << "precious";
+  // Planted behind the store's back, directly in the server's file system.
+  fs::create_directory_symlink(outside, h.fixture.root() / "planted");
+  fs::create_directories(h.fixture.root() / "real");
+  fs::create_directory_symlink(outside, h.fixture.root() / "real" / "planted");
+  CHECK(h.write("planted/new.txt", "x").error().code == Errc::NotADirectory);
+  CHECK(h.write("real/planted/sub/new.txt", "x").error().code == Errc::NotADirectory);
+  CHECK(h.remove("planted/victim").error().code == Errc::NotADirectory);
+  CHECK(h.mkdir("planted/dir").error().code == Errc::NotADirectory);
+  REQUIRE(h.write("mine.txt", "mine").ok());
+  CHECK(h.move("mine.txt", "planted/mine.txt", true).error().code == Errc::NotADirectory);
+  CHECK(h.move("planted/victim", "stolen", true).error().code == Errc::NotADirectory);
+  CHECK(h.symlink("planted/link", "/etc").error().code == Errc::NotADirectory);
+  CHECK(h.rmdir("planted", true).error().code == Errc::NotADirectory);
+  CHECK(h.set_attrs("planted", {std::nullopt, 0777}).error().code == Errc::PermissionDenied);
+  CHECK(h.read("planted/victim").error().code == Errc::NotADirectory);
+  CHECK(h.list("planted", true).error().code == Errc::NotADirectory);
+  // A recursive listing and rmdir see the link as a link and do not descend.
+  auto keys = h.keys();
+  CHECK(keys == std::vector<std::string>{"mine.txt", "planted", "real", "real/planted"});
+  REQUIRE(h.rmdir("real", true).ok());
+  CHECK(names_under(outside) == std::vector<std::string>{"victim"});
+  std::ifstream victim(outside / "victim");
+  std::string content;
+  std::getline(victim, content);
+  CHECK(content == "precious");
+}
+
+TEST_CASE(
+    "sftp: a killed connection fails what is in flight as retryable; the next op reconnects") {
+  SKIP_WITHOUT_SSHD();
+  Harness<SftpFixture> h;
+  auto& server = SshServer::instance();
+  REQUIRE(h.write("before.txt", "before").ok());
+  // A big write, and a listing, in flight when the connections die.
+  std::optional<core::Result<core::EntryInfo>> write_result;
+  h.store->write(key("dir/big.bin"), h.source(pattern(256u << 20, 9)), {},
+                 [&](core::Result<core::EntryInfo> r) { write_result.emplace(std::move(r)); });
+  REQUIRE(h.loop.run_until([&] {
+    if (!fs::exists(h.fixture.root() / "dir")) return false;
+    for (auto& entry : fs::directory_iterator(h.fixture.root() / "dir")) {
+      if (entry.is_regular_file() && entry.file_size() > (1u << 20)) return true;
+    }
+    return false;
+  }));
+  auto before_kill = server.connection_pids();
+  REQUIRE_FALSE(before_kill.empty());
+  for (pid_t pid : before_kill)
+    ::kill(pid, SIGKILL);
+  REQUIRE(h.loop.run_until([&] { return write_result.has_value(); }));
+  REQUIRE_FALSE(write_result->ok());
+  CHECK(write_result->error().code == Errc::Unavailable);
+  CHECK(write_result->error().retryable);
+  MESSAGE(write_result->error().message());
+  // The next operations reconnect; the cut-off write's temporary file is removed then.
+  CHECK(*h.read("before.txt") == "before");
+  REQUIRE(h.write("after.txt", "after").ok());
+  REQUIRE(h.loop.run_until([&] { return !has_temp(h.fixture.root()); }));
+  CHECK_FALSE(h.exists("dir/big.bin"));
+  CHECK(h.keys() == std::vector<std::string>{"after.txt", "before.txt", "dir"});
+}
