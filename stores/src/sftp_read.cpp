@@ -1,10 +1,12 @@
 // Reads and listings of the SFTP store.
 //
 // Read: the key is checked (walk), opened, and a ByteSource issues SSH_FXP_READ requests
-// for the range; the handle is closed when the source is released.
+// for the range, several ahead; the handle is closed when the source is released.
 // List: a directory's entries are read whole (one directory at a time: the memory bound),
 // sorted by name bytes, and streamed in batches; recursive listings descend depth first,
 // a directory before its contents, which is StoreKey order.
+
+#include <deque>
 
 #include "sftp_store_impl.hpp"
 
@@ -20,28 +22,29 @@ StoreError error(Errc code, std::string detail = {}) {
   return StoreError::make(code, std::move(detail));
 }
 
+/// Reads a range of an open file with up to kReadAhead SSH_FXP_READ requests outstanding
+/// (consecutive chunks), so that throughput is not one chunk per round trip. Replies are
+/// consumed in offset order; a short reply (the file ended or shrank) drops the requests
+/// beyond it and the reading continues from where the data stopped.
 class ReadSource final : public ByteSource {
  public:
   ReadSource(Executor& executor, SessionPtr session, std::string handle, ReadRange range)
       : executor_(executor),
         session_(std::move(session)),
         handle_(std::move(handle)),
-        offset_(range.offset),
+        requested_(range.offset),
         end_(range.length ? std::optional<std::uint64_t>(range.offset + *range.length)
                           : std::nullopt) {}
   ~ReadSource() override { close_quietly(session_, handle_); }
 
   void read(std::size_t max_bytes, Callback<Bytes> done) override {
     if (failure_) return post(done, *failure_);
-    if (eof_ || (end_ && offset_ >= *end_)) return post(done, Bytes{});
-    std::uint64_t length = std::min<std::uint64_t>(std::max<std::size_t>(max_bytes, 1), kReadChunk);
-    if (end_) length = std::min(length, *end_ - offset_);
+    max_bytes_ = std::max<std::size_t>(max_bytes, 1);
     pending_ = std::move(done);
-    std::weak_ptr<ReadSource> weak = std::static_pointer_cast<ReadSource>(shared_from_this());
+    fill_window();
+    // What is already here is delivered on a later turn: never inline from read().
     auto self = std::static_pointer_cast<ReadSource>(shared_from_this());
-    session_->request(
-        kRead, Writer().str(handle_).u64(offset_).u32(static_cast<std::uint32_t>(length)).take(),
-        [self](Result<Reply> reply) { self->answer(std::move(reply)); });
+    executor_.post([self] { self->deliver(); });
   }
 
   void cancel() override {
@@ -54,48 +57,112 @@ class ReadSource final : public ByteSource {
   }
 
  private:
+  struct Slot {
+    std::uint64_t offset = 0;
+    std::uint32_t length = 0;
+    std::optional<Result<Reply>> reply;
+  };
+
   void post(Callback<Bytes> done, Result<Bytes> result) {
     executor_.post([done, result] { done(result); });
   }
 
-  void answer(Result<Reply> reply) {
-    if (!pending_) return;  // cancelled meanwhile
-    auto done = std::move(pending_);
-    pending_ = nullptr;
+  void fill_window() {
+    while (!eof_ && slots_.size() < kReadAhead && (!end_ || requested_ < *end_)) {
+      std::uint64_t length = kReadChunk;
+      if (end_) length = std::min(length, *end_ - requested_);
+      slots_.push_back(Slot{requested_, static_cast<std::uint32_t>(length), std::nullopt});
+      const std::uint64_t generation = generation_;
+      const std::uint64_t offset = requested_;
+      auto self = std::static_pointer_cast<ReadSource>(shared_from_this());
+      session_->request(
+          kRead, Writer().str(handle_).u64(offset).u32(static_cast<std::uint32_t>(length)).take(),
+          [self, generation, offset](Result<Reply> reply) {
+            if (generation != self->generation_) return;  // dropped after a short read
+            for (auto& slot : self->slots_) {
+              if (slot.offset == offset) slot.reply = std::move(reply);
+            }
+            self->deliver();
+          });
+      requested_ += length;
+    }
+  }
+
+  // Answers the pending read from the leftover bytes or the first slot, if it is in.
+  void deliver() {
+    if (!pending_) return;
+    if (leftover_.empty() && !slots_.empty() && slots_.front().reply) consume_front();
+    if (failure_) return finish(*failure_);
+    if (!leftover_.empty()) {
+      std::size_t count = std::min(max_bytes_, leftover_.size() - leftover_pos_);
+      const auto* bytes = reinterpret_cast<const std::byte*>(leftover_.data() + leftover_pos_);
+      Bytes chunk(bytes, bytes + count);
+      leftover_pos_ += count;
+      if (leftover_pos_ == leftover_.size()) {
+        leftover_.clear();
+        leftover_pos_ = 0;
+      }
+      fill_window();
+      return finish(std::move(chunk));
+    }
+    if (slots_.empty() && (eof_ || (end_ && requested_ >= *end_))) return finish(Bytes{});
+  }
+
+  void consume_front() {
+    Slot slot = std::move(slots_.front());
+    slots_.pop_front();
+    Result<Reply>& reply = *slot.reply;
     if (!reply) {
       failure_ = reply.error();
-      return done(reply.error());
+      return;
     }
     if (reply->type == kData) {
       Reader reader(reply->body);
       std::string data = reader.str();
       if (reader.failed()) {
         failure_ = protocol_error("bad SSH_FXP_DATA");
-        return done(*failure_);
+        return;
       }
-      if (data.empty()) {
-        eof_ = true;
-        return done(Bytes{});
+      if (data.size() < slot.length) {
+        // Short: what was asked beyond it is dropped and asked again from here.
+        slots_.clear();
+        ++generation_;
+        requested_ = slot.offset + data.size();
+        if (data.empty()) eof_ = true;
       }
-      offset_ += data.size();
-      const auto* bytes = reinterpret_cast<const std::byte*>(data.data());
-      return done(Bytes(bytes, bytes + data.size()));
+      leftover_ = std::move(data);
+      leftover_pos_ = 0;
+      return;
     }
     std::string message;
     auto status = reply_status(*reply, &message);
     if (status && *status == kEof) {
       eof_ = true;
-      return done(Bytes{});
+      slots_.clear();
+      ++generation_;
+      return;
     }
     failure_ = status ? status_error(*status, message) : protocol_error("unexpected read reply");
-    done(*failure_);
   }
+
+  void finish(Result<Bytes> result) {
+    auto done = std::move(pending_);
+    pending_ = nullptr;
+    done(std::move(result));
+  }
+
+  static constexpr std::size_t kReadAhead = 8;
 
   Executor& executor_;
   SessionPtr session_;
   std::string handle_;
-  std::uint64_t offset_;
+  std::uint64_t requested_;  // where the next READ request starts
   std::optional<std::uint64_t> end_;
+  std::deque<Slot> slots_;
+  std::uint64_t generation_ = 0;
+  std::string leftover_;  // data received beyond what a read asked for
+  std::size_t leftover_pos_ = 0;
+  std::size_t max_bytes_ = 1;
   bool eof_ = false;
   std::optional<StoreError> failure_;
   Callback<Bytes> pending_;

@@ -446,6 +446,34 @@ void Session::resolve_root() {
       return self->fail(protocol_error("bad SSH_FXP_REALPATH reply"));
     }
     self->root_ = path;
+    self->check_root();
+  });
+}
+
+void Session::check_root() {
+  // OpenSSH's realpath accepts a missing last component: the root must exist, and be a
+  // directory, before anything is done in it.
+  std::weak_ptr<Session> weak = shared_from_this();
+  request(kStat, Writer().str(root_).take(), [weak](core::Result<Reply> reply) {
+    auto self = weak.lock();
+    if (!self || self->state_ != State::Version) return;
+    if (!reply) return self->fail(reply.error());
+    const std::string where = "store root '" + self->settings_->root + "' (" + self->root_ +
+                              ") on " + self->settings_->host;
+    std::string message;
+    if (auto status = reply_status(*reply, &message)) {
+      auto error = status_error(*status, message);
+      error.retryable = false;
+      error.detail = where + ": " + (message.empty() ? std::string(status_name(*status)) : message);
+      return self->fail(error);
+    }
+    Reader reader(reply->body);
+    FileAttrs attrs = reader.attrs();
+    if (reply->type != kAttrs || reader.failed()) {
+      return self->fail(protocol_error("bad SSH_FXP_STAT reply"));
+    }
+    if (!attrs.is_dir())
+      return self->fail(fatal(Errc::NotADirectory, where + " is not a directory"));
     self->state_ = State::Ready;
     if (auto done = std::move(self->connect_done_)) {
       self->connect_done_ = nullptr;

@@ -89,6 +89,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void arm();
   void on_timer();
   void resolve_root();
+  void check_root();
   void fail(core::StoreError error);
   core::StoreError ssh_error(std::string_view what) const;
   void send_packet(std::uint8_t type, const std::string& body, std::optional<std::uint32_t> id);

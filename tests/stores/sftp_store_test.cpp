@@ -191,3 +191,38 @@ TEST_CASE(
   CHECK_FALSE(h.exists("dir/big.bin"));
   CHECK(h.keys() == std::vector<std::string>{"after.txt", "before.txt", "dir"});
 }
+
+TEST_CASE("sftp: a root starting with ~/ is relative to the login directory") {
+  SKIP_WITHOUT_SSHD();
+  auto& server = SshServer::instance();
+  const char* home = std::getenv("HOME");
+  // sshd logs root in at its passwd home directory, which the test also needs to see.
+  if (!home || std::string(home) != "/root" || !fs::is_directory("/root")) {
+    MESSAGE("skipped: the login directory /root is not this process's HOME");
+    return;
+  }
+  fs::path dir = fs::path("/root") / ("tetherd-test-home-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  TestLoop loop;
+  auto options = server.options(dir);
+  options.root = "~/" + dir.filename().string();
+  auto opened = open_sftp_for_test(loop.executor(), options);
+  REQUIRE(opened.ok());
+  auto store = *opened;
+  auto written = loop.await<core::EntryInfo>([&](core::Callback<core::EntryInfo> done) {
+    store->write(key("home.txt"),
+                 core::MemoryByteSource::make(loop.executor(), core::to_bytes("h")), {}, done);
+  });
+  CHECK(written.ok());
+  CHECK(fs::exists(dir / "home.txt"));
+  bool closed = false;
+  store->close([&](core::Result<void>) { closed = true; });
+  REQUIRE(loop.run_until([&] { return closed; }));
+  fs::remove_all(dir);
+  // A missing root is a clear, non-retryable error.
+  options.root = "~/tetherd-test-no-such-dir-" + std::to_string(::getpid());
+  auto missing = open_sftp_for_test(loop.executor(), options);
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().code == Errc::NotFound);
+  CHECK_FALSE(missing.error().retryable);
+}
