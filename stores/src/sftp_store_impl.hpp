@@ -4,6 +4,8 @@
 // metadata operations, open and close), sftp_write.cpp (writes), sftp_read.cpp (reads
 // and listings).
 
+#include <deque>
+#include <functional>
 #include <set>
 #include <string>
 
@@ -81,6 +83,9 @@ class SftpStore final : public core::Store {
   std::uint64_t next_temp_ = 1;
   std::set<std::string> orphans_;
   bool swept_ = false;
+  static constexpr std::size_t kMaxWrites = 64;
+  std::size_t active_writes_ = 0;
+  std::deque<std::function<void()>> queued_writes_;
 };
 
 /// Attributes to set on a file: mtime (whole seconds; atime follows) and/or mode.

@@ -249,18 +249,34 @@ struct WriteJob : std::enable_shared_from_this<WriteJob> {
 void SftpStore::do_write(const StoreKey& key, ByteSourcePtr source, WriteOptions options,
                          const OperationRef& op, Callback<EntryInfo> done) {
   auto store = self();
-  with_session<EntryInfo>(op, done,
-                          [store, key, source, options, op, done](const SessionPtr& session) {
-                            auto job = std::make_shared<WriteJob>();
-                            job->store = store;
-                            job->session = session;
-                            job->key = key;
-                            job->source = source;
-                            job->options = options;
-                            job->op = op;
-                            job->done = done;
-                            job->start();
-                          });
+  // At most kMaxWrites writes hold a file handle at once (the server's sftp-server has a
+  // descriptor limit); the rest wait here in order.
+  auto start = [store, key, source, options, op, done] {
+    ++store->active_writes_;
+    Callback<EntryInfo> finished = [store, done](Result<EntryInfo> result) {
+      --store->active_writes_;
+      if (!store->queued_writes_.empty()) {
+        auto next = std::move(store->queued_writes_.front());
+        store->queued_writes_.pop_front();
+        store->executor().post(std::move(next));
+      }
+      done(std::move(result));
+    };
+    store->with_session<EntryInfo>(
+        op, finished, [store, key, source, options, op, finished](const SessionPtr& session) {
+          auto job = std::make_shared<WriteJob>();
+          job->store = store;
+          job->session = session;
+          job->key = key;
+          job->source = source;
+          job->options = options;
+          job->op = op;
+          job->done = finished;
+          job->start();
+        });
+  };
+  if (active_writes_ < kMaxWrites) return start();
+  queued_writes_.push_back(std::move(start));
 }
 
 }  // namespace tetherd::stores::sftp

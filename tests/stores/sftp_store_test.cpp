@@ -226,3 +226,22 @@ TEST_CASE("sftp: a root starting with ~/ is relative to the login directory") {
   CHECK(missing.error().code == Errc::NotFound);
   CHECK_FALSE(missing.error().retryable);
 }
+
+TEST_CASE("sftp: temporary files an earlier process left are removed when the store opens") {
+  SKIP_WITHOUT_SSHD();
+  auto& server = SshServer::instance();
+  auto root = server.new_directory("roots");
+  fs::create_directories(root / "deep/er");
+  std::ofstream(root / "deep/er/.tetherd-sftp.0123456789abcdef.7") << "half a file";
+  std::ofstream(root / ".tetherd-sftp.fedcba9876543210.1") << "another";
+  std::ofstream(root / "deep/kept.txt") << "kept";
+  TestLoop loop;
+  auto opened = open_sftp_for_test(loop.executor(), server.options(root));
+  REQUIRE(opened.ok());
+  auto store = *opened;
+  REQUIRE(loop.run_until([&] { return !has_temp(root); }));
+  CHECK(names_under(root) == std::vector<std::string>{"deep", "deep/er", "deep/kept.txt"});
+  bool closed = false;
+  store->close([&](core::Result<void>) { closed = true; });
+  REQUIRE(loop.run_until([&] { return closed; }));
+}
