@@ -559,7 +559,6 @@ void Session::fail(StoreError error) {
     // instead of blocking: freeing a non-blocking session could answer EAGAIN and leak.
     if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
     libssh2_session_set_blocking(ssh_, 1);
-    if (channel_) libssh2_channel_free(channel_);
     libssh2_session_free(ssh_);
     channel_ = nullptr;
     ssh_ = nullptr;
