@@ -198,6 +198,7 @@ struct WriteJob : std::enable_shared_from_this<WriteJob> {
   void report() {
     auto job = shared_from_this();
     created = false;
+    committed = true;  // the data is in place: a cancel now changes nothing
     lstat(session, final_path, [job](Result<std::optional<FileAttrs>> attrs) {
       if (job->finished) return;
       job->finished = true;
