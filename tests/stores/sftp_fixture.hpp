@@ -10,7 +10,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,8 +28,6 @@
 #include "support/temp_dir.hpp"
 #include "tetherd/stores/sftp_store.hpp"
 #include "tetherd/stores/uv_executor.hpp"
-
-extern char** environ;
 
 namespace tetherd::test {
 
@@ -172,11 +170,6 @@ class SshServer {
 
     int pipe_fds[2];
     if (::pipe(pipe_fds) != 0) throw std::runtime_error("pipe failed");
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 2);
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addclose(&actions, pipe_fds[0]);
     const std::string config = d + "/sshd_config";
     std::vector<char*> argv{const_cast<char*>("/usr/sbin/sshd"),
                             const_cast<char*>("-D"),
@@ -184,10 +177,21 @@ class SshServer {
                             const_cast<char*>("-f"),
                             const_cast<char*>(config.c_str()),
                             nullptr};
-    int spawned = posix_spawn(&pid_, "/usr/sbin/sshd", &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
+    int devnull = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      // Child: only async-signal-safe calls until exec. The listener dies with this
+      // process even when it ends abnormally (an abort skips the destructor).
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      ::dup2(pipe_fds[1], 2);
+      ::dup2(devnull, 1);
+      ::close(pipe_fds[0]);
+      ::execv("/usr/sbin/sshd", argv.data());
+      ::_exit(127);
+    }
+    ::close(devnull);
     ::close(pipe_fds[1]);
-    if (spawned != 0) {
+    if (pid_ < 0) {
       ::close(pipe_fds[0]);
       pid_ = 0;
       throw std::runtime_error("cannot start sshd");
