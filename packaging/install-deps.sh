@@ -8,6 +8,8 @@ packages=(
   # build
   build-essential cmake ninja-build pkg-config git
   libuv1-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
+  # the S3 store: HTTP, S3's XML, SigV4 digests
+  libcurl4-openssl-dev libpugixml-dev libssl-dev
   # the allocator of the tetherd executable (CMakeLists.txt: TETHERD_MIMALLOC)
   libmimalloc-dev
   # sd_notify and the journal (daemon/); systemd-analyze for the unit checks (tests/systemd)
@@ -17,6 +19,8 @@ packages=(
   e2fsprogs
   # the SFTP store (libssh2) and its tests against a real sshd on loopback
   libssh2-1-dev openssh-server openssh-client
+  # the S3 store's tests run against a one-node Ceph cluster with a radosgw
+  radosgw ceph-mon ceph-osd ceph-common
   # peer tools for bench/
   inotify-tools rsync lsyncd time gnuplot-nox
   # the .deb and its test under a real systemd (tests/package)

@@ -1,0 +1,53 @@
+#pragma once
+
+// The XML documents of the S3 API that the store reads and writes (pugixml): error
+// bodies, ListObjectsV2 pages, multipart uploads. Parsing never throws; a document that is
+// not what S3 sends gives nullopt, which callers report as a Protocol error.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tetherd::stores::s3 {
+
+/// <Error><Code>NoSuchKey</Code><Message>…</Message></Error>
+struct S3ErrorBody {
+  std::string code;
+  std::string message;
+};
+std::optional<S3ErrorBody> parse_error(std::string_view body);
+
+struct ListedObject {
+  std::string key;  ///< full object key, decoded
+  std::uint64_t size = 0;
+};
+
+/// One page of ListObjectsV2 (requested with encoding-type=url: keys arrive percent-encoded,
+/// so control characters survive XML; they are decoded here).
+struct ListPage {
+  std::vector<ListedObject> objects;
+  std::vector<std::string> common_prefixes;  ///< decoded, ending in the delimiter
+  bool truncated = false;
+  std::string continuation;  ///< NextContinuationToken
+};
+std::optional<ListPage> parse_list_page(std::string_view body);
+
+/// InitiateMultipartUpload's <UploadId>.
+std::optional<std::string> parse_upload_id(std::string_view body);
+
+/// ListMultipartUploads: key and upload id of each upload in progress.
+struct UploadInProgress {
+  std::string key;
+  std::string upload_id;
+};
+std::optional<std::vector<UploadInProgress>> parse_uploads(std::string_view body);
+
+/// The body of CompleteMultipartUpload: parts numbered from 1, with their ETags.
+std::string complete_multipart_body(const std::vector<std::string>& etags);
+
+/// Percent-decoding (with '+' as a space, as S3's encoding-type=url writes it).
+std::string url_decode(std::string_view text);
+
+}  // namespace tetherd::stores::s3
