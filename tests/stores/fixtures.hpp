@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "s3_fixture.hpp"
 #include "sftp_fixture.hpp"
 #include "support/temp_dir.hpp"
 #include "tetherd/stores/local_store.hpp"
@@ -139,4 +140,4 @@ std::optional<std::string> fixture_unavailable() {
 
 #define TETHERD_STORE_FIXTURES                                                                \
   tetherd::test::MemoryFixture, tetherd::test::LocalFixture, tetherd::test::LocalWalkFixture, \
-      tetherd::test::LocalFallbackFixture, tetherd::test::SftpFixture
+      tetherd::test::LocalFallbackFixture, tetherd::test::SftpFixture, tetherd::test::S3Fixture

@@ -1,0 +1,87 @@
+#pragma once
+
+// s3_store: a bucket (below an optional prefix) of an S3-compatible object store, over
+// HTTP(S) with SigV4, driven by libcurl's multi interface on the executor's libuv loop.
+//
+// Capabilities, and why:
+//   READ (ranged GET, fetched in 8 MiB ranges pinned to the first response's ETag, so a
+//   read never mixes two versions: a change in between fails with PreconditionFailed),
+//   LAZY_READ, WRITE + ATOMIC_WRITE + ATOMIC_REPLACE (one PUT, or a multipart upload
+//   completed in one step: readers see the old object or the new one; a failed or
+//   cancelled multipart upload is aborted), NO_CLOBBER_CREATE (overwrite=false sends
+//   If-None-Match: *, which radosgw and AWS enforce atomically; a 412 is AlreadyExists),
+//   DELETE, LIST, METADATA, COPY + SERVER_SIDE_COPY (CopyObject), MOVE (CopyObject, then
+//   DELETE: not atomic, so no ATOMIC_MOVE, but the contract's "source or destination,
+//   never neither" holds because the source goes only after the copy succeeded; once the
+//   copy is sent, a cancel no longer stops the move), SET_MTIME + SET_MODE (user metadata
+//   x-amz-meta-mtime, nanoseconds since the epoch, and x-amz-meta-mode, octal; set_attrs
+//   rewrites them with CopyObject onto the object itself, pinned to its ETag), MKDIR.
+//   Not declared: SYMLINK (an object store has none), DURABLE (the server's business),
+//   EXPLICIT_DIRS (see below), USER_METADATA (no operation uses it yet).
+//
+// Directories. The namespace is flat: a directory exists while some key lies below it.
+// mkdir additionally writes a marker object "dir/" (empty, carrying the directory's mtime
+// and mode), so a directory made by mkdir exists while empty and rmdir removes it; stat of
+// a directory reports the marker's mtime and mode when there is one. A directory that
+// exists only through the keys below it vanishes with its last key, which is why
+// EXPLICIT_DIRS is not declared.
+//
+// Keys. Object key = prefix + "/" + store key (a directory marker adds "/"). Keys must be
+// valid UTF-8 (S3 keys are UTF-8 text) and at most 1,024 bytes with the prefix: other keys
+// are refused with InvalidPath before any request. Object keys that no StoreKey produces
+// ("a//b", "./x", written by other tools) are left out of listings.
+//
+// Listings. S3 lists in UTF-8 byte order of whole keys, which differs from StoreKey order
+// when a name holds a byte below '/' ("a-b" sorts before "a/x" in S3, after it here). The
+// stream therefore pages through the whole listing (1,000 keys per request) and sorts it
+// before the first batch: memory grows with the size of the listing, not the batch size.
+// Listed entries carry size but no mtime or mode (ListObjectsV2 does not return user
+// metadata; stat does).
+//
+// Checks that the contract asks for and S3 does not do (a write under a "file", a file
+// over a "directory") cost extra requests: a write lists "key/" and HEADs every ancestor;
+// these checks and the operation are not one atomic step.
+//
+// Errors: NoSuchKey → NotFound; AccessDenied, SignatureDoesNotMatch, InvalidAccessKeyId →
+// PermissionDenied (not retryable); 412 → AlreadyExists for no-clobber writes, else
+// PreconditionFailed; SlowDown, 429, 503 → RateLimited and other 5xx → Unavailable
+// (retryable); refused or reset connections → Unavailable, timeouts → Timeout (retryable);
+// a payload hash or MD5 mismatch → Corrupted. This increment does not retry by itself:
+// retryable errors go to the caller (the engine retries).
+
+#include <cstdint>
+#include <string>
+
+#include "tetherd/core/store.hpp"
+
+namespace tetherd::stores {
+
+struct S3StoreOptions {
+  std::string name = "s3";
+  /// "https://s3.eu-west-1.amazonaws.com" or "http://127.0.0.1:7480" (no path).
+  std::string endpoint;
+  std::string region = "us-east-1";
+  std::string bucket;
+  /// Keys live under it ("" = the whole bucket); slashes at either end are dropped.
+  std::string prefix;
+  /// Read from a credentials file by the caller; never logged.
+  std::string access_key;
+  std::string secret_key;
+  /// true: http://host/bucket/key; false: http://bucket.host/key.
+  bool path_style = true;
+  /// CA bundle for https; empty: the system's. Peers are always verified.
+  std::string ca_file;
+  /// Most HTTP connections (so requests) in flight at once.
+  long max_concurrency = 8;
+  /// Writes larger than this use a multipart upload.
+  std::uint64_t multipart_threshold = 64u << 20;
+  /// Size of each part but the last (S3 wants at least 5 MiB).
+  std::uint64_t part_size = 8u << 20;
+};
+
+/// Opens the store; no I/O (the first operation shows whether the server answers). The
+/// executor must be a UvExecutor (libcurl runs on its loop). InvalidPath for an endpoint
+/// that is not http(s)://host[:port], an empty bucket or a part size below 5 MiB.
+core::Result<core::StorePtr> open_s3_store(core::Executor& executor, S3StoreOptions options);
+
+}  // namespace tetherd::stores
