@@ -851,6 +851,7 @@ struct WriteJob : std::enable_shared_from_this<WriteJob> {
   std::vector<std::string> etags;
   s3::HttpClient::RequestId request = 0;  ///< in flight, cancellable
   bool reading = false;
+  bool initiating = false;
   bool committed = false;  ///< the final request is out: a cancel no longer stops us
   bool finished = false;
 
@@ -869,7 +870,9 @@ struct WriteJob : std::enable_shared_from_this<WriteJob> {
   void on_cancel() {
     if (committed || finished) return;
     source->cancel();  // a pending read completes with Cancelled and fails the job
-    if (!reading) fail(error_of(Errc::Cancelled, {}));
+    // CreateMultipartUpload runs to its answer: dropped, it could leave an upload whose id
+    // we never learn. Its callback goes on to upload_part, which sees the cancel and aborts.
+    if (!reading && !initiating) fail(error_of(Errc::Cancelled, {}));
   }
 
   void pump() {
@@ -901,9 +904,10 @@ struct WriteJob : std::enable_shared_from_this<WriteJob> {
 
   void initiate() {
     auto job = self();
-    request = store->send(
+    initiating = true;
+    store->send(
         "POST", object, {{"uploads", ""}}, object_headers(), {}, [job](HttpResponse response) {
-          job->request = 0;
+          job->initiating = false;
           if (!ok_status(response))
             return job->fail(s3::map_failure(response, "CreateMultipartUpload"));
           auto id = s3::parse_upload_id(response.body);
@@ -976,7 +980,16 @@ struct WriteJob : std::enable_shared_from_this<WriteJob> {
                          job->fail(s3::map_failure(response, "CompleteMultipartUpload"));
                        });
     };
-    send_complete();
+    if (options.overwrite) return send_complete();
+    // radosgw 16 ignores If-None-Match on CompleteMultipartUpload (AWS honours it), so a
+    // no-clobber multipart write also looks first; between that HEAD and the completion
+    // another writer could still slip in (see s3_store.hpp).
+    store->head(object, [job, send_complete](Result<std::optional<ObjectHead>> existing) {
+      if (!existing) return job->fail(existing.error());
+      if (*existing) return job->fail(error_of(Errc::AlreadyExists, {}));
+      if (job->op->cancel_requested()) return job->fail(error_of(Errc::Cancelled, {}));
+      send_complete();
+    });
   }
 
   void succeed() {

@@ -130,3 +130,16 @@ TEST_CASE("s3: a stopped gateway is a retryable Unavailable; back again, the sto
   CHECK(*h.read("before.txt") == "x");
   CHECK(h.write("after.txt", "z").ok());
 }
+
+TEST_CASE("s3: overwrite=false holds for multipart uploads too") {
+  Harness<S3Fixture> h;
+  REQUIRE(h.write("taken.bin", "first").ok());
+  core::WriteOptions no_clobber;
+  no_clobber.overwrite = false;
+  auto refused = h.write("taken.bin", pattern(7u << 20, 7), no_clobber);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == Errc::AlreadyExists);
+  CHECK(*h.read("taken.bin") == "first");
+  CHECK(uploads_under(h.fixture.cluster, h.fixture.prefix).empty());
+  CHECK(h.write("fresh.bin", pattern(7u << 20, 7), no_clobber).ok());
+}

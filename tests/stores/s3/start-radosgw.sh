@@ -45,6 +45,8 @@ paxos propose interval = 0.05
 [osd]
 osd data = $dir/osd/\$id
 memstore device bytes = 2147483648
+# Stopped with the mon at the same moment: do not wait 5 s to tell it we are going.
+osd mon shutdown timeout = 0.1
 [client.rgw.a]
 rgw frontends = beast endpoint=127.0.0.1:$rgw_port
 rgw data = $dir/rgw

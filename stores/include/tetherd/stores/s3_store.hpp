@@ -9,7 +9,11 @@
 //   LAZY_READ, WRITE + ATOMIC_WRITE + ATOMIC_REPLACE (one PUT, or a multipart upload
 //   completed in one step: readers see the old object or the new one; a failed or
 //   cancelled multipart upload is aborted), NO_CLOBBER_CREATE (overwrite=false sends
-//   If-None-Match: *, which radosgw and AWS enforce atomically; a 412 is AlreadyExists),
+//   If-None-Match: *, which radosgw and AWS enforce atomically on PUT; a 412 is
+//   AlreadyExists. Caveat: above multipart_threshold the header goes on
+//   CompleteMultipartUpload, which radosgw 16 ignores, so the store also HEADs the key
+//   just before completing: for such large no-clobber writes on radosgw a concurrent
+//   writer can still win the race between the HEAD and the completion),
 //   DELETE, LIST, METADATA, COPY + SERVER_SIDE_COPY (CopyObject), MOVE (CopyObject, then
 //   DELETE: not atomic, so no ATOMIC_MOVE, but the contract's "source or destination,
 //   never neither" holds because the source goes only after the copy succeeded; once the
