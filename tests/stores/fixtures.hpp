@@ -138,6 +138,9 @@ std::optional<std::string> fixture_unavailable() {
     return;                                                                    \
   }
 
+// S3Fixture (s3_fixture.hpp) runs every conformance case against a real radosgw with no
+// S3-specific skip: its capability gates decide (no SYMLINK, so the symlink halves of 03
+// and 16 do not run), and posix_bytes() is false because S3 keys are UTF-8.
 #define TETHERD_STORE_FIXTURES                                                                \
   tetherd::test::MemoryFixture, tetherd::test::LocalFixture, tetherd::test::LocalWalkFixture, \
       tetherd::test::LocalFallbackFixture, tetherd::test::SftpFixture, tetherd::test::S3Fixture
