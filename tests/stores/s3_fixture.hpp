@@ -135,7 +135,7 @@ class RadosgwCluster {
   void stop_gateway() {
     if (rgw_pid_ <= 0) return;
     ::kill(rgw_pid_, SIGTERM);
-    wait_gone(rgw_pid_);
+    if (!wait_gone(rgw_pid_)) ::kill(rgw_pid_, SIGKILL);
     rgw_pid_ = -1;
   }
   void start_gateway() {
@@ -146,13 +146,17 @@ class RadosgwCluster {
   }
 
   ~RadosgwCluster() {
-    // The gateway, the OSD, the mon: by PID, newest first.
-    if (rgw_pid_ > 0) ::kill(rgw_pid_, SIGTERM);
+    // By PID, SIGTERM: the gateway first, alone (stopped together with the mon it hangs in
+    // its shutdown and stays behind), then the OSD and the mon. A daemon still there after
+    // the wait is killed: its data lives in memory and goes with the temporary directory.
+    if (rgw_pid_ > 0) {
+      ::kill(rgw_pid_, SIGTERM);
+      if (!wait_gone(rgw_pid_)) ::kill(rgw_pid_, SIGKILL);
+    }
     for (auto it = daemon_pids_.rbegin(); it != daemon_pids_.rend(); ++it)
       ::kill(*it, SIGTERM);
     for (pid_t pid : daemon_pids_)
-      wait_gone(pid);
-    if (rgw_pid_ > 0) wait_gone(rgw_pid_);
+      if (!wait_gone(pid)) ::kill(pid, SIGKILL);
   }
 
  private:
@@ -196,14 +200,15 @@ class RadosgwCluster {
     return pid;
   }
 
-  static void wait_gone(pid_t pid) {
-    // The daemons are not our children (the start script's): wait for them by PID, so the
-    // next process finds their ports free. Bounded: a daemon that ignores SIGTERM is left.
+  /// Whether `pid` is gone within ~10 s. The daemons are not our children (the start
+  /// script's) but a restarted gateway is: both are waited for by PID.
+  static bool wait_gone(pid_t pid) {
     for (int i = 0; i < 400; ++i) {
-      if (::waitpid(pid, nullptr, WNOHANG) == pid) return;  // a restarted gateway is ours
-      if (::kill(pid, 0) != 0) return;
+      if (::waitpid(pid, nullptr, WNOHANG) == pid) return true;
+      if (::kill(pid, 0) != 0) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(25));
     }
+    return false;
   }
 
   /// Waits until the gateway answers HTTP (condition polled; radosgw gives no signal).
