@@ -10,12 +10,12 @@ std::pair<DirtyEntry&, bool> DirtyQueue::entry(const std::string& path) {
 }
 
 DirtyEntry* DirtyQueue::find(std::string_view path) {
-  auto it = entries_.find(std::string(path));
+  auto it = entries_.find(path);
   return it == entries_.end() ? nullptr : &it->second;
 }
 
 const DirtyEntry* DirtyQueue::find(std::string_view path) const {
-  auto it = entries_.find(std::string(path));
+  auto it = entries_.find(path);
   return it == entries_.end() ? nullptr : &it->second;
 }
 

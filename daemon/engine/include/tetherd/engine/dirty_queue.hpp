@@ -18,12 +18,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "tetherd/engine/planner.hpp"
 #include "tetherd/engine/source_hint_fences.hpp"
+#include "tetherd/engine/string_map.hpp"
 
 namespace tetherd::daemon {
 
@@ -71,7 +71,7 @@ class DirtyQueue {
   /// ordered map compared long shared prefixes at each step (several percent of the loop
   /// thread in a cold sync); the rare walk over a range (a directory renamed with work
   /// pending inside) scans it all instead.
-  using Entries = std::unordered_map<std::string, DirtyEntry>;
+  using Entries = StringMap<DirtyEntry>;
 
   /// The entry of `path`, made (default) when there is none; second: whether it was made.
   std::pair<DirtyEntry&, bool> entry(const std::string& path);
@@ -114,7 +114,7 @@ class DirtyQueue {
   std::multimap<Clock::time_point, std::string> schedule_;
   std::deque<std::string> ready_;
   /// Ready paths that overlapped a busy path, by that busy path.
-  std::unordered_map<std::string, std::vector<std::string>> parked_;
+  StringMap<std::vector<std::string>> parked_;
 };
 
 }  // namespace tetherd::daemon

@@ -16,9 +16,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
 #include "tetherd/engine/planner.hpp"
+#include "tetherd/engine/string_map.hpp"
 
 namespace tetherd::daemon {
 
@@ -90,13 +90,7 @@ class MirrorIndex {
 
  private:
   struct Node;
-  struct Hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view text) const {
-      return std::hash<std::string_view>{}(text);
-    }
-  };
-  using Children = std::unordered_map<std::string, Node, Hash, std::equal_to<>>;
+  using Children = StringMap<Node>;
   struct Node {
     std::optional<Mirrored> value;
     std::unique_ptr<Children> children;  ///< null while it has none

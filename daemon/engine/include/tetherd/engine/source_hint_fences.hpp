@@ -18,7 +18,8 @@
 #include <functional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+
+#include "tetherd/engine/string_map.hpp"
 
 namespace tetherd::daemon {
 
@@ -44,17 +45,11 @@ class SourceHintFences {
   std::size_t size() const noexcept { return fences_.size(); }
 
  private:
-  struct Hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view text) const noexcept {
-      return std::hash<std::string_view>{}(text);
-    }
-  };
   Generation generation_ = 0;
   /// Hints stamped before this are stale whatever their path: the fences were forgotten.
   Generation floor_ = 0;
   /// The newest fence at each path.
-  std::unordered_map<std::string, Generation, Hash, std::equal_to<>> fences_;
+  StringMap<Generation> fences_;
 };
 
 }  // namespace tetherd::daemon
