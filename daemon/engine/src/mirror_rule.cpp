@@ -742,43 +742,40 @@ void MirrorRule::check_target_back() {
     if (self->state_ != RuleState::paused || self->pause_cause_ != PauseCause::target_root_gone) {
       return;
     }
-    // The store may hold the removed directory: open it afresh (on a worker: it does I/O).
-    auto reopened = std::make_shared<std::optional<core::Result<core::StorePtr>>>();
-    auto reopen = self->settings_.reopen_target;
-    self->executor_.run_blocking(
-        [reopen, reopened] {
-          if (reopen) reopened->emplace(reopen());
-        },
-        [weak, reopened] {
-          auto self = weak.lock();
-          if (!self || self->state_ != RuleState::paused ||
-              self->pause_cause_ != PauseCause::target_root_gone) {
-            return;
-          }
-          core::StorePtr target = self->settings_.target;
-          if (*reopened) {
-            if (!**reopened) return self->check_target_back();  // not there yet
-            target = ***reopened;
-          }
-          target->stat(core::StoreKey::root(), [weak, target](core::Result<core::EntryInfo> root) {
-            auto self = weak.lock();
-            if (!self || self->state_ != RuleState::paused) return;
-            if (!root || root->type != core::EntryType::Directory) return self->check_target_back();
-            self->settings_.target = target;
-            self->pause_cause_ = PauseCause::none;
-            self->paused_reason_.clear();
-            // What was known of the old target (index, listing records) is not known of
-            // this one: the walk lists it all.
-            self->index_.erase_subtree("");
-            self->previous_listings_.reset();
-            self->fresh_listings_.reset();
-            self->state_ = RuleState::watching;
-            self->log_.emit(Event(EventLevel::info, "resumed")
-                                .rule(self->settings_.name)
-                                .message("target root is back; reconciling without deleting"));
-            self->start_rescan("", self->next_seq(), Origin::resume_scan);
-          });
-        });
+    // The store may hold the removed directory: open it afresh.
+    auto look = [weak](std::optional<core::Result<core::StorePtr>> reopened) {
+      auto self = weak.lock();
+      if (!self || self->state_ != RuleState::paused ||
+          self->pause_cause_ != PauseCause::target_root_gone) {
+        return;
+      }
+      core::StorePtr target = self->settings_.target;
+      if (reopened) {
+        if (!*reopened) return self->check_target_back();  // not there yet
+        target = **reopened;
+      }
+      target->stat(core::StoreKey::root(), [weak, target](core::Result<core::EntryInfo> root) {
+        auto self = weak.lock();
+        if (!self || self->state_ != RuleState::paused) return;
+        if (!root || root->type != core::EntryType::Directory) return self->check_target_back();
+        self->settings_.target = target;
+        self->pause_cause_ = PauseCause::none;
+        self->paused_reason_.clear();
+        // What was known of the old target (index, listing records) is not known of
+        // this one: the walk lists it all.
+        self->index_.erase_subtree("");
+        self->previous_listings_.reset();
+        self->fresh_listings_.reset();
+        self->state_ = RuleState::watching;
+        self->log_.emit(Event(EventLevel::info, "resumed")
+                            .rule(self->settings_.name)
+                            .message("target root is back; reconciling without deleting"));
+        self->start_rescan("", self->next_seq(), Origin::resume_scan);
+      });
+    };
+    if (!self->settings_.reopen_target) return look(std::nullopt);
+    self->settings_.reopen_target(
+        [look](core::Result<core::StorePtr> reopened) { look(std::move(reopened)); });
   });
 }
 

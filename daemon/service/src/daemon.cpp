@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "store_opener.hpp"
 #include "tetherd/config/load_config.hpp"
 #include "tetherd/core/build_info.hpp"
 #include "tetherd/engine/mirror_rule.hpp"
@@ -17,7 +18,6 @@
 #include "tetherd/service/resource_limits.hpp"
 #include "tetherd/service/status_line.hpp"
 #include "tetherd/service/systemd_notifier.hpp"
-#include "tetherd/stores/local_store.hpp"
 #include "tetherd/stores/uv_executor.hpp"
 
 namespace tetherd::daemon {
@@ -72,10 +72,37 @@ int exit_code_for(const core::StoreError& error) {
 
 }  // namespace
 
+namespace {
+
+/// The store a rule's target is in: its configuration (implicit for a plain directory).
+core::Result<config::StoreConfig> wanted_store(const config::Rule& rule,
+                                               const config::Config& from) {
+  if (rule.target.implicit_local()) {
+    config::StoreConfig wanted;
+    wanted.name = rule.target.path;
+    wanted.backend = config::LocalStoreConfig{rule.target.path};
+    return wanted;
+  }
+  if (const config::StoreConfig* named = from.find_store(rule.target.store)) return *named;
+  return core::StoreError::make(
+      core::Errc::InvalidPath,
+      "rule '" + rule.name + "' names unknown store '" + rule.target.store + "'");
+}
+
+/// A store the rules of a config need, by store key: kept from before or opened anew.
+struct OpenedStore {
+  config::StoreConfig config;
+  core::Result<core::StorePtr> store;
+};
+using OpenedStores = std::map<std::string, OpenedStore>;
+
+}  // namespace
+
 struct Daemon::State {
   struct RunningRule {
     config::Rule config;
     std::shared_ptr<MirrorRule> rule;
+    core::StorePtr store;  ///< the store its target is in (shared by key)
   };
 
   DaemonOptions options;
@@ -83,6 +110,8 @@ struct Daemon::State {
   std::unique_ptr<stores::UvExecutor> executor;
   std::unique_ptr<EventLog> log;
   config::Config config;
+  /// Open stores by key; also, under "closing:" keys, stores no rule uses any more whose
+  /// close waits for the rules that used them to drain.
   std::map<std::string, std::pair<config::StoreConfig, core::StorePtr>> stores;
   std::map<std::string, RunningRule> rules;
   std::size_t open_file_limit = 1024;
@@ -97,67 +126,124 @@ struct Daemon::State {
   bool stopping = false;
   int exit_code = exit_code::ok;
   std::size_t once_pending = 0;
+  /// Rules run (startup finished); before, a SIGHUP is kept for then.
+  bool started = false;
+  /// A reload is under way (config read, stores opening); another one waits for it.
+  bool reloading = false;
+  bool reload_again = false;
+  /// Stores being opened; the stop closes the stores once none is left.
+  std::size_t opens_in_flight = 0;
+  std::function<void()> when_opens_done;
+  std::size_t retired_count = 0;
 
-  /// The store a rule's target is in (shared by name), and its configuration in `chosen`.
-  core::Result<core::StorePtr> store_for(const config::Rule& rule, const config::Config& from,
-                                         config::StoreConfig* chosen = nullptr);
+  /// Opens what the rules of `from` need: every store key once, an open store kept where
+  /// its configuration is unchanged, the others opened at once in parallel. `done` runs on
+  /// the loop thread, never inline.
+  void open_stores(const config::Config& from, std::function<void(OpenedStores)> done);
   core::Result<std::shared_ptr<MirrorRule>> make_rule(const config::Rule& rule,
-                                                      const config::Config& from);
+                                                      const config::Config& from,
+                                                      const OpenedStore& opened);
+  /// Startup, once the stores are open: starts every rule, listens, tells systemd.
+  void start(OpenedStores opened);
+  /// Takes the opened stores into `stores`. A store that a new instance replaces, or that
+  /// no rule uses any more, moves to a "closing:" key; returns those keys.
+  std::vector<std::string> adopt_stores(OpenedStores& opened);
+  /// Stops `draining` (rules taken out of `rules`) and, once all of them have drained,
+  /// closes the stores under `closing` (unless the daemon's stop took them first).
+  void stop_then_close(std::vector<std::shared_ptr<MirrorRule>> draining,
+                       std::vector<std::string> closing);
   void begin_stop(int code);
   void reload();
+  void apply_reload(config::Config next, OpenedStores opened);
+  void finish_reload();
   void handle_control(std::string_view command, std::function<void(std::string)> reply);
   std::string status_json() const;
   std::string status_line() const;
 };
 
-namespace {
-
-/// Opens the backend a store configuration names (a new instance every call).
-core::Result<core::StorePtr> open_backend(core::Executor& executor,
-                                          const config::StoreConfig& wanted) {
-  if (const auto* local = std::get_if<config::LocalStoreConfig>(&wanted.backend)) {
-    stores::LocalStoreOptions local_options;
-    local_options.name = wanted.name;
-    local_options.root = local->root.string();
-    local_options.durable = local->durable;
-    return stores::open_local_store(executor, local_options);
+void Daemon::State::open_stores(const config::Config& from,
+                                std::function<void(OpenedStores)> done) {
+  struct Gather {
+    OpenedStores opened;
+    std::size_t pending = 1;
+    std::function<void(OpenedStores)> done;
+  };
+  auto gather = std::make_shared<Gather>();
+  gather->done = std::move(done);
+  // Each open, and the gathering itself, counts in `opens_in_flight` until `done` has run
+  // (and put what it got into `stores`): a stop waiting for them then closes it all.
+  auto one_done = [this, gather] {
+    --opens_in_flight;
+    if (--gather->pending == 0) gather->done(std::move(gather->opened));
+    if (opens_in_flight == 0 && when_opens_done) std::exchange(when_opens_done, nullptr)();
+  };
+  ++opens_in_flight;
+  for (const auto& rule : from.rules) {
+    const std::string key = store_key_for(rule);
+    if (gather->opened.count(key) != 0) continue;
+    auto wanted = wanted_store(rule, from);
+    if (!wanted) {
+      gather->opened.emplace(key, OpenedStore{{}, std::move(wanted).error()});
+      continue;
+    }
+    if (auto it = stores.find(key); it != stores.end() && same_backend(it->second.first, *wanted)) {
+      gather->opened.emplace(key, OpenedStore{*wanted, it->second.second});
+      continue;
+    }
+    gather->opened.emplace(
+        key, OpenedStore{*wanted, core::StoreError::make(core::Errc::Cancelled, "not opened")});
+    ++gather->pending;
+    ++opens_in_flight;
+    open_configured_store(*executor, *wanted,
+                          [gather, key, one_done](core::Result<core::StorePtr> store) {
+                            gather->opened.at(key).store = std::move(store);
+                            one_done();
+                          });
   }
-  return core::StoreError::make(
-      core::Errc::CapabilityNotSupported,
-      "store '" + wanted.name + "' has type " + std::string(config::store_type_name(wanted)) +
-          ", which this build of tetherd cannot open yet (local stores only)");
+  executor->post(one_done);
 }
 
-}  // namespace
+std::vector<std::string> Daemon::State::adopt_stores(OpenedStores& opened) {
+  std::vector<std::string> closing;
+  for (auto it = stores.begin(); it != stores.end();) {
+    auto now = opened.find(it->first);
+    const bool kept =
+        now != opened.end() && now->second.store && *now->second.store == it->second.second;
+    if (kept || it->first.rfind("closing:", 0) == 0) {
+      ++it;
+      continue;
+    }
+    closing.push_back("closing:" + std::to_string(++retired_count));
+    stores[closing.back()] = std::move(it->second);
+    it = stores.erase(it);
+  }
+  for (auto& [key, slot] : opened) {
+    if (slot.store) stores[key] = {slot.config, *slot.store};
+  }
+  return closing;
+}
 
-core::Result<core::StorePtr> Daemon::State::store_for(const config::Rule& rule,
-                                                      const config::Config& from,
-                                                      config::StoreConfig* chosen) {
-  const std::string key = store_key_for(rule);
-  config::StoreConfig wanted;
-  if (rule.target.implicit_local()) {
-    wanted.name = rule.target.path;
-    wanted.backend = config::LocalStoreConfig{rule.target.path};
-  } else if (const config::StoreConfig* named = from.find_store(rule.target.store)) {
-    wanted = *named;
-  } else {
-    return core::StoreError::make(
-        core::Errc::InvalidPath,
-        "rule '" + rule.name + "' names unknown store '" + rule.target.store + "'");
-  }
-  if (auto it = stores.find(key); it != stores.end() && same_backend(it->second.first, wanted)) {
-    if (chosen != nullptr) *chosen = wanted;
-    return it->second.second;
-  }
-  if (chosen != nullptr) *chosen = wanted;
-  auto store = open_backend(*executor, wanted);
-  if (!store) return store;
-  stores[key] = {wanted, *store};
-  return store;
+void Daemon::State::stop_then_close(std::vector<std::shared_ptr<MirrorRule>> draining,
+                                    std::vector<std::string> closing) {
+  auto left = std::make_shared<std::size_t>(draining.size() + 1);
+  auto one_drained = [this, closing = std::move(closing), left] {
+    if (--*left > 0) return;
+    for (const auto& key : closing) {
+      auto it = stores.find(key);
+      if (it == stores.end()) continue;  // the daemon's stop closes it
+      core::StorePtr store = it->second.second;
+      stores.erase(it);
+      store->close([store](core::Result<void>) {});
+    }
+  };
+  for (auto& rule : draining)
+    rule->stop(one_drained);
+  one_drained();
 }
 
 core::Result<std::shared_ptr<MirrorRule>> Daemon::State::make_rule(const config::Rule& rule,
-                                                                   const config::Config& from) {
+                                                                   const config::Config& from,
+                                                                   const OpenedStore& opened) {
   if (rule.symlinks == config::SymlinkMode::Follow) {
     // Following links needs the watcher to watch their targets too; until it does, refuse
     // rather than silently mirror the links themselves.
@@ -166,10 +252,8 @@ core::Result<std::shared_ptr<MirrorRule>> Daemon::State::make_rule(const config:
                                       "': \"symlinks\": \"follow\" is not supported by this "
                                       "version; use \"copy\" or \"skip\"");
   }
-  config::StoreConfig store_config;
-  auto base = store_for(rule, from, &store_config);
-  if (!base) return std::move(base).error();
-  core::StorePtr target = *base;
+  if (!opened.store) return opened.store.error();
+  core::StorePtr target = *opened.store;
   std::string label = rule.target.path;
   std::optional<core::StoreKey> within;
   if (!rule.target.implicit_local()) {
@@ -182,14 +266,20 @@ core::Result<std::shared_ptr<MirrorRule>> Daemon::State::make_rule(const config:
     }
   }
   RuleSettings settings;
-  // A store of the rule's own, opened again while its target root is gone (rm -rf, an
-  // unmounted disk) until the directory is back; the shared one keeps the removed one.
-  settings.reopen_target = [executor = executor.get(), store_config,
-                            within]() -> core::Result<core::StorePtr> {
-    auto reopened = open_backend(*executor, store_config);
-    if (!reopened || !within) return reopened;
-    return (*reopened)->child(*within);
-  };
+  // A local store holds its root directory open, the removed one after an rm -rf or an
+  // unmount: while its target root is gone the rule opens a store of its own afresh until
+  // the directory is back. Remote stores name their root by path; looking again suffices.
+  if (std::holds_alternative<config::LocalStoreConfig>(opened.config.backend)) {
+    settings.reopen_target = [executor = executor.get(), store_config = opened.config,
+                              within](core::Callback<core::StorePtr> done) {
+      open_configured_store(
+          *executor, store_config,
+          [within, done = std::move(done)](core::Result<core::StorePtr> reopened) {
+            if (!reopened || !within) return done(std::move(reopened));
+            done((*reopened)->child(*within));
+          });
+    };
+  }
   settings.name = rule.name;
   settings.source = rule.source.string();
   settings.target = std::move(target);
@@ -227,6 +317,64 @@ core::Result<std::shared_ptr<MirrorRule>> Daemon::State::make_rule(const config:
   return mirror;
 }
 
+void Daemon::State::start(OpenedStores opened) {
+  adopt_stores(opened);
+  if (stopping) return;  // the stop closes what was opened
+  int failure = exit_code::ok;
+  for (const auto& rule : config.rules) {
+    const OpenedStore& slot = opened.at(store_key_for(rule));
+    auto made = make_rule(rule, config, slot);
+    if (!made) {
+      std::fprintf(stderr, "tetherd: rule '%s': %s\n", rule.name.c_str(),
+                   made.error().message().c_str());
+      log->emit(Event(EventLevel::error, "error").rule(rule.name).error(made.error()));
+      notifier->status_now("cannot start: rule '" + rule.name + "': " + made.error().message());
+      failure = exit_code_for(made.error());
+      break;
+    }
+    rules[rule.name] = RunningRule{rule, std::move(*made), *slot.store};
+  }
+  if (failure == exit_code::ok && !options.socket_path.empty()) {
+    control = std::make_unique<ControlServer>(
+        &loop,
+        [this](std::string_view command, std::function<void(std::string)> reply) {
+          handle_control(command, std::move(reply));
+        },
+        [this](const Event& event) { log->emit(event); });
+    auto listening = control->listen(options.socket_path);
+    if (!listening) {
+      std::fprintf(stderr, "tetherd: %s\n", listening.error().message().c_str());
+      notifier->status_now("cannot start: " + listening.error().message());
+      failure = exit_code::unavailable;
+    }
+  }
+  if (failure != exit_code::ok) return begin_stop(failure);
+  if (options.once) {
+    once_pending = rules.size() + 1;
+    auto one_finished = [this] {
+      if (--once_pending > 0) return;
+      bool errors = false;
+      for (const auto& [name, running] : rules)
+        errors |= running.rule->had_errors();
+      begin_stop(errors ? exit_code::io_error : exit_code::ok);
+    };
+    for (auto& [name, running] : rules)
+      running.rule->on_finished(one_finished);
+    executor->post(one_finished);
+  }
+  log->emit(Event(EventLevel::info, "ready")
+                .number("rules", static_cast<std::int64_t>(rules.size()))
+                .text("socket", options.socket_path));
+  // Every rule's watches are up and its initial reconciliation is queued (start()
+  // returned): tell systemd the service is ready.
+  notifier->ready();
+  started = true;
+  if (reload_again) {
+    reload_again = false;
+    reload();
+  }
+}
+
 void Daemon::State::begin_stop(int code) {
   if (stopping) return;
   stopping = true;
@@ -234,9 +382,9 @@ void Daemon::State::begin_stop(int code) {
   log->emit(Event(EventLevel::info, "stop").number("pid", ::getpid()));
   notifier->stopping();
   auto pending = std::make_shared<std::size_t>(rules.size() + 1);
-  auto after_rules = [this, pending] {
-    if (--*pending > 0) return;
-    // Every rule has drained: close the stores, then the loop's own handles.
+  auto close_all = [this] {
+    // Every rule has drained and no store is being opened: close the stores, then the
+    // loop's own handles.
     auto stores_left = std::make_shared<std::size_t>(stores.size() + 1);
     auto after_stores = [this, stores_left] {
       if (--*stores_left > 0) return;
@@ -256,6 +404,14 @@ void Daemon::State::begin_stop(int code) {
       entry.second->close([after_stores](core::Result<void>) { after_stores(); });
     }
     after_stores();
+  };
+  auto after_rules = [this, pending, close_all] {
+    if (--*pending > 0) return;
+    if (opens_in_flight > 0) {
+      when_opens_done = close_all;  // what they open joins `stores` first
+      return;
+    }
+    close_all();
   };
   for (auto& [name, running] : rules)
     running.rule->stop(after_rules);
@@ -340,34 +496,64 @@ void Daemon::State::handle_control(std::string_view command,
 
 void Daemon::State::reload() {
   if (options.config_path.empty() || stopping) return;
+  if (!started || reloading) {
+    reload_again = true;  // after the startup, or the reload under way
+    return;
+  }
+  reloading = true;
   // systemd sees the reload begin and end (READY=1 again), whether the new config was
   // taken, refused, or the reload failed part-way.
   notifier->reloading();
-  struct ReadyAgain {
-    SystemdNotifier& notifier;
-    ~ReadyAgain() {
-      try {
-        notifier.ready();
-      } catch (const std::exception&) {
-        // Only the status text failed to build; nothing to tell anyone.
-      }
-    }
-  } ready_again{*notifier};
-  config::ConfigResult loaded = config::load_config(options.config_path);
-  if (!loaded.ok()) {
-    for (const auto& problem : loaded.problems) {
-      log->emit(Event(EventLevel::error, "reload").result("error").message(problem.to_string()));
-    }
-    log->emit(Event(EventLevel::error, "reload")
-                  .result("refused")
-                  .message("the new config is invalid; the running config stays in force"));
+  // Read and checked on a worker: the checks look at every source and target path.
+  auto loaded = std::make_shared<std::optional<config::ConfigResult>>();
+  executor->run_blocking(
+      [loaded, path = options.config_path] { loaded->emplace(config::load_config(path)); },
+      [this, loaded] {
+        if (stopping || !*loaded) return finish_reload();
+        config::ConfigResult& result = **loaded;
+        if (!result.ok()) {
+          for (const auto& problem : result.problems) {
+            log->emit(
+                Event(EventLevel::error, "reload").result("error").message(problem.to_string()));
+          }
+          log->emit(Event(EventLevel::error, "reload")
+                        .result("refused")
+                        .message("the new config is invalid; the running config stays in force"));
+          return finish_reload();
+        }
+        auto next = std::make_shared<config::Config>(std::move(*result.config));
+        // The running rules go on while the stores of the new config open.
+        open_stores(*next, [this, next](OpenedStores opened) {
+          apply_reload(std::move(*next), std::move(opened));
+          finish_reload();
+        });
+      });
+}
+
+void Daemon::State::finish_reload() {
+  reloading = false;
+  if (stopping) return;
+  try {
+    notifier->ready();
+  } catch (const std::exception&) {
+    // Only the status text failed to build; nothing to tell anyone.
+  }
+  if (reload_again) {
+    reload_again = false;
+    reload();
+  }
+}
+
+void Daemon::State::apply_reload(config::Config next, OpenedStores opened) {
+  if (stopping) {
+    adopt_stores(opened);  // the stop closes them
     return;
   }
-  config::Config next = std::move(*loaded.config);
   std::int64_t added = 0, removed = 0, changed = 0, kept = 0, failed = 0;
 
-  // Rules that are gone or changed stop first; changed and new ones start after.
+  // Rules that are gone or changed stop; changed and new ones start (on their new stores).
   std::vector<config::Rule> to_start;
+  std::vector<std::shared_ptr<MirrorRule>> draining;
   for (auto it = rules.begin(); it != rules.end();) {
     const config::Rule* wanted = nullptr;
     for (const auto& rule : next.rules) {
@@ -375,20 +561,15 @@ void Daemon::State::reload() {
     }
     bool store_same = false;
     if (wanted) {
-      const std::string key = store_key_for(*wanted);
-      auto store = stores.find(key);
-      if (wanted->target.implicit_local()) {
-        store_same = store != stores.end();
-      } else if (const auto* named = next.find_store(wanted->target.store)) {
-        store_same = store != stores.end() && same_backend(store->second.first, *named);
-      }
+      const auto& slot = opened.at(store_key_for(*wanted));
+      store_same = slot.store && *slot.store == it->second.store;
     }
     if (wanted && store_same && same_rule(it->second.config, *wanted)) {
       ++kept;
       ++it;
       continue;
     }
-    it->second.rule->stop([] {});
+    draining.push_back(it->second.rule);
     if (wanted) {
       ++changed;
       to_start.push_back(*wanted);
@@ -405,15 +586,17 @@ void Daemon::State::reload() {
       to_start.push_back(rule);
     }
   }
+  stop_then_close(std::move(draining), adopt_stores(opened));
   for (const auto& rule : to_start) {
-    auto made = make_rule(rule, next);
+    const OpenedStore& slot = opened.at(store_key_for(rule));
+    auto made = make_rule(rule, next, slot);
     if (!made) {
       ++failed;
       log->emit(
           Event(EventLevel::error, "reload").rule(rule.name).result("error").error(made.error()));
       continue;
     }
-    rules[rule.name] = RunningRule{rule, std::move(*made)};
+    rules[rule.name] = RunningRule{rule, std::move(*made), *slot.store};
   }
   config = std::move(next);
   log->emit(Event(failed ? EventLevel::warn : EventLevel::info, "reload")
@@ -481,80 +664,32 @@ int Daemon::run(config::Config config) {
                       .number("rules", static_cast<std::int64_t>(state.config.rules.size()))
                       .text("config", state.options.config_path));
 
-  int startup_failure = exit_code::ok;
-  for (const auto& rule : state.config.rules) {
-    auto made = state.make_rule(rule, state.config);
-    if (!made) {
-      std::fprintf(stderr, "tetherd: rule '%s': %s\n", rule.name.c_str(),
-                   made.error().message().c_str());
-      state.log->emit(Event(EventLevel::error, "error").rule(rule.name).error(made.error()));
-      state.notifier->status_now("cannot start: rule '" + rule.name +
-                                 "': " + made.error().message());
-      startup_failure = exit_code_for(made.error());
-      break;
-    }
-    state.rules[rule.name] = State::RunningRule{rule, std::move(*made)};
-  }
-  if (startup_failure == exit_code::ok && !state.options.socket_path.empty()) {
-    state.control = std::make_unique<ControlServer>(
-        &state.loop,
-        [&state](std::string_view command, std::function<void(std::string)> reply) {
-          state.handle_control(command, std::move(reply));
-        },
-        [&state](const Event& event) { state.log->emit(event); });
-    auto listening = state.control->listen(state.options.socket_path);
-    if (!listening) {
-      std::fprintf(stderr, "tetherd: %s\n", listening.error().message().c_str());
-      state.notifier->status_now("cannot start: " + listening.error().message());
-      startup_failure = exit_code::unavailable;
-    }
-  }
-
-  if (startup_failure != exit_code::ok) {
-    state.begin_stop(startup_failure);
-  } else {
-    const int signal_numbers[3] = {SIGTERM, SIGINT, SIGHUP};
-    for (int i = 0; i < 3; ++i) {
-      uv_signal_init(&state.loop, &state.signals[i]);
-      state.signals[i].data = &state;
-      uv_signal_start(
-          &state.signals[i],
-          [](uv_signal_t* handle, int signal_number) noexcept {
-            auto* owner = static_cast<State*>(handle->data);
-            try {
-              if (signal_number == SIGHUP) {
-                owner->log->reopen();  // logrotate's postrotate: write to the new file
-                owner->reload();
-              } else {
-                owner->begin_stop(exit_code::ok);
-              }
-            } catch (const std::exception& error) {
-              owner->log->emit(Event(EventLevel::error, "error").message(error.what()));
+  // Signals first: a SIGTERM while the stores open (a remote one may take a while) stops
+  // the daemon; a SIGHUP is kept for when the rules run.
+  const int signal_numbers[3] = {SIGTERM, SIGINT, SIGHUP};
+  for (int i = 0; i < 3; ++i) {
+    uv_signal_init(&state.loop, &state.signals[i]);
+    state.signals[i].data = &state;
+    uv_signal_start(
+        &state.signals[i],
+        [](uv_signal_t* handle, int signal_number) noexcept {
+          auto* owner = static_cast<State*>(handle->data);
+          try {
+            if (signal_number == SIGHUP) {
+              owner->log->reopen();  // logrotate's postrotate: write to the new file
+              owner->reload();
+            } else {
+              owner->begin_stop(exit_code::ok);
             }
-          },
-          signal_numbers[i]);
-    }
-    state.signals_open = true;
-    if (state.options.once) {
-      state.once_pending = state.rules.size() + 1;
-      auto one_finished = [&state] {
-        if (--state.once_pending > 0) return;
-        bool errors = false;
-        for (const auto& [name, running] : state.rules)
-          errors |= running.rule->had_errors();
-        state.begin_stop(errors ? exit_code::io_error : exit_code::ok);
-      };
-      for (auto& [name, running] : state.rules)
-        running.rule->on_finished(one_finished);
-      state.executor->post(one_finished);
-    }
-    state.log->emit(Event(EventLevel::info, "ready")
-                        .number("rules", static_cast<std::int64_t>(state.rules.size()))
-                        .text("socket", state.options.socket_path));
-    // Every rule's watches are up and its initial reconciliation is queued (start()
-    // returned): tell systemd the service is ready.
-    state.notifier->ready();
+          } catch (const std::exception& error) {
+            owner->log->emit(Event(EventLevel::error, "error").message(error.what()));
+          }
+        },
+        signal_numbers[i]);
   }
+  state.signals_open = true;
+  state.open_stores(state.config,
+                    [&state](OpenedStores opened) { state.start(std::move(opened)); });
 
   uv_run(&state.loop, UV_RUN_DEFAULT);
   state.log->set_batching(false);  // what follows is written at once

@@ -75,9 +75,10 @@ struct RuleSettings {
   /// directory is listed, and a fresh cache saved.
   bool trust_listing_cache = true;
   /// Opens the target afresh (a store whose root directory was removed keeps the removed
-  /// one open): called on a worker while the rule waits for its target root to come back.
+  /// one open): called on the loop thread while the rule waits for its target root to come
+  /// back; it must not block, and hands the store to its callback later on the loop thread.
   /// Empty: the rule looks at `target` itself again.
-  std::function<core::Result<core::StorePtr>()> reopen_target;
+  std::function<void(core::Callback<core::StorePtr>)> reopen_target;
   /// Opens the source tree (at start on the loop, later on a worker while the rule waits
   /// for a vanished source root). Empty: the local file system (LocalSourceTree).
   SourceTreeOpener open_source;
