@@ -158,10 +158,15 @@ std::string StoreError::message() const {
     text += to_string(*operation);
     text += ' ';
   }
-  if (operation || !key.empty()) {
+  if (!key.empty() || destination) {
     text += '\'' + key + '\'';
     if (destination) text += " -> '" + *destination + '\'';
     text += ": ";
+  } else if (operation) {
+    // An operation on no key in particular (opening a store, a store's root named by the
+    // store): "store 'b': open: ...", not an empty pair of quotes.
+    text.back() = ':';
+    text += ' ';
   }
   text += detail.empty() ? std::string(describe(code)) : detail;
   if (!native_name.empty()) text += " (" + native_name + ')';

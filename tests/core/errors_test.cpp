@@ -39,4 +39,10 @@ TEST_CASE("StoreError message names store, operation, key and native error") {
   moved.destination = "y";
   CHECK(moved.message() == "store 's': move 'x' -> 'y': already exists");
   CHECK(StoreError::make(Errc::Cancelled).message() == "cancelled");
+
+  // An operation on no key (opening the store) shows no empty quotes.
+  StoreError opening = StoreError::make(Errc::Unavailable, "cannot connect to h:22");
+  opening.store = "r";
+  opening.operation = Operation::Open;
+  CHECK(opening.message() == "store 'r': open: cannot connect to h:22");
 }

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "store_opener.hpp"
+#include "store_retries.hpp"
 #include "tetherd/config/load_config.hpp"
 #include "tetherd/core/build_info.hpp"
 #include "tetherd/engine/mirror_rule.hpp"
@@ -105,6 +106,13 @@ struct Daemon::State {
     core::StorePtr store;  ///< the store its target is in (shared by key)
   };
 
+  /// A rule whose store could not be opened yet (its server down or unreachable): it
+  /// starts when StoreRetries brings the store.
+  struct WaitingRule {
+    config::Rule config;
+    std::string reason;
+  };
+
   DaemonOptions options;
   uv_loop_t loop{};
   std::unique_ptr<stores::UvExecutor> executor;
@@ -114,6 +122,8 @@ struct Daemon::State {
   /// close waits for the rules that used them to drain.
   std::map<std::string, std::pair<config::StoreConfig, core::StorePtr>> stores;
   std::map<std::string, RunningRule> rules;
+  std::map<std::string, WaitingRule> waiting;
+  std::unique_ptr<StoreRetries> retries;
   std::size_t open_file_limit = 1024;
   std::unique_ptr<ControlServer> control;
   /// sd_notify (READY/RELOADING/STOPPING/STATUS/WATCHDOG); inert outside systemd.
@@ -152,11 +162,18 @@ struct Daemon::State {
   /// closes the stores under `closing` (unless the daemon's stop took them first).
   void stop_then_close(std::vector<std::shared_ptr<MirrorRule>> draining,
                        std::vector<std::string> closing);
+  /// Live rules whose store failed to open with an error worth retrying (a server down,
+  /// a timeout) wait for it instead of failing: true if `rule` now waits.
+  bool wait_for_store(const config::Rule& rule, const OpenedStore& slot);
+  /// A retried open of the store under `key` answered.
+  void store_answered(const std::string& key, core::Result<core::StorePtr> store);
   void begin_stop(int code);
   void reload();
   void apply_reload(config::Config next, OpenedStores opened);
   void finish_reload();
   void handle_control(std::string_view command, std::function<void(std::string)> reply);
+  /// Running and waiting rules, by name.
+  std::vector<RuleStatus> rule_statuses() const;
   std::string status_json() const;
   std::string status_line() const;
 };
@@ -323,6 +340,7 @@ void Daemon::State::start(OpenedStores opened) {
   int failure = exit_code::ok;
   for (const auto& rule : config.rules) {
     const OpenedStore& slot = opened.at(store_key_for(rule));
+    if (wait_for_store(rule, slot)) continue;
     auto made = make_rule(rule, config, slot);
     if (!made) {
       std::fprintf(stderr, "tetherd: rule '%s': %s\n", rule.name.c_str(),
@@ -364,6 +382,7 @@ void Daemon::State::start(OpenedStores opened) {
   }
   log->emit(Event(EventLevel::info, "ready")
                 .number("rules", static_cast<std::int64_t>(rules.size()))
+                .number("waiting", static_cast<std::int64_t>(waiting.size()))
                 .text("socket", options.socket_path));
   // Every rule's watches are up and its initial reconciliation is queued (start()
   // returned): tell systemd the service is ready.
@@ -375,10 +394,79 @@ void Daemon::State::start(OpenedStores opened) {
   }
 }
 
+bool Daemon::State::wait_for_store(const config::Rule& rule, const OpenedStore& slot) {
+  if (slot.store || options.once) return false;
+  const core::StoreError& error = slot.store.error();
+  if (!error.retryable && !core::retryable_by_default(error.code)) return false;
+  const std::chrono::milliseconds pause = retries->retry(store_key_for(rule), slot.config);
+  std::string reason = "cannot open the store (" + error.message() + "); trying again in " +
+                       std::to_string(std::chrono::ceil<std::chrono::seconds>(pause).count()) +
+                       " s";
+  log->emit(Event(EventLevel::warn, "paused")
+                .rule(rule.name)
+                .error(error)
+                .message(reason + "; the rule starts once the store answers"));
+  waiting[rule.name] = WaitingRule{rule, std::move(reason)};
+  return true;
+}
+
+void Daemon::State::store_answered(const std::string& key, core::Result<core::StorePtr> store) {
+  if (stopping) {
+    if (store) stores["closing:" + std::to_string(++retired_count)] = {{}, *store};
+    return;
+  }
+  std::vector<config::Rule> ready;
+  for (const auto& [name, rule] : waiting) {
+    if (store_key_for(rule.config) == key) ready.push_back(rule.config);
+  }
+  if (ready.empty()) {
+    if (store) (*store)->close([kept = *store](core::Result<void>) {});
+    return;
+  }
+  auto wanted = wanted_store(ready.front(), config);
+  if (!wanted) {
+    // The config no longer names the store (cannot happen: a reload forgets waiting rules).
+    if (store) (*store)->close([kept = *store](core::Result<void>) {});
+    return;
+  }
+  if (!store) {
+    const core::StoreError& error = store.error();
+    const bool retryable = error.retryable || core::retryable_by_default(error.code);
+    const std::chrono::milliseconds pause = retries->retry(key, *wanted);
+    for (const auto& rule : ready) {
+      std::string reason = "cannot open the store (" + error.message() + "); trying again in " +
+                           std::to_string(std::chrono::ceil<std::chrono::seconds>(pause).count()) +
+                           " s";
+      log->emit(Event(retryable ? EventLevel::warn : EventLevel::error, "paused")
+                    .rule(rule.name)
+                    .error(error)
+                    .message(reason));
+      waiting[rule.name].reason = std::move(reason);
+    }
+    return;
+  }
+  stores[key] = {*wanted, *store};
+  const OpenedStore slot{*wanted, *store};
+  for (const auto& rule : ready) {
+    waiting.erase(rule.name);
+    auto made = make_rule(rule, config, slot);
+    if (!made) {
+      log->emit(Event(EventLevel::error, "error").rule(rule.name).error(made.error()));
+      continue;
+    }
+    rules[rule.name] = RunningRule{rule, std::move(*made), *store};
+    log->emit(Event(EventLevel::info, "resumed")
+                  .rule(rule.name)
+                  .message("store '" + wanted->name + "' answers; the rule starts"));
+  }
+}
+
 void Daemon::State::begin_stop(int code) {
   if (stopping) return;
   stopping = true;
   if (code != exit_code::ok && exit_code == exit_code::ok) exit_code = code;
+  retries->clear();
+  waiting.clear();
   log->emit(Event(EventLevel::info, "stop").number("pid", ::getpid()));
   notifier->stopping();
   auto pending = std::make_shared<std::size_t>(rules.size() + 1);
@@ -418,12 +506,29 @@ void Daemon::State::begin_stop(int code) {
   after_rules();
 }
 
-std::string Daemon::State::status_line() const {
+std::vector<RuleStatus> Daemon::State::rule_statuses() const {
   std::vector<RuleStatus> statuses;
-  statuses.reserve(rules.size());
+  statuses.reserve(rules.size() + waiting.size());
   for (const auto& [name, running] : rules)
     statuses.push_back(running.rule->status());
-  return format_status_line(statuses, last_error);
+  for (const auto& [name, rule] : waiting) {
+    RuleStatus status;
+    status.name = name;
+    status.source = rule.config.source.string();
+    status.target = rule.config.target.implicit_local()
+                        ? rule.config.target.path
+                        : rule.config.target.store + ":" + rule.config.target.path;
+    status.state = RuleState::paused;
+    status.paused_reason = rule.reason;
+    statuses.push_back(std::move(status));
+  }
+  std::sort(statuses.begin(), statuses.end(),
+            [](const RuleStatus& a, const RuleStatus& b) { return a.name < b.name; });
+  return statuses;
+}
+
+std::string Daemon::State::status_line() const {
+  return format_status_line(rule_statuses(), last_error);
 }
 
 std::string Daemon::State::status_json() const {
@@ -432,8 +537,7 @@ std::string Daemon::State::status_json() const {
   answer["pid"] = ::getpid();
   answer["version"] = core::build_info().version;
   answer["rules"] = nlohmann::json::array();
-  for (const auto& [name, running] : rules) {
-    const RuleStatus status = running.rule->status();
+  for (const RuleStatus& status : rule_statuses()) {
     nlohmann::json rule;
     rule["name"] = status.name;
     rule["source"] = status.source;
@@ -485,6 +589,10 @@ void Daemon::State::handle_control(std::string_view command,
     };
     for (auto& [name, running] : rules)
       running.rule->settle(one_done);
+    for (const auto& [name, rule] : waiting) {
+      ++gather->pending;
+      one_done(SettleOutcome{false, "rule '" + name + "' waits for its store: " + rule.reason});
+    }
     one_done(SettleOutcome{});
     return;
   }
@@ -549,7 +657,11 @@ void Daemon::State::apply_reload(config::Config next, OpenedStores opened) {
     adopt_stores(opened);  // the stop closes them
     return;
   }
-  std::int64_t added = 0, removed = 0, changed = 0, kept = 0, failed = 0;
+  std::int64_t added = 0, removed = 0, changed = 0, kept = 0, failed = 0, waits = 0;
+  // Rules waiting for their store start afresh under the new config: their stores were
+  // just tried again, and wait again if they still do not answer.
+  retries->clear();
+  waiting.clear();
 
   // Rules that are gone or changed stop; changed and new ones start (on their new stores).
   std::vector<config::Rule> to_start;
@@ -589,6 +701,10 @@ void Daemon::State::apply_reload(config::Config next, OpenedStores opened) {
   stop_then_close(std::move(draining), adopt_stores(opened));
   for (const auto& rule : to_start) {
     const OpenedStore& slot = opened.at(store_key_for(rule));
+    if (wait_for_store(rule, slot)) {
+      ++waits;
+      continue;
+    }
     auto made = make_rule(rule, next, slot);
     if (!made) {
       ++failed;
@@ -605,6 +721,7 @@ void Daemon::State::apply_reload(config::Config next, OpenedStores opened) {
                 .number("removed", removed)
                 .number("changed", changed)
                 .number("unchanged", kept)
+                .number("waiting", waits)
                 .number("failed", failed));
 }
 
@@ -637,6 +754,22 @@ int Daemon::run(config::Config config) {
     return exit_code::software;
   }
   state.executor = std::make_unique<stores::UvExecutor>(&state.loop);
+  state.retries = std::make_unique<StoreRetries>(
+      *state.executor,
+      [&state](const config::StoreConfig& wanted, core::Callback<core::StorePtr> done) {
+        // Counted like the other opens: a stop waits for the attempt, then closes its store.
+        ++state.opens_in_flight;
+        open_configured_store(*state.executor, wanted,
+                              [&state, done = std::move(done)](core::Result<core::StorePtr> store) {
+                                done(std::move(store));
+                                if (--state.opens_in_flight == 0 && state.when_opens_done) {
+                                  std::exchange(state.when_opens_done, nullptr)();
+                                }
+                              });
+      },
+      [&state](const std::string& key, core::Result<core::StorePtr> store) {
+        state.store_answered(key, std::move(store));
+      });
   // The event lines of a loop turn go out together, before the loop waits again: a burst
   // of copies costs a few writes, not one per line. Unreferenced: it never keeps the
   // loop alive.
@@ -699,6 +832,7 @@ int Daemon::run(config::Config config) {
   state.rules.clear();
   state.stores.clear();
   state.control.reset();
+  state.retries.reset();
   state.executor.reset();
   uv_run(&state.loop, UV_RUN_DEFAULT);  // lets the closed handles finish
   if (uv_loop_close(&state.loop) != 0) {
