@@ -43,6 +43,9 @@ HttpRequest make_request(const Endpoint& endpoint, std::string method,
   headers.emplace_back("Host", host);
   headers.emplace_back("x-amz-date", date);
   headers.emplace_back("x-amz-content-sha256", payload_hash);
+  if (!endpoint.credentials.session_token.empty()) {
+    headers.emplace_back("x-amz-security-token", endpoint.credentials.session_token);
+  }
   SigningInput input{method, path, query, headers, payload_hash};
   auto signature = sign_v4(input, endpoint.credentials, endpoint.region, "s3", date);
   headers.emplace_back("Authorization", signature.authorization);

@@ -32,7 +32,8 @@ struct Endpoint {
 };
 
 /// A signed request for `object_key` (the full key in the bucket; "" for the bucket
-/// itself). The body's SHA-256 is sent as x-amz-content-sha256 and signed.
+/// itself). The body's SHA-256 is sent as x-amz-content-sha256 and signed, as is the session
+/// token (x-amz-security-token) of temporary credentials.
 HttpRequest make_request(const Endpoint& endpoint, std::string method,
                          const std::string& object_key, const Pairs& query, Pairs headers,
                          std::string body, std::chrono::system_clock::time_point now);

@@ -21,6 +21,9 @@ namespace tetherd::stores::s3 {
 struct Credentials {
   std::string access_key;
   std::string secret_key;  ///< never logged, never put in an error message
+  /// Temporary (STS) credentials only: sent as x-amz-security-token, which S3 wants signed
+  /// like any other header. Empty for long-term keys.
+  std::string session_token = {};
 };
 
 /// One request as the signer sees it. The canonical URI is taken as given (S3: the path

@@ -1103,7 +1103,7 @@ core::Result<core::StorePtr> open_s3_store(core::Executor& executor, S3StoreOpti
   endpoint->bucket = options.bucket;
   endpoint->region = options.region;
   endpoint->path_style = options.path_style;
-  endpoint->credentials = {options.access_key, options.secret_key};
+  endpoint->credentials = {options.access_key, options.secret_key, options.session_token};
   return core::StorePtr(
       std::make_shared<S3Store>(executor, std::move(options), std::move(*endpoint), uv->loop()));
 }

@@ -6,6 +6,10 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
+#include "s3_request.hpp"
+
 using namespace tetherd::stores::s3;
 
 namespace {
@@ -98,6 +102,49 @@ TEST_CASE("sigv4: the S3 documentation's GET Object example (Range, payload hash
   CHECK(signed_request.signed_headers == "host;range;x-amz-content-sha256;x-amz-date");
   CHECK(signed_request.signature ==
         "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
+}
+
+TEST_CASE("sigv4: post-sts-header-before signs the session token header") {
+  const std::string token =
+      "AQoDYXdzEPT//////////"
+      "wEXAMPLEtc764bNrC9SAPBSM22wDOk4x4HIZ8j4FZTwdQWLWsKWHGBuFqwAeMicRXmxfpSPfIeoIYRqTflfKD8YUuw"
+      "thAx7mSEI/qkPpKPi/kMcGdQrmGdeehM4IC1NtBmUpp2wUE8phUZampKsburEDy0KPkyQDYwT7WZ0wq5VSXDvp75YU9H"
+      "FvlRd8Tx6q6fE8YQcHNVXAkiY9q6d+xo0rKwT38xVqr7ZD0u0iPPkUL64lIZbqBAz+"
+      "scqKmlzm8FDrypNC9Yjc8fPOLn9FX9KSYvKTr4rvx3iSIlTJabIQwj2ICCR/oLxBA==";
+  auto input = suite_request("POST");
+  input.headers.emplace_back("X-Amz-Security-Token", token);
+  auto signed_request = sign_v4(input, kSuite, "us-east-1", "service", kDate);
+  CHECK(signed_request.authorization ==
+        authorization("host;x-amz-date;x-amz-security-token",
+                      "85d96828115b5dc0cfc3bd16ad9e210dd772bbebba041836c64533a82be05ead"));
+}
+
+TEST_CASE("sigv4: requests with temporary credentials carry the token, signed") {
+  Endpoint endpoint;
+  endpoint.scheme = "http";
+  endpoint.host = "127.0.0.1:7480";
+  endpoint.bucket = "photos";
+  endpoint.region = "us-east-1";
+  endpoint.credentials = {"AKIDEXAMPLE", "secret", "the-token"};
+  const auto now = std::chrono::system_clock::time_point(std::chrono::seconds(1440938160));
+  const auto with_token = make_request(endpoint, "GET", "a/b", {}, {}, "", now);
+  const auto token_header =
+      std::find_if(with_token.headers.begin(), with_token.headers.end(),
+                   [](const auto& header) { return header.first == "x-amz-security-token"; });
+  REQUIRE(token_header != with_token.headers.end());
+  CHECK(token_header->second == "the-token");
+  const auto& authorization = with_token.headers.back();
+  REQUIRE(authorization.first == "Authorization");
+  CHECK(authorization.second.find(
+            "SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token,") !=
+        std::string::npos);
+
+  endpoint.credentials.session_token.clear();
+  const auto without = make_request(endpoint, "GET", "a/b", {}, {}, "", now);
+  CHECK(std::none_of(without.headers.begin(), without.headers.end(),
+                     [](const auto& header) { return header.first == "x-amz-security-token"; }));
+  CHECK(without.headers.back().second.find("SignedHeaders=host;x-amz-content-sha256;x-amz-date,") !=
+        std::string::npos);
 }
 
 TEST_CASE("sigv4: encoding, digests, dates") {

@@ -68,9 +68,12 @@ struct S3StoreOptions {
   std::string bucket;
   /// Keys live under it ("" = the whole bucket); slashes at either end are dropped.
   std::string prefix;
-  /// Read from a credentials file by the caller; never logged.
+  /// Read from a credentials file by the caller (read_s3_credentials, s3_credentials.hpp);
+  /// never logged.
   std::string access_key;
   std::string secret_key;
+  /// Temporary (STS) credentials only; sent, signed, as x-amz-security-token. Empty: none.
+  std::string session_token;
   /// true: http://host/bucket/key; false: http://bucket.host/key.
   bool path_style = true;
   /// CA bundle for https; empty: the system's. Peers are always verified.
