@@ -4,6 +4,8 @@
 #include <optional>
 
 #include "tetherd/stores/local_store.hpp"
+#include "tetherd/stores/s3_credentials.hpp"
+#include "tetherd/stores/s3_store.hpp"
 #include "tetherd/stores/sftp_store.hpp"
 #include "tetherd/stores/uv_executor.hpp"
 
@@ -36,6 +38,20 @@ stores::SftpStoreOptions sftp_options(const std::string& name,
   return options;
 }
 
+stores::S3StoreOptions s3_options(const std::string& name, const config::S3StoreConfig& s3,
+                                  const stores::S3Credentials& keys) {
+  stores::S3StoreOptions options;
+  options.name = name;
+  options.endpoint = s3.endpoint;
+  options.region = s3.region;
+  options.bucket = s3.bucket;
+  options.prefix = s3.prefix;
+  options.access_key = keys.access_key;
+  options.secret_key = keys.secret_key;
+  options.session_token = keys.session_token;
+  return options;
+}
+
 }  // namespace
 
 void open_configured_store(stores::UvExecutor& executor, const config::StoreConfig& wanted,
@@ -52,13 +68,24 @@ void open_configured_store(stores::UvExecutor& executor, const config::StoreConf
   if (const auto* sftp = std::get_if<config::SftpStoreConfig>(&wanted.backend)) {
     return stores::open_sftp_store(executor, sftp_options(wanted.name, *sftp), std::move(done));
   }
-  auto error = core::StoreError::make(core::Errc::CapabilityNotSupported,
-                                      "store '" + wanted.name + "' has type " +
-                                          std::string(config::store_type_name(wanted)) +
-                                          ", which this build of tetherd cannot open yet");
-  error.store = wanted.name;
-  error.operation = core::Operation::Open;
-  executor.post([done = std::move(done), error = std::move(error)]() mutable { done(error); });
+  const auto& s3 = std::get<config::S3StoreConfig>(wanted.backend);
+  // The keys come from a file (read on a worker); the store itself does no I/O to open and
+  // is made on the loop thread (libcurl runs on the loop).
+  auto keys = std::make_shared<std::optional<core::Result<stores::S3Credentials>>>();
+  executor.run_blocking(
+      [keys, file = s3.credentials_file.string()] {
+        keys->emplace(stores::read_s3_credentials(file, "default"));
+      },
+      [&executor, keys, name = wanted.name, s3, done = std::move(done)] {
+        if (!*keys)
+          return done(core::StoreError::make(core::Errc::Cancelled, "open was cancelled"));
+        if (!**keys) {
+          core::StoreError error = (**keys).error();
+          error.store = name;
+          return done(std::move(error));
+        }
+        done(stores::open_s3_store(executor, s3_options(name, s3, ***keys)));
+      });
 }
 
 }  // namespace tetherd::daemon
