@@ -189,7 +189,10 @@ std::optional<WatcherError> InotifyWatcher::start() {
     add_watch_failed("", ENOSPC, false);  // even the root is over the limit: poll all of it
   } else {
     ++walk_generation_;
+    // All of it now: when start() returns, the whole tree is watched.
+    walking_ = true;
     watch_tree(nullptr, "", "", false, root_node_->wd);
+    walk_slice(std::numeric_limits<std::size_t>::max());
   }
   // Errors found while setting up are delivered from the loop, after start() returns.
   batch_.clear();
@@ -222,6 +225,15 @@ void InotifyWatcher::tear_down() {
     close_and_delete(flush_timer_);
     flush_timer_ = nullptr;
   }
+  if (walk_idle_ != nullptr) {
+    close_and_delete(walk_idle_);
+    walk_idle_ = nullptr;
+  }
+  walk_queue_.clear();
+  resync_pending_ = false;
+  // Nothing more will be walked: waiting syncs answer now (a stopped watcher answers at once).
+  for (auto& waiter : std::exchange(walk_waiters_, {}))
+    waiter();
   // A poller may be the one whose callback led here: stop it now, destroy it later.
   for (auto& [path, poller] : pollers_) {
     poller->stop();
@@ -333,73 +345,132 @@ void InotifyWatcher::forget(Node* node) {
   nodes_.erase(node->wd);
 }
 
-// Watches `relative` (child `name` of `parent`; the root when parent is null) and every
-// directory below it that the filter admits: the watch FIRST, then the listing, so nothing
-// created in between is lost. With `report_contents`, every entry found is reported as created.
+// The walk watches each directory FIRST and lists it next, so nothing created in between is
+// lost. With `report_contents`, every entry found is reported as created.
 void InotifyWatcher::watch_tree(Node* parent, std::string name, std::string relative,
                                 bool report_contents, int known_wd) {
-  std::vector<WalkItem> pending;
-  pending.push_back(WalkItem{parent, std::move(name), std::move(relative)});
-  while (!pending.empty() && running_) {
-    WalkItem item = std::move(pending.back());
-    pending.pop_back();
-    if (item.parent != nullptr && item.parent->detached) continue;
-    const std::string path = full_path(item.relative);
-    const int given_wd = std::exchange(known_wd, -1);  // the first item may be watched already
-    const int wd =
-        given_wd >= 0 ? given_wd : api_->add_watch(fd_, path.c_str(), inotify_watch_mask());
-    if (wd < 0) {
-      const int error = errno;
-      if (is_absence(error) && item.parent != nullptr) {
-        note_lost_path(*item.parent, std::move(item.name), report_contents);
-        continue;
-      }
-      add_watch_failed(item.relative, error, report_contents);
-      continue;
-    }
-    Node* node = find_node(wd);
-    if (node == nullptr) {
-      auto created = std::make_unique<Node>();
-      created->wd = wd;
-      node = created.get();
-      nodes_.emplace(wd, std::move(created));
-      attach(node, item.parent, std::move(item.name));
-    } else if (node != root_node_) {
-      // Already watched (same inode): a walk after overflow, or a rename we did not see.
-      // Re-key it unless that would hang it below itself (bind-mount loops).
-      bool loop = false;
-      for (const Node* at = item.parent; at != nullptr; at = at->parent)
-        loop |= at == node;
-      if (loop) continue;
-      if (node->parent != item.parent || node->name != item.name || node->detached) {
-        attach(node, item.parent, std::move(item.name));
-      }
-    } else if (item.parent != nullptr) {
-      continue;  // the root showed up inside itself (bind mount): never descend again
-    }
-    node->seen_in_walk = walk_generation_;
+  walk_queue_.push_back(WalkItem{parent != nullptr ? parent->wd : -1, std::move(name),
+                                 std::move(relative), report_contents, known_wd});
+  // Nested calls (from the walk itself) only queue; the outer slice goes on.
+  if (!walking_) walk_slice(options_.walk_slice);
+}
 
-    std::vector<DirectoryEntry> entries;
-    if (const int error = list_directory(path, entries); error != 0) {
-      if (is_absence(error)) {
-        // Watched, but its path went stale before the listing: list it at its new place.
-        if (item.parent != nullptr)
-          note_lost_path(*item.parent, std::move(item.name), report_contents);
-        continue;
-      }
-      report(WatcherError{std::error_code(error, std::system_category()), item.relative,
-                          "cannot list directory '" + path + "': " + std::strerror(error) +
-                              "; changes inside it are not seen"});
-      continue;
+void InotifyWatcher::walk_slice(std::size_t limit) {
+  walking_ = true;
+  for (std::size_t done = 0; done < limit && !walk_queue_.empty() && running_; ++done) {
+    WalkItem item = std::move(walk_queue_.back());  // depth first: the queue stays short
+    walk_queue_.pop_back();
+    walk_one(std::move(item));
+  }
+  walking_ = false;
+  if (!running_) return;
+  if (!walk_queue_.empty()) {
+    if (walk_idle_ == nullptr) {
+      walk_idle_ = new uv_idle_t;
+      uv_idle_init(loop_, walk_idle_);
+      walk_idle_->data = this;
     }
-    for (DirectoryEntry& entry : entries) {
-      std::string child = core::join_relative(item.relative, entry.name);
-      if (report_contents) emit(core::Change::created(child, entry.is_dir));
-      if (entry.is_dir && admits(child)) {
-        pending.push_back(WalkItem{node, std::move(entry.name), std::move(child)});
-      }
+    uv_idle_start(walk_idle_, &InotifyWatcher::on_walk_idle);
+    return;
+  }
+  if (walk_idle_ != nullptr) uv_idle_stop(walk_idle_);
+  walk_finished();
+}
+
+void InotifyWatcher::on_walk_idle(uv_idle_t* handle) noexcept {
+  auto* self = static_cast<InotifyWatcher*>(handle->data);
+  if (self == nullptr) return;
+  try {
+    self->walk_slice(self->options_.walk_slice);
+    self->flush();
+  } catch (...) {
+    self->batch_.clear();
+  }
+}
+
+void InotifyWatcher::walk_one(WalkItem item) {
+  Node* parent = nullptr;
+  if (item.parent_wd >= 0) {
+    parent = find_node(item.parent_wd);
+    if (parent == nullptr || parent->detached) return;  // gone since: its parent reports it
+  }
+  const std::string path = full_path(item.relative);
+  const int wd =
+      item.known_wd >= 0 ? item.known_wd : api_->add_watch(fd_, path.c_str(), inotify_watch_mask());
+  if (wd < 0) {
+    const int error = errno;
+    if (is_absence(error) && parent != nullptr) {
+      note_lost_path(*parent, std::move(item.name), item.report_contents);
+      return;
+    }
+    add_watch_failed(item.relative, error, item.report_contents);
+    return;
+  }
+  Node* node = find_node(wd);
+  if (node == nullptr) {
+    auto created = std::make_unique<Node>();
+    created->wd = wd;
+    node = created.get();
+    nodes_.emplace(wd, std::move(created));
+    attach(node, parent, std::move(item.name));
+  } else if (node != root_node_) {
+    // Already watched (same inode): a walk after overflow, or a rename we did not see.
+    // Re-key it unless that would hang it below itself (bind-mount loops).
+    bool loop = false;
+    for (const Node* at = parent; at != nullptr; at = at->parent)
+      loop |= at == node;
+    if (loop) return;
+    if (node->parent != parent || node->name != item.name || node->detached) {
+      attach(node, parent, std::move(item.name));
+    }
+  } else if (parent != nullptr) {
+    return;  // the root showed up inside itself (bind mount): never descend again
+  }
+  node->seen_in_walk = walk_generation_;
+
+  std::vector<DirectoryEntry> entries;
+  if (const int error = list_directory(path, entries); error != 0) {
+    if (is_absence(error)) {
+      // Watched, but its path went stale before the listing: list it at its new place.
+      if (parent != nullptr) note_lost_path(*parent, std::move(item.name), item.report_contents);
+      return;
+    }
+    report(WatcherError{std::error_code(error, std::system_category()), item.relative,
+                        "cannot list directory '" + path + "': " + std::strerror(error) +
+                            "; changes inside it are not seen"});
+    return;
+  }
+  for (DirectoryEntry& entry : entries) {
+    std::string child = core::join_relative(item.relative, entry.name);
+    if (item.report_contents) emit(core::Change::created(child, entry.is_dir));
+    if (entry.is_dir && admits(child)) {
+      walk_queue_.push_back(
+          WalkItem{node->wd, std::move(entry.name), std::move(child), item.report_contents});
     }
   }
+}
+
+void InotifyWatcher::walk_finished() {
+  if (resync_pending_) {
+    resync_pending_ = false;
+    // Directories the re-walk did not meet are gone; their IN_IGNORED may have been lost
+    // with the overflow, so forget them now (rm_watch of a dead wd fails harmlessly).
+    std::vector<Node*> stale;
+    for (auto& [wd, node] : nodes_) {
+      if (node->seen_in_walk != walk_generation_) stale.push_back(node.get());
+    }
+    for (Node* node : stale) {
+      api_->rm_watch(fd_, node->wd);
+      forget(node);
+    }
+    // Every directory is watched again: the rescan the overflow asks for starts now.
+    emit(core::Change::overflow());
+  }
+  if (walk_waiters_.empty()) return;
+  // Delivered first: a waiter (settle) must find the walk's changes in the rule's queue.
+  flush();
+  for (auto& waiter : std::exchange(walk_waiters_, {}))
+    waiter();
 }
 
 void InotifyWatcher::note_lost_path(const Node& parent, std::string name, bool report_contents) {
@@ -434,20 +505,13 @@ void InotifyWatcher::retry_lost_paths() {
 }
 
 void InotifyWatcher::resync_after_overflow() {
-  if (root_node_ == nullptr) return;
+  if (root_node_ == nullptr) {
+    emit(core::Change::overflow());
+    return;
+  }
   ++walk_generation_;
-  watch_tree(nullptr, "", "", false);
-  if (!running_) return;
-  // Directories the walk did not meet are gone; their IN_IGNORED may have been lost with the
-  // overflow, so forget them now (rm_watch of a dead wd fails harmlessly with EINVAL).
-  std::vector<Node*> stale;
-  for (auto& [wd, node] : nodes_) {
-    if (node->seen_in_walk != walk_generation_) stale.push_back(node.get());
-  }
-  for (Node* node : stale) {
-    api_->rm_watch(fd_, node->wd);
-    forget(node);
-  }
+  resync_pending_ = true;  // walk_finished reports the overflow
+  watch_tree(nullptr, "", "", false, root_node_->wd);
 }
 
 void InotifyWatcher::add_watch_failed(const std::string& relative, int error,
@@ -606,7 +670,6 @@ void InotifyWatcher::handle_root_event(std::uint32_t mask) {
 void InotifyWatcher::handle_event(int wd, std::uint32_t mask, std::uint32_t cookie,
                                   std::string_view name) {
   if ((mask & IN_Q_OVERFLOW) != 0) {
-    emit(core::Change::overflow());
     resync_after_overflow();
     return;
   }
@@ -712,7 +775,14 @@ void InotifyWatcher::complete_move(const PendingMove& move, Node* new_parent, st
 
 // One timer for both deadlines: unpaired renames and directories whose path went stale.
 void InotifyWatcher::sync(std::function<void()> done) {
-  if (pollers_.empty() || !running_) {
+  if (!running_) return done();
+  if (!walk_queue_.empty()) {
+    // The walk under way reports what it finds when it gets there; then sync again (the
+    // walk may have started pollers).
+    walk_waiters_.push_back([this, done = std::move(done)]() mutable { sync(std::move(done)); });
+    return;
+  }
+  if (pollers_.empty()) {
     done();
     return;
   }

@@ -11,7 +11,8 @@
 //   a removal, an unpaired MOVED_TO a creation;
 // - the watched directories form a tree of nodes (wd -> node, parent links, name -> child),
 //   so a directory rename re-keys its whole subtree in O(1) and paths are derived on demand;
-// - IN_Q_OVERFLOW -> Change::overflow() (a rescan of everything) plus a re-walk that re-establishes watches;
+// - IN_Q_OVERFLOW -> Change::overflow() (a rescan of everything) plus a re-walk that re-establishes
+// watches;
 //   an unknown wd -> rescan of its nearest known ancestor, which for a wd never seen is the
 //   root; IN_IGNORED frees the node (the map shrinks back);
 // - root deleted / moved / unmounted -> root_gone(reason), then the watcher stops itself;
@@ -20,9 +21,14 @@
 //
 // Listing a new directory runs on the loop thread, right after its watch is added: the watch
 // map must be updated before the next event is read, and the common case is a handful of
-// entries.
+// entries. A big walk (a large tree moved in, the re-walk after an overflow) runs in slices
+// of `walk_slice` directories, the loop handling other work between them: sync() waits for
+// the walk to end, and the overflow is reported only once the re-walk is over, so the
+// rescan it asks for starts when every directory is watched again.
 
 #include <cstddef>
+#include <deque>
+#include <functional>
 #include <map>
 #include <unordered_map>
 
@@ -82,10 +88,14 @@ class InotifyWatcher final : public Watcher {
     bool report_contents = false;
     std::uint64_t deadline_ms = 0;
   };
+  /// A directory the walk will watch and list. Its parent is named by watch descriptor: a
+  /// node may be forgotten between two slices.
   struct WalkItem {
-    Node* parent;
+    int parent_wd = -1;  ///< -1: the root itself
     std::string name;
     std::string relative;
+    bool report_contents = false;
+    int known_wd = -1;  ///< watched already (the root at start)
   };
 
   static void on_readable(uv_poll_t* handle, int status, int events) noexcept;
@@ -103,8 +113,16 @@ class InotifyWatcher final : public Watcher {
   void expire_moves(bool all);
   void arm_rename_timer();
 
+  /// Queues `relative` (child `name` of `parent`; the root when parent is null) and every
+  /// directory below it that the filter admits for watching, and walks a slice at once.
   void watch_tree(Node* parent, std::string name, std::string relative, bool report_contents,
                   int known_wd = -1);
+  /// Walks up to `limit` queued directories; the rest waits for the walk idle handle.
+  void walk_slice(std::size_t limit);
+  void walk_one(WalkItem item);
+  /// The queue is empty: the sweep and overflow report of a re-walk, then sync waiters.
+  void walk_finished();
+  static void on_walk_idle(uv_idle_t* handle) noexcept;
   void resync_after_overflow();
   void add_watch_failed(const std::string& relative, int error, bool report_contents);
   void start_polling(const std::string& relative, bool report_contents);
@@ -135,6 +153,7 @@ class InotifyWatcher final : public Watcher {
   uv_poll_t* poll_ = nullptr;
   uv_timer_t* rename_timer_ = nullptr;
   uv_timer_t* flush_timer_ = nullptr;
+  uv_idle_t* walk_idle_ = nullptr;
   std::unique_ptr<std::byte[]> buffer_;
   std::unordered_map<int, std::unique_ptr<Node>> nodes_;
   Node* root_node_ = nullptr;
@@ -145,6 +164,10 @@ class InotifyWatcher final : public Watcher {
   std::map<std::string, std::unique_ptr<PollWatcher>> pollers_;
   std::vector<std::unique_ptr<PollWatcher>> retired_pollers_;
   std::uint64_t walk_generation_ = 0;
+  std::deque<WalkItem> walk_queue_;
+  bool walking_ = false;                             // walk_slice is on the stack
+  bool resync_pending_ = false;                      // a re-walk after an overflow is under way
+  std::vector<std::function<void()>> walk_waiters_;  // sync() calls waiting for the walk
   bool running_ = false;
   bool stopped_by_owner_ = false;  // stop() was called: nothing may be delivered any more
   bool limit_reported_ = false;

@@ -55,6 +55,9 @@ struct WatcherOptions {
   std::chrono::milliseconds poll_interval{1000};
   /// inotify: how long a MOVED_FROM waits for its MOVED_TO before it counts as a removal.
   std::chrono::milliseconds rename_timeout{20};
+  /// inotify: directories watched and listed per loop turn in a big walk (a tree moved in,
+  /// the re-walk after an overflow); other work runs between two slices.
+  std::size_t walk_slice = 256;
 };
 
 class Watcher {
