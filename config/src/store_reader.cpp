@@ -1,10 +1,14 @@
 #include "store_reader.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
 #include <map>
 #include <utility>
 
 #include "json_path.hpp"
+#include "remote_checks.hpp"
 
 namespace tetherd::config::detail {
 namespace {
@@ -12,16 +16,21 @@ namespace {
 using Kind = JsonValue::Kind;
 
 const Keys local_keys = {"type", "root", "durable"};
-const Keys sftp_keys = {"type", "host", "port", "user", "key_file", "known_hosts", "root"};
-const Keys s3_keys = {"type", "endpoint", "region", "bucket", "credentials_file", "prefix"};
+const Keys sftp_keys = {"type",        "host",
+                        "port",        "user",
+                        "key_file",    "passphrase_file",
+                        "known_hosts", "host_key_fingerprint",
+                        "root",        "connections",
+                        "timeout_ms"};
+const Keys s3_keys = {"type",    "endpoint", "region",     "bucket",  "credentials_file",
+                      "profile", "prefix",   "path_style", "ca_file", "connections"};
 
-bool valid_bucket(std::string_view bucket) {
-  if (bucket.size() < 3 || bucket.size() > 63) return false;
-  const auto edge = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  if (!edge(bucket.front()) || !edge(bucket.back())) return false;
-  return std::all_of(bucket.begin(), bucket.end(),
-                     [&](char c) { return edge(c) || c == '.' || c == '-'; });
-}
+// Limits of the tuning keys: a few sessions per server are plenty for SFTP (each carries many
+// requests in flight); S3 requests are one per connection, so more are useful there.
+constexpr std::int64_t max_sftp_connections = 16;
+constexpr std::int64_t max_s3_connections = 64;
+constexpr std::int64_t min_timeout_ms = 1'000;
+constexpr std::int64_t max_timeout_ms = 600'000;
 
 class StoreReader {
  public:
@@ -142,20 +151,25 @@ class StoreReader {
     static const Keys others = other_keys(sftp_keys);
     const auto members =
         reader_.read_object(value, path, sftp_keys, SecretHint::sftp, &others, "sftp");
-    reader_.require(value, members, path, {"host", "user", "key_file", "known_hosts", "root"});
+    reader_.require(value, members, path, {"host", "user", "key_file", "root"});
+    if (!find_member(members, "known_hosts") && !find_member(members, "host_key_fingerprint")) {
+      reader_.report(value.position, path,
+                     "required key \"known_hosts\" or \"host_key_fingerprint\" is missing: the "
+                     "server's host key is checked against one of them (never trusted on first "
+                     "use)");
+    }
     SftpStoreConfig sftp;
     if (const JsonMember* host = find_member(members, "host")) {
       const std::string host_path = child_path(path, "host");
       if (const std::string* text = reader_.string_value(host->value, host_path)) {
-        if (text->find_first_of(" \t/:@") != std::string::npos &&
-            !(text->front() == '[' && text->back() == ']')) {
+        if (auto bare = sftp_host(*text)) {
+          sftp.host = std::move(*bare);
+        } else {
           reader_.report(
               host->value.position, host_path,
               "expected a host name or address (no spaces, '/', ':' or '@'; put the user in "
               "\"user\" and the port in \"port\"), got " +
                   describe_value(host->value));
-        } else {
-          sftp.host = *text;
         }
       }
     }
@@ -169,19 +183,46 @@ class StoreReader {
         sftp.user = *text;
       }
     }
-    if (const JsonMember* key_file = find_member(members, "key_file")) {
-      if (auto file = reader_.absolute_path(key_file->value, child_path(path, "key_file"))) {
-        sftp.key_file = *file;
-      }
-    }
-    if (const JsonMember* known_hosts = find_member(members, "known_hosts")) {
-      if (auto file = reader_.absolute_path(known_hosts->value, child_path(path, "known_hosts"))) {
-        sftp.known_hosts = *file;
+    read_path(members, path, "key_file", sftp.key_file);
+    read_path(members, path, "passphrase_file", sftp.passphrase_file);
+    read_path(members, path, "known_hosts", sftp.known_hosts);
+    if (const JsonMember* pinned = find_member(members, "host_key_fingerprint")) {
+      const std::string pinned_path = child_path(path, "host_key_fingerprint");
+      if (const std::string* text = reader_.string_value(pinned->value, pinned_path)) {
+        if (auto fingerprint = sha256_fingerprint(*text)) {
+          sftp.host_key_fingerprint = std::move(*fingerprint);
+        } else {
+          std::string message = "expected " + std::string(fingerprint_rule) + ", got " +
+                                describe_value(pinned->value);
+          if (text->starts_with("MD5:")) message += " (MD5 fingerprints are not accepted)";
+          reader_.report(pinned->value.position, pinned_path, std::move(message));
+        }
       }
     }
     if (const JsonMember* root = find_member(members, "root")) {
-      if (const std::string* text = reader_.string_value(root->value, child_path(path, "root"))) {
-        sftp.root = *text;
+      const std::string root_path = child_path(path, "root");
+      if (const std::string* text = reader_.string_value(root->value, root_path)) {
+        if (auto server_root = sftp_root(*text)) {
+          sftp.root = std::move(*server_root);
+        } else {
+          reader_.report(root->value.position, root_path,
+                         "expected an absolute path, or one relative to the login directory "
+                         "(\"~/x\" or \"x\"); other users' directories (\"~user\") are not "
+                         "supported, got " +
+                             describe_value(root->value));
+        }
+      }
+    }
+    if (const JsonMember* connections = find_member(members, "connections")) {
+      if (auto number = reader_.integer_value(connections->value, child_path(path, "connections"),
+                                              1, max_sftp_connections)) {
+        sftp.connections = static_cast<int>(*number);
+      }
+    }
+    if (const JsonMember* timeout = find_member(members, "timeout_ms")) {
+      if (auto number = reader_.integer_value(timeout->value, child_path(path, "timeout_ms"),
+                                              min_timeout_ms, max_timeout_ms)) {
+        sftp.timeout = std::chrono::milliseconds(*number);
       }
     }
     return sftp;
@@ -220,18 +261,26 @@ class StoreReader {
       if (const std::string* text = reader_.string_value(bucket->value, bucket_path)) {
         if (!valid_bucket(*text)) {
           reader_.report(bucket->value.position, bucket_path,
-                         "invalid bucket name " + describe_value(bucket->value) +
-                             ": use 3 to 63 characters: lower-case letters, digits, '.' and '-', "
-                             "starting and ending with a letter or digit");
+                         "invalid bucket name " + describe_value(bucket->value) + ": " +
+                             std::string(bucket_rule));
         } else {
           s3.bucket = *text;
         }
       }
     }
-    if (const JsonMember* credentials = find_member(members, "credentials_file")) {
-      if (auto file =
-              reader_.absolute_path(credentials->value, child_path(path, "credentials_file"))) {
-        s3.credentials_file = *file;
+    read_path(members, path, "credentials_file", s3.credentials_file);
+    if (const JsonMember* profile = find_member(members, "profile")) {
+      const std::string profile_path = child_path(path, "profile");
+      if (const std::string* text = reader_.string_value(profile->value, profile_path)) {
+        // A section name: "[name]" in the credentials file, so no brackets or line breaks.
+        if (text->find_first_of("[]\r\n") != std::string::npos) {
+          reader_.report(profile->value.position, profile_path,
+                         "expected a profile name (a section of the credentials file, without "
+                         "brackets), got " +
+                             describe_value(profile->value));
+        } else {
+          s3.profile = *text;
+        }
       }
     }
     if (const JsonMember* prefix = find_member(members, "prefix")) {
@@ -246,7 +295,27 @@ class StoreReader {
         }
       }
     }
+    if (const JsonMember* path_style = find_member(members, "path_style")) {
+      if (auto flag = reader_.bool_value(path_style->value, child_path(path, "path_style"))) {
+        s3.path_style = *flag;
+      }
+    }
+    read_path(members, path, "ca_file", s3.ca_file);
+    if (const JsonMember* connections = find_member(members, "connections")) {
+      if (auto number = reader_.integer_value(connections->value, child_path(path, "connections"),
+                                              1, max_s3_connections)) {
+        s3.connections = static_cast<int>(*number);
+      }
+    }
     return s3;
+  }
+
+  /// Reads optional key `key` of `members` as an absolute path into `out`.
+  void read_path(const Members& members, const std::string& path, std::string_view key,
+                 std::filesystem::path& out) {
+    if (const JsonMember* member = find_member(members, key)) {
+      if (auto file = reader_.absolute_path(member->value, child_path(path, key))) out = *file;
+    }
   }
 
  private:

@@ -25,8 +25,8 @@ bool looks_like_secret(std::string_view key) {
   static constexpr std::array<std::string_view, 9> markers = {
       "password",    "passwd",     "passphrase", "secret",    "token",
       "private_key", "access_key", "api_key",    "credential"};
-  // "credentials_file" is the one legitimate key containing a marker.
-  if (lowered == "credentials_file") return false;
+  // Legitimate keys containing a marker: they name files that hold secrets.
+  if (lowered == "credentials_file" || lowered == "passphrase_file") return false;
   return std::any_of(markers.begin(), markers.end(), [&](std::string_view marker) {
     return lowered.find(marker) != std::string::npos;
   });

@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <string>
 #include <variant>
@@ -75,13 +76,21 @@ TEST_CASE("a full config produces the values it names, with defaults for the res
   CHECK(sftp.user == "sync");
   CHECK(sftp.key_file == "/etc/tetherd/id_ed25519");
   CHECK(sftp.known_hosts == "/etc/tetherd/known_hosts");
-  CHECK(sftp.root == "data");
+  CHECK(sftp.root == "~/data");  // relative to the login directory, as the SFTP store spells it
+  CHECK(sftp.passphrase_file.empty());
+  CHECK(sftp.host_key_fingerprint.empty());
+  CHECK(sftp.connections == 2);
+  CHECK(sftp.timeout == std::chrono::milliseconds(30'000));
   const auto& s3 = std::get<S3StoreConfig>(config.stores[3].backend);
   CHECK(s3.endpoint == "https://s3.example.net");
   CHECK(s3.region == "eu-west-1");
   CHECK(s3.bucket == "photos");
   CHECK(s3.credentials_file == "/etc/tetherd/s3.credentials");
   CHECK(s3.prefix == "ann/");
+  CHECK(s3.profile == "default");
+  CHECK(s3.path_style);
+  CHECK(s3.ca_file.empty());
+  CHECK(s3.connections == 8);
   CHECK(config.find_store("bucket") == &config.stores[3]);
   CHECK(config.find_store("nope") == nullptr);
 

@@ -63,6 +63,17 @@ VALID_VARIANTS = {
     "preserve empty": setter(["rules", 0, "preserve"], []),
     "ipv6 host": setter(["stores", "offsite", "host"], "[::1]"),
     "http endpoint": setter(["stores", "bucket", "endpoint"], "http://127.0.0.1:9000"),
+    "sftp pinned fingerprint instead of known_hosts": lambda c: (
+        c["stores"]["offsite"].pop("known_hosts"),
+        c["stores"]["offsite"].update(host_key_fingerprint="SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s")),
+    "sftp fingerprint with one '='": setter(["stores", "offsite", "host_key_fingerprint"],
+                                            "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s="),
+    "sftp tuning and passphrase": lambda c: c["stores"]["offsite"].update(
+        passphrase_file="/etc/tetherd/passphrase", connections=16, timeout_ms=1000),
+    "sftp root relative to login": setter(["stores", "offsite", "root"], "~/data"),
+    "sftp root relative without ~": setter(["stores", "offsite", "root"], "data"),
+    "s3 profile, addressing, CA, connections": lambda c: c["stores"]["bucket"].update(
+        profile="backup", path_style=False, ca_file="/etc/ssl/ca.pem", connections=64),
 }
 
 # Mutations of the full example that both must reject.
@@ -98,7 +109,20 @@ INVALID_VARIANTS = {
     "missing rule name": deleter(["rules", 0, "name"]),
     "missing rule source": deleter(["rules", 0, "source"]),
     "missing rule target": deleter(["rules", 0, "target"]),
-    "missing sftp known_hosts": deleter(["stores", "offsite", "known_hosts"]),
+    "sftp without known_hosts or fingerprint": deleter(["stores", "offsite", "known_hosts"]),
+    "sftp fingerprint without prefix": setter(["stores", "offsite", "host_key_fingerprint"],
+                                              "uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"),
+    "sftp fingerprint too short": setter(["stores", "offsite", "host_key_fingerprint"], "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2"),
+    "sftp connections 17": setter(["stores", "offsite", "connections"], 17),
+    "sftp timeout below a second": setter(["stores", "offsite", "timeout_ms"], 999),
+    "sftp relative passphrase_file": setter(["stores", "offsite", "passphrase_file"], "pass"),
+    "sftp root in another user's home": setter(["stores", "offsite", "root"], "~ann/data"),
+    "sftp ipv6 host without address": setter(["stores", "offsite", "host"], "[host]"),
+    "s3 connections 0": setter(["stores", "bucket", "connections"], 0),
+    "s3 path_style string": setter(["stores", "bucket", "path_style"], "true"),
+    "s3 relative ca_file": setter(["stores", "bucket", "ca_file"], "ca.pem"),
+    "s3 profile in brackets": setter(["stores", "bucket", "profile"], "[backup]"),
+    "passphrase_file on an s3 store": setter(["stores", "bucket", "passphrase_file"], "/p"),
     "missing s3 credentials_file": deleter(["stores", "bucket", "credentials_file"]),
     "relative source": setter(["rules", 0, "source"], "home/ann"),
     "relative key_file": setter(["stores", "offsite", "key_file"], "id_ed25519"),

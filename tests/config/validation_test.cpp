@@ -93,7 +93,9 @@ TEST_CASE("each validation reports its exact position, JSON path and message") {
        "  },\n"
        "  \"rules\": []\n"
        "}",
-       "t.json:3:10: stores.s.known_hosts: required key \"known_hosts\" is missing\n"
+       "t.json:3:10: stores.s: required key \"known_hosts\" or \"host_key_fingerprint\" is "
+       "missing: the server's host key is checked against one of them (never trusted on first "
+       "use)\n"
        "t.json:3:36: stores.s.host: expected a host name or address (no spaces, '/', ':' or '@'; "
        "put the user in \"user\" and the port in \"port\"), got \"u@h\"\n"
        "t.json:3:51: stores.s.port: expected an integer from 1 to 65535, got 0\n"
@@ -137,7 +139,8 @@ TEST_CASE("each validation reports its exact position, JSON path and message") {
        " \"rules\": []}",
        "t.json:1:61: stores.a.durable: expected a boolean, got \"no\"\n"
        "t.json:3:48: stores.b.durable: key \"durable\" does not apply to a store of type \"s3\" "
-       "(allowed: type, endpoint, region, bucket, credentials_file, prefix)\n"},
+       "(allowed: type, endpoint, region, bucket, credentials_file, profile, prefix, path_style, "
+       "ca_file, connections)\n"},
       {"delete given as a quoted boolean",
        "{\"rules\": [{\"name\": \"r\", \"target\": \"/m\", \"delete\": \"true\",\n"
        " \"source\": \"@SRC@\"}]}",

@@ -4,6 +4,7 @@
 // (load_config.hpp). Every field has been checked; defaults are applied. The JSON format is
 // described in packaging/man/tetherd.json.5 and config/tetherd.schema.json.
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -22,17 +23,32 @@ struct LocalStoreConfig {
   /// chooses, as `cp` and `rsync` leave it; after a power loss the next start lists the
   /// whole target again (README "Durability").
   bool durable = true;
+
+  friend bool operator==(const LocalStoreConfig&, const LocalStoreConfig&) = default;
 };
 
-/// An SFTP server. Authentication is by private key only; the host key must be listed in
-/// `known_hosts` (no trust-on-first-use).
+/// An SFTP server. Authentication is by private key only; the host key must match
+/// `known_hosts` or the pinned `host_key_fingerprint` (at least one is given: never
+/// trust-on-first-use). The fields carry what stores::SftpStoreOptions needs, same names.
 struct SftpStoreConfig {
-  std::string host;
+  std::string host;  ///< name or address; an IPv6 address without its brackets ("::1")
   std::uint16_t port = 22;
   std::string user;
-  std::filesystem::path key_file;     ///< absolute path of the private key
-  std::filesystem::path known_hosts;  ///< absolute path of an OpenSSH known_hosts file
-  std::string root;                   ///< directory on the server (absolute, or relative to login)
+  std::filesystem::path key_file;         ///< absolute path of the private key
+  std::filesystem::path passphrase_file;  ///< absolute; its first line unlocks the key; empty: none
+  std::filesystem::path known_hosts;  ///< absolute path of an OpenSSH known_hosts file, or empty
+  /// "SHA256:" and 43 base64 characters (no '=' padding), as `ssh-keygen -l` prints it;
+  /// empty: none pinned.
+  std::string host_key_fingerprint;
+  /// Directory on the server: absolute ("/srv/x"), or "~" / "~/x" for the login directory
+  /// and below it. A relative root in the file ("x") is stored as "~/x".
+  std::string root;
+  int connections = 2;  ///< most SSH sessions open at once, 1..16
+  /// A session with requests outstanding and nothing received for this long fails; also
+  /// bounds the TCP connect. 1 s .. 10 min.
+  std::chrono::milliseconds timeout{30'000};
+
+  friend bool operator==(const SftpStoreConfig&, const SftpStoreConfig&) = default;
 };
 
 /// An S3-compatible bucket. Keys come from `credentials_file` (never from the config).
@@ -40,14 +56,23 @@ struct S3StoreConfig {
   std::string endpoint;  ///< "https://host[:port]" (or http://)
   std::string region;
   std::string bucket;
-  std::filesystem::path credentials_file;  ///< absolute
+  std::filesystem::path credentials_file;  ///< absolute; AWS shared-credentials format
+  std::string profile = "default";         ///< the section of credentials_file to use
   std::string prefix;                      ///< key prefix inside the bucket; may be empty
+  /// true: http://host/bucket/key; false: virtual-hosted, http://bucket.host/key.
+  bool path_style = true;
+  std::filesystem::path ca_file;  ///< absolute CA bundle for https; empty: the system's
+  int connections = 8;            ///< most HTTP requests in flight at once, 1..64
+
+  friend bool operator==(const S3StoreConfig&, const S3StoreConfig&) = default;
 };
 
 /// A named store from the "stores" object.
 struct StoreConfig {
   std::string name;
   std::variant<LocalStoreConfig, SftpStoreConfig, S3StoreConfig> backend;
+
+  friend bool operator==(const StoreConfig&, const StoreConfig&) = default;
 };
 
 /// "local", "sftp" or "s3".
