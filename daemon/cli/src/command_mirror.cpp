@@ -1,8 +1,9 @@
-// `tetherd mirror SRC DST [--delete MODE] [--delay MS] [--exclude GLOB]... [--include GLOB]...
+// `tetherd mirror SRC DST|URL [--delete MODE] [--delay MS] [--exclude GLOB]... [--include GLOB]...
 //  [--once] [--no-durable]`: zero-config mode, one rule from the command line.
 //
 // The rule is validated by the same loader as a config file (sources, overlap, globs), so
-// the command line cannot accept what a config would refuse. DST is created when missing.
+// the command line cannot accept what a config would refuse. A local DST is created when
+// missing; an sftp:// or s3:// DST names a remote store (remote_target.hpp).
 // The default delete mode is "running": deletions seen while watching are mirrored, but
 // nothing that already sits in DST is deleted at start-up unless --delete true says so
 // (pointing DST at the wrong directory must not wipe it).
@@ -14,9 +15,11 @@
 #include <nlohmann/json.hpp>
 #include <system_error>
 
+#include "remote_target.hpp"
 #include "tetherd/cli/cli.hpp"
 #include "tetherd/cli/command_support.hpp"
 #include "tetherd/config/path_overlap.hpp"
+#include "tetherd/config/store_url.hpp"
 #include "tetherd/service/control_socket.hpp"
 #include "tetherd/service/daemon.hpp"
 
@@ -38,7 +41,13 @@ struct MirrorOptions {
   bool not_durable = false;
   std::string socket;
   LogFlags log;
+  RemoteTargetOptions remote;
 };
+
+int local_target(const fs::path& source, const MirrorOptions& options, nlohmann::json& rule,
+                 nlohmann::json& document);
+void rule_options(const MirrorOptions& options, nlohmann::json& rule);
+int run_rule(const MirrorOptions& options, const nlohmann::json& document);
 
 int run_mirror(const MirrorOptions& options) {
   // As the config loader checks a rule's source: a source that cannot be looked at (a
@@ -48,8 +57,6 @@ int run_mirror(const MirrorOptions& options) {
       fs::weakly_canonical(fs::absolute(options.source, status_error), status_error);
   const fs::file_status status =
       status_error ? fs::file_status() : fs::status(source, status_error);
-  std::error_code error;
-  const fs::path target = fs::weakly_canonical(fs::absolute(options.target, error), error);
   if (status_error && status_error != std::errc::no_such_file_or_directory) {
     std::fprintf(stderr, "tetherd mirror: cannot check the source %s: %s\n", options.source.c_str(),
                  status_error.message().c_str());
@@ -60,6 +67,43 @@ int run_mirror(const MirrorOptions& options) {
                  fs::exists(status) ? "" : " (it does not exist)");
     return exit_code::no_input;
   }
+  const config::TargetUrlResult parsed = config::parse_target_url(options.target);
+  if (!parsed.target) {
+    std::fprintf(stderr, "tetherd mirror: %s\n", parsed.error.c_str());
+    return exit_code::usage;
+  }
+
+  nlohmann::json rule;
+  rule["name"] = "mirror";
+  rule["source"] = source.string();
+  nlohmann::json document;
+  if (parsed.target->store) {
+    if (options.not_durable) {
+      std::fprintf(stderr, "tetherd mirror: --no-durable applies to local targets only\n");
+      return exit_code::usage;
+    }
+    RemoteStoreJson remote = remote_store_json(*parsed.target->store, options.remote);
+    if (!remote.store) {
+      std::fprintf(stderr, "tetherd mirror: %s: %s\n", options.target.c_str(),
+                   remote.error.c_str());
+      return exit_code::usage;
+    }
+    document["stores"]["remote"] = std::move(*remote.store);
+    rule["target"] = "remote:";
+  } else if (const int failed = local_target(source, options, rule, document);
+             failed != exit_code::ok) {
+    return failed;
+  }
+  rule_options(options, rule);
+  document["rules"] = nlohmann::json::array({rule});
+  return run_rule(options, document);
+}
+
+/// A local DST: checked against the source, made when missing, named in the rule.
+int local_target(const fs::path& source, const MirrorOptions& options, nlohmann::json& rule,
+                 nlohmann::json& document) {
+  std::error_code error;
+  const fs::path target = fs::weakly_canonical(fs::absolute(options.target, error), error);
   // Before DST is made: judged by what the paths are (a bind mount is seen through).
   if (const auto overlap = config::source_target_overlap(source, target)) {
     std::fprintf(stderr, "tetherd mirror: %s\n", overlap->c_str());
@@ -73,11 +117,6 @@ int run_mirror(const MirrorOptions& options) {
       return exit_code::io_error;
     }
   }
-
-  nlohmann::json rule;
-  rule["name"] = "mirror";
-  rule["source"] = source.string();
-  nlohmann::json document;
   if (options.not_durable) {
     // A bare path means a local store with the defaults; one that is not durable must be
     // named (the events then say store "mirror").
@@ -87,6 +126,10 @@ int run_mirror(const MirrorOptions& options) {
   } else {
     rule["target"] = target.string();
   }
+  return exit_code::ok;
+}
+
+void rule_options(const MirrorOptions& options, nlohmann::json& rule) {
   if (options.delete_mode == "true") {
     rule["delete"] = true;
   } else if (options.delete_mode == "false") {
@@ -98,7 +141,9 @@ int run_mirror(const MirrorOptions& options) {
   rule["include"] = options.include;
   rule["exclude"] = options.exclude;
   rule["preserve"] = {"mtime", "mode"};
-  document["rules"] = nlohmann::json::array({rule});
+}
+
+int run_rule(const MirrorOptions& options, const nlohmann::json& document) {
   config::ConfigResult loaded = config::parse_config(document.dump(2), "command line");
   if (!loaded.ok()) {
     for (const auto& problem : loaded.problems) {
@@ -122,10 +167,14 @@ int run_mirror(const MirrorOptions& options) {
 
 void add_mirror_command(CLI::App& app, CommandMain& chosen) {
   auto options = std::make_shared<MirrorOptions>();
-  CLI::App* command = app.add_subcommand(
-      "mirror", "Mirror SRC to the local directory DST, live (zero-config single rule)");
+  CLI::App* command =
+      app.add_subcommand("mirror",
+                         "Mirror SRC to DST, live (zero-config single rule): a local directory, "
+                         "sftp://[user@]host[:port]/path or s3://bucket/prefix");
   command->add_option("SRC", options->source, "Source directory")->required();
-  command->add_option("DST", options->target, "Target directory (created when missing)")
+  command
+      ->add_option("DST", options->target,
+                   "Target directory (created when missing), or an sftp:// or s3:// URL")
       ->required();
   command
       ->add_option("--delete", options->delete_mode,
@@ -147,6 +196,23 @@ void add_mirror_command(CLI::App& app, CommandMain& chosen) {
                     "and rsync do (after a power loss the next start lists DST again)");
   add_verify_target_flag(command, options->verify_target);
   command->add_option("--socket", options->socket, "Control socket path");
+  RemoteTargetOptions& remote = options->remote;
+  command->add_option("--key-file", remote.key_file,
+                      "sftp://: private key (default ~/.ssh/id_ed25519, id_ecdsa or id_rsa)");
+  command->add_option("--known-hosts", remote.known_hosts,
+                      "sftp://: known_hosts file checking the server (default "
+                      "~/.ssh/known_hosts)");
+  command->add_option("--host-key-fingerprint", remote.host_key_fingerprint,
+                      "sftp://: the server's key as ssh-keygen -l prints it (SHA256:...)");
+  command->add_option("--passphrase-file", remote.passphrase_file,
+                      "sftp://: file whose first line is the key's passphrase");
+  command->add_option("--endpoint", remote.endpoint,
+                      "s3://: the service URL (https://host[:port]); required");
+  command->add_option("--region", remote.region, "s3://: region (default us-east-1)");
+  command->add_option("--credentials-file", remote.credentials_file,
+                      "s3://: AWS-style credentials file (default ~/.aws/credentials)");
+  command->add_option("--profile", remote.profile,
+                      "s3://: profile in the credentials file (default: default)");
   add_log_flags(command, options->log);
   command->callback([options, &chosen] { chosen = [options] { return run_mirror(*options); }; });
 }

@@ -25,22 +25,10 @@ namespace tetherd::daemon {
 
 namespace {
 
+/// Whether a store opened for `a` serves `b` as it is (a credentials file is read at open:
+/// a reload with the same path keeps the keys read before).
 bool same_backend(const config::StoreConfig& a, const config::StoreConfig& b) {
-  if (a.backend.index() != b.backend.index()) return false;
-  if (const auto* local = std::get_if<config::LocalStoreConfig>(&a.backend)) {
-    const auto& other = std::get<config::LocalStoreConfig>(b.backend);
-    return local->root == other.root && local->durable == other.durable;
-  }
-  if (const auto* sftp = std::get_if<config::SftpStoreConfig>(&a.backend)) {
-    const auto& other = std::get<config::SftpStoreConfig>(b.backend);
-    return sftp->host == other.host && sftp->port == other.port && sftp->user == other.user &&
-           sftp->key_file == other.key_file && sftp->known_hosts == other.known_hosts &&
-           sftp->root == other.root;
-  }
-  const auto& s3 = std::get<config::S3StoreConfig>(a.backend);
-  const auto& other = std::get<config::S3StoreConfig>(b.backend);
-  return s3.endpoint == other.endpoint && s3.region == other.region && s3.bucket == other.bucket &&
-         s3.credentials_file == other.credentials_file && s3.prefix == other.prefix;
+  return a.backend == b.backend;
 }
 
 bool same_rule(const config::Rule& a, const config::Rule& b) {

@@ -34,7 +34,11 @@ stores::SftpStoreOptions sftp_options(const std::string& name,
   options.user = sftp.user;
   options.key_file = sftp.key_file.string();
   options.known_hosts = sftp.known_hosts.string();
+  options.passphrase_file = sftp.passphrase_file.string();
+  options.host_key_fingerprint = sftp.host_key_fingerprint;
   options.root = sftp.root;
+  options.connections = sftp.connections;
+  options.timeout = sftp.timeout;
   return options;
 }
 
@@ -46,6 +50,9 @@ stores::S3StoreOptions s3_options(const std::string& name, const config::S3Store
   options.region = s3.region;
   options.bucket = s3.bucket;
   options.prefix = s3.prefix;
+  options.path_style = s3.path_style;
+  options.ca_file = s3.ca_file.string();
+  options.max_concurrency = s3.connections;
   options.access_key = keys.access_key;
   options.secret_key = keys.secret_key;
   options.session_token = keys.session_token;
@@ -73,8 +80,8 @@ void open_configured_store(stores::UvExecutor& executor, const config::StoreConf
   // is made on the loop thread (libcurl runs on the loop).
   auto keys = std::make_shared<std::optional<core::Result<stores::S3Credentials>>>();
   executor.run_blocking(
-      [keys, file = s3.credentials_file.string()] {
-        keys->emplace(stores::read_s3_credentials(file, "default"));
+      [keys, file = s3.credentials_file.string(), profile = s3.profile] {
+        keys->emplace(stores::read_s3_credentials(file, profile));
       },
       [&executor, keys, name = wanted.name, s3, done = std::move(done)] {
         if (!*keys)
