@@ -502,7 +502,9 @@ class Resilience(MirrorTestCase):
         try:
             daemon = self.mirror()
             daemon.settle()
-            self.assertTrue(daemon.events("error"), "some directories must be polled")
+            # The watch-limit error follows a count of the tree's directories on a worker.
+            wait_until(lambda: daemon.events("error"), what="the watch-limit error (some "
+                       "directories must be polled)")
             for round_number in range(3):
                 for i in range(8):
                     self.write(self.src(f"d{i}", "inner", "f"), f"after {round_number}".encode())

@@ -526,19 +526,58 @@ void InotifyWatcher::add_watch_failed(const std::string& relative, int error,
   }
   if (!limit_reported_) {
     limit_reported_ = true;
-    const std::size_t needed =
-        count_directories(root_, [this](std::string_view dir) { return admits(dir); });
-    report(WatcherError{
-        std::error_code(ENOSPC, std::system_category()), relative,
-        "inotify watch limit reached: fs.inotify.max_user_watches is " +
-            read_sysctl("/proc/sys/fs/inotify/max_user_watches") + " and watching '" + root_ +
-            "' needs " + std::to_string(needed) +
-            " watches (one per directory) besides those other programs hold; raise it with "
-            "`sysctl fs.inotify.max_user_watches=N` (persist it in /etc/sysctl.d/). Until "
-            "then, directories over the limit are polled every " +
-            std::to_string(options_.poll_interval.count()) + " ms, starting with '" + path + "'"});
+    report_watch_limit(relative);
   }
   start_polling(relative, report_contents);
+}
+
+// The error names how many watches the tree needs: counting them walks the whole tree, so
+// it runs on a worker and the error follows when the count is in.
+void InotifyWatcher::report_watch_limit(const std::string& relative) {
+  struct Count {
+    uv_work_t request{};
+    std::weak_ptr<InotifyWatcher*> owner;
+    std::string root;
+    DirectoryFilter filter;
+    std::string relative;
+    std::size_t needed = 0;
+  };
+  auto* count = new Count;
+  count->request.data = count;
+  count->owner = self_token_;
+  count->root = root_;
+  count->filter = options_.watch_directory;  // thread-safe, as the poll watcher's walk needs
+  count->relative = relative;
+  const int status = uv_queue_work(
+      loop_, &count->request,
+      [](uv_work_t* request) {
+        auto* count = static_cast<Count*>(request->data);
+        count->needed = count_directories(count->root, [&](std::string_view dir) {
+          return dir.empty() || !count->filter || count->filter(dir);
+        });
+      },
+      [](uv_work_t* request, int) {
+        std::unique_ptr<Count> count(static_cast<Count*>(request->data));
+        auto owner = count->owner.lock();
+        if (!owner || !(*owner)->running_) return;
+        InotifyWatcher& self = **owner;
+        try {
+          self.report(WatcherError{
+              std::error_code(ENOSPC, std::system_category()), count->relative,
+              "inotify watch limit reached: fs.inotify.max_user_watches is " +
+                  read_sysctl("/proc/sys/fs/inotify/max_user_watches") + " and watching '" +
+                  self.root_ + "' needs " + std::to_string(count->needed) +
+                  " watches (one per directory) besides those other programs hold; raise it "
+                  "with `sysctl fs.inotify.max_user_watches=N` (persist it in /etc/sysctl.d/). "
+                  "Until then, directories over the limit are polled every " +
+                  std::to_string(self.options_.poll_interval.count()) + " ms, starting with '" +
+                  self.full_path(count->relative) + "'"});
+          self.flush();
+        } catch (...) {
+          self.batch_.clear();
+        }
+      });
+  if (status != 0) delete count;
 }
 
 // Polls `relative` (a subtree inotify cannot cover). With `report_contents` (a directory

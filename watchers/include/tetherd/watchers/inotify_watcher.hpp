@@ -30,6 +30,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <unordered_map>
 
 #include "tetherd/watchers/inotify_api.hpp"
@@ -125,6 +126,7 @@ class InotifyWatcher final : public Watcher {
   static void on_walk_idle(uv_idle_t* handle) noexcept;
   void resync_after_overflow();
   void add_watch_failed(const std::string& relative, int error, bool report_contents);
+  void report_watch_limit(const std::string& relative);
   void start_polling(const std::string& relative, bool report_contents);
   void retire_pollers_under(std::string_view relative);
 
@@ -171,6 +173,8 @@ class InotifyWatcher final : public Watcher {
   bool running_ = false;
   bool stopped_by_owner_ = false;  // stop() was called: nothing may be delivered any more
   bool limit_reported_ = false;
+  /// Work on the thread pool finds the watcher through this; expired once it is destroyed.
+  std::shared_ptr<InotifyWatcher*> self_token_ = std::make_shared<InotifyWatcher*>(this);
 };
 
 }  // namespace tetherd::watchers
