@@ -8,7 +8,6 @@
 #include "fixtures.hpp"
 #include "harness.hpp"
 #include "tetherd/stores/fd_byte_source.hpp"
-#include "tetherd/stores/open_store.hpp"
 
 using namespace tetherd;
 using namespace tetherd::test;
@@ -69,27 +68,6 @@ TEST_CASE("executor: post order, blocking work, timers") {
   REQUIRE(loop.run_until([&] { return order.size() == 4 && done && fired; }));
   CHECK(order == std::vector<int>{1, 2, 3, 4});
   CHECK_FALSE(cancelled_fired);
-}
-
-TEST_CASE("open_store: picks the backend by type and names unknown ones") {
-  TestLoop loop;
-  TempDir dir{kTempPrefix};
-  auto local = stores::open_store(loop.executor(), {"local", "backup", dir.path().string(), true});
-  REQUIRE(local.ok());
-  CHECK((*local)->name() == "backup");
-  CHECK((*local)->resolve(key("a/b")).native_path ==
-        std::filesystem::canonical(dir.path()).string() + "/a/b");
-  auto memory = stores::open_store(loop.executor(), {"memory", "", "", true});
-  REQUIRE(memory.ok());
-  CHECK((*memory)->resolve(key("a")).backend == "memory");
-  auto unknown = stores::open_store(loop.executor(), {"ftp", "x", "", true});
-  REQUIRE_FALSE(unknown.ok());
-  CHECK(unknown.error().message().find("known: local, memory") != std::string::npos);
-  auto missing = stores::open_store(loop.executor(), {"local", "gone", "/nonexistent/dir", true});
-  REQUIRE_FALSE(missing.ok());
-  CHECK(missing.error().code == Errc::NotFound);
-  CHECK(missing.error().message() ==
-        "store 'gone': open '/nonexistent/dir': no such file or directory (ENOENT)");
 }
 
 TEST_CASE("front: close twice, and children close alone") {
