@@ -25,6 +25,7 @@
 
 #include "s3_fixture.hpp"
 #include "sftp_fixture.hpp"
+#include "support/required_servers.hpp"
 #include "support/temp_dir.hpp"
 #include "tetherd/stores/local_store.hpp"
 #include "tetherd/stores/memory_store.hpp"
@@ -118,7 +119,8 @@ struct LocalFallbackFixture : LocalFixtureBase {
   explicit LocalFallbackFixture(core::Executor& executor) : LocalFixtureBase(executor, options()) {}
 };
 
-/// Why fixture F cannot run here (its server cannot start); nullopt when it can.
+/// Why fixture F cannot run on this machine (its server's prerequisites are missing);
+/// nullopt when it can.
 template <typename F>
 std::optional<std::string> fixture_unavailable() {
   if constexpr (requires { F::unavailable(); }) {
@@ -128,15 +130,30 @@ std::optional<std::string> fixture_unavailable() {
   }
 }
 
+/// Throws, with the reason, when F's server could run here but did not start.
+template <typename F>
+void require_fixture_started() {
+  if constexpr (requires { F::require_started(); }) F::require_started();
+}
+
 }  // namespace tetherd::test
 
-/// At the top of a test over fixture F: reports a skip, with the reason, and returns when
-/// F's server cannot run here.
-#define TETHERD_SKIP_IF_UNAVAILABLE(F)                                         \
-  if (auto tetherd_unavailable_ = ::tetherd::test::fixture_unavailable<F>()) { \
-    MESSAGE(F::kName << " skipped: " << *tetherd_unavailable_);                \
-    return;                                                                    \
-  }
+/// At the top of a test over fixture F. When F's server cannot run on this machine: prints
+/// test_support::kSkippedMarker with the reason and returns, so that the ctest entry shows
+/// "Skipped" (SKIP_REGULAR_EXPRESSION, tests/stores/CMakeLists.txt) rather than a pass; or,
+/// under TETHERD_REQUIRE_SERVERS=1, fails with the reason. When the server could run but did
+/// not start, fails with the reason.
+#define TETHERD_SKIP_IF_UNAVAILABLE(F)                                                      \
+  if (auto tetherd_unavailable_ = ::tetherd::test::fixture_unavailable<F>()) {              \
+    if (::tetherd::test_support::servers_required())                                        \
+      FAIL(std::string(F::kName)                                                            \
+           << " server required (TETHERD_REQUIRE_SERVERS=1) but unavailable: "              \
+           << *tetherd_unavailable_);                                                       \
+    MESSAGE(::tetherd::test_support::kSkippedMarker << " " << std::string(F::kName) << ": " \
+                                                    << *tetherd_unavailable_);              \
+    return;                                                                                 \
+  }                                                                                         \
+  ::tetherd::test::require_fixture_started<F>();
 
 // S3Fixture (s3_fixture.hpp) runs every conformance case against a real radosgw with no
 // S3-specific skip: its capability gates decide (no SYMLINK, so the symlink halves of 03

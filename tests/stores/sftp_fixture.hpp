@@ -5,13 +5,16 @@
 // known_hosts, config), stopped by its PID at exit. Each fixture gets a fresh empty root
 // directory on that server (the server's file system is this machine's, so tests may look
 // at it directly). Without root or without /usr/sbin/sshd the SFTP cases are skipped with
-// the reason (see unavailable()), never passed.
+// the reason (unavailable(), TETHERD_SKIP_IF_UNAVAILABLE in fixtures.hpp), or fail with it
+// under TETHERD_REQUIRE_SERVERS=1; never passed. An sshd that is there but does not start
+// fails every SFTP case with the reason.
+//
+// Every SFTP case runs in the one ctest entry stores.sftp (tests/stores/CMakeLists.txt
+// picks the cases named "sftp: ..." or instantiated with SftpFixture).
 
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,6 +28,8 @@
 #include <thread>
 #include <vector>
 
+#include "support/child_process.hpp"
+#include "support/free_port.hpp"
 #include "support/temp_dir.hpp"
 #include "tetherd/stores/sftp_store.hpp"
 #include "tetherd/stores/uv_executor.hpp"
@@ -41,8 +46,10 @@ class SshServer {
   SshServer(const SshServer&) = delete;
   SshServer& operator=(const SshServer&) = delete;
 
-  /// Why there is no server; empty when it runs.
+  /// Why there can be no server on this machine (no root, no sshd); empty when there can.
   const std::string& unavailable() const { return unavailable_; }
+  /// Why the server that could run did not start; empty when it runs.
+  const std::string& failure() const { return failure_; }
   int port() const { return port_; }
   std::filesystem::path dir() const { return dir_.path(); }
   std::filesystem::path client_key() const { return dir() / "client_key"; }
@@ -99,18 +106,26 @@ class SshServer {
   ~SshServer() {
     if (pid_ <= 0) return;
     auto children = connection_pids();
-    ::kill(pid_, SIGTERM);  // the listener; its sessions live on without it
+    // The listener first; its sessions live on without it.
+    test_support::stop_process(pid_);
     for (pid_t child : children)
       ::kill(child, SIGTERM);
-    ::waitpid(pid_, nullptr, 0);
   }
 
  private:
   SshServer() : dir_("tetherd-test-sshd") {
-    try {
-      start();
-    } catch (const std::exception& failure) {
-      unavailable_ = failure.what();
+    if (::geteuid() != 0) {
+      unavailable_ = "sshd needs root (it runs as uid 0 here)";
+    } else if (::access("/usr/sbin/sshd", X_OK) != 0) {
+      unavailable_ = "no /usr/sbin/sshd";
+    } else if (::access("/usr/bin/ssh-keygen", X_OK) != 0) {
+      unavailable_ = "no ssh-keygen";
+    } else {
+      try {
+        start();
+      } catch (const std::exception& failure) {
+        failure_ = failure.what();
+      }
     }
   }
 
@@ -125,31 +140,13 @@ class SshServer {
     return output;
   }
 
-  static int free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-      ::close(fd);
-      throw std::runtime_error("no free port on 127.0.0.1");
-    }
-    ::close(fd);
-    return ntohs(address.sin_port);
-  }
-
   void start() {
-    if (::geteuid() != 0) throw std::runtime_error("sshd needs root (it runs as uid 0 here)");
-    if (::access("/usr/sbin/sshd", X_OK) != 0) throw std::runtime_error("no /usr/sbin/sshd");
-    if (::access("/usr/bin/ssh-keygen", X_OK) != 0) throw std::runtime_error("no ssh-keygen");
     std::filesystem::create_directories("/run/sshd");  // sshd's privilege separation dir
     const std::string d = dir().string();
     run("ssh-keygen -q -t ed25519 -N '' -C tetherd-test-host -f " + d + "/host_key");
     run("ssh-keygen -q -t ed25519 -N '' -C tetherd-test-client -f " + d + "/client_key");
     std::filesystem::copy_file(dir() / "client_key.pub", dir() / "authorized_keys");
-    port_ = free_port();
+    port_ = test_support::free_port();
     {
       std::ofstream config(dir() / "sshd_config");
       config << "Port " << port_ << "\nListenAddress 127.0.0.1\nHostKey " << d
@@ -226,6 +223,7 @@ class SshServer {
 
   test_support::TempDir dir_;
   std::string unavailable_;
+  std::string failure_;
   int port_ = 0;
   pid_t pid_ = 0;
   std::string fingerprint_;
@@ -255,12 +253,23 @@ struct SftpFixture {
   }
 
   explicit SftpFixture(core::Executor& executor)
-      : root_(SshServer::instance().new_directory("roots")),
+      : root_(checked_server().new_directory("roots")),
         outside_(SshServer::instance().new_directory("outside")) {
     auto opened = open_sftp_for_test(executor, SshServer::instance().options(root_));
     if (!opened) throw std::runtime_error(opened.error().message());
     store = *opened;
   }
+  /// The running server; throws, with the reason, when it did not start (a case then
+  /// fails with that reason rather than with whatever the first connection reports).
+  static SshServer& checked_server() {
+    auto& server = SshServer::instance();
+    if (!server.failure().empty())
+      throw std::runtime_error("SFTP fixture unavailable: " + server.failure());
+    return server;
+  }
+
+  static void require_started() { checked_server(); }
+
   bool posix_bytes() const { return true; }
   std::filesystem::path root() const { return root_; }
   std::optional<std::filesystem::path> outside() const { return outside_; }

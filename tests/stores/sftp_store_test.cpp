@@ -20,12 +20,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-#define SKIP_WITHOUT_SSHD()                    \
-  if (auto why = SftpFixture::unavailable()) { \
-    MESSAGE("sftp skipped: " << *why);         \
-    return;                                    \
-  }
-
 std::vector<std::string> names_under(const fs::path& root) {
   std::vector<std::string> names;
   for (auto& entry : fs::recursive_directory_iterator(root))
@@ -44,7 +38,7 @@ bool has_temp(const fs::path& root) {
 }  // namespace
 
 TEST_CASE("sftp: an unknown host key is refused, clearly, and nothing is written") {
-  SKIP_WITHOUT_SSHD();
+  TETHERD_SKIP_IF_UNAVAILABLE(SftpFixture)
   auto& server = SshServer::instance();
   TestLoop loop;
   auto root = server.new_directory("roots");
@@ -81,7 +75,7 @@ TEST_CASE("sftp: an unknown host key is refused, clearly, and nothing is written
 }
 
 TEST_CASE("sftp: a pinned fingerprint is enough") {
-  SKIP_WITHOUT_SSHD();
+  TETHERD_SKIP_IF_UNAVAILABLE(SftpFixture)
   auto& server = SshServer::instance();
   TestLoop loop;
   auto root = server.new_directory("roots");
@@ -103,7 +97,7 @@ TEST_CASE("sftp: a pinned fingerprint is enough") {
 }
 
 TEST_CASE("sftp: a move is a rename on the server, and temp names are reserved") {
-  SKIP_WITHOUT_SSHD();
+  TETHERD_SKIP_IF_UNAVAILABLE(SftpFixture)
   Harness<SftpFixture> h;
   std::string data = pattern(16u << 20, 5);
   REQUIRE(h.write("big/file.bin", data).ok());
@@ -127,7 +121,7 @@ TEST_CASE("sftp: a move is a rename on the server, and temp names are reserved")
 }
 
 TEST_CASE("sftp: a symlink planted on the server cannot redirect anything outside") {
-  SKIP_WITHOUT_SSHD();
+  TETHERD_SKIP_IF_UNAVAILABLE(SftpFixture)
   Harness<SftpFixture> h;
   auto outside = *h.fixture.outside();
   std::ofstream(outside / "victim") << "precious";
@@ -160,7 +154,7 @@ TEST_CASE("sftp: a symlink planted on the server cannot redirect anything outsid
 
 TEST_CASE(
     "sftp: a killed connection fails what is in flight as retryable; the next op reconnects") {
-  SKIP_WITHOUT_SSHD();
+  TETHERD_SKIP_IF_UNAVAILABLE(SftpFixture)
   Harness<SftpFixture> h;
   auto& server = SshServer::instance();
   REQUIRE(h.write("before.txt", "before").ok());
@@ -193,7 +187,7 @@ TEST_CASE(
 }
 
 TEST_CASE("sftp: a root starting with ~/ is relative to the login directory") {
-  SKIP_WITHOUT_SSHD();
+  TETHERD_SKIP_IF_UNAVAILABLE(SftpFixture)
   auto& server = SshServer::instance();
   const char* home = std::getenv("HOME");
   // sshd logs root in at its passwd home directory, which the test also needs to see.
@@ -228,7 +222,7 @@ TEST_CASE("sftp: a root starting with ~/ is relative to the login directory") {
 }
 
 TEST_CASE("sftp: temporary files an earlier process left are removed when the store opens") {
-  SKIP_WITHOUT_SSHD();
+  TETHERD_SKIP_IF_UNAVAILABLE(SftpFixture)
   auto& server = SshServer::instance();
   auto root = server.new_directory("roots");
   fs::create_directories(root / "deep/er");
