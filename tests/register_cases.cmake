@@ -1,8 +1,8 @@
 # Registers the doctest cases of one executable as ctest entries, one entry per case, run
-# after every build of the executable (POST_BUILD, tests/stores/CMakeLists.txt) like
-# doctest_discover_tests, with two differences that the store suite needs:
-#   - EXCLUDE (a doctest filter, comma-separated patterns) leaves cases out: the cases of
-#     the server-backed fixtures, which run together in entries of their own;
+# after every build of the executable (POST_BUILD, tetherd_register_doctest_cases in
+# tests/CMakeLists.txt) like doctest_discover_tests, with two differences:
+#   - EXCLUDE (a doctest filter, comma-separated patterns; may be empty) leaves cases out:
+#     the store suite's server-backed cases, which run together in entries of their own;
 #   - a case name may hold ';' (doctestAddTests.cmake splits such a name into pieces whose
 #     entries run no case at all, and doctest passes a filter that matches nothing).
 # Every entry runs "EXECUTABLE --test-case=<name>", with ',' and '\' escaped for doctest's
@@ -12,8 +12,12 @@
 # Inputs (-D): EXECUTABLE, EXCLUDE, PREFIX, LABELS (comma-separated), WORKING_DIRECTORY,
 # OUTPUT (the ctest file written).
 
+set(exclude_argument "")
+if(NOT EXCLUDE STREQUAL "")
+  set(exclude_argument "--test-case-exclude=${EXCLUDE}")
+endif()
 execute_process(
-  COMMAND "${EXECUTABLE}" "--test-case-exclude=${EXCLUDE}" --list-test-cases
+  COMMAND "${EXECUTABLE}" ${exclude_argument} --list-test-cases
   OUTPUT_VARIABLE listing
   RESULT_VARIABLE result
   WORKING_DIRECTORY "${WORKING_DIRECTORY}")
