@@ -168,21 +168,14 @@ class S3Store final : public core::Store {
   }
 
   static core::CapabilitySet capabilities() {
-    core::CapabilitySet set{Capability::Read,
-                            Capability::Write,
-                            Capability::Delete,
-                            Capability::List,
-                            Capability::Move,
-                            Capability::Copy,
-                            Capability::AtomicWrite,
-                            Capability::Metadata,
-                            Capability::SetMtime,
-                            Capability::SetMode,
-                            Capability::Mkdir,
-                            Capability::AtomicReplace,
-                            Capability::NoClobberCreate,
-                            Capability::LazyRead,
-                            Capability::ServerSideCopy};
+    core::CapabilitySet set{
+        Capability::Read, Capability::Write, Capability::Delete, Capability::List, Capability::Move,
+        Capability::Copy, Capability::AtomicWrite, Capability::Metadata, Capability::SetMtime,
+        Capability::SetMode, Capability::Mkdir, Capability::AtomicReplace,
+        Capability::NoClobberCreate, Capability::LazyRead, Capability::ServerSideCopy,
+        // S3 answers a PUT, a completed multipart upload or a copy only
+        // once the object is stored durably: nothing is left to flush.
+        Capability::Durable};
     set.mtime_precision = std::chrono::nanoseconds(1);
     return set;
   }

@@ -33,6 +33,8 @@ TEST_CASE("s3: a wrong secret is PermissionDenied (SignatureDoesNotMatch), not r
   auto options = cluster.options(cluster.fresh_prefix());
   options.secret_key = "not-the-secret";
   auto store = *stores::open_s3_store(loop.executor(), options);
+  // A stored object is durable once S3 answers: the store says so (events show it).
+  CHECK(store->capabilities().has(core::Capability::Durable));
   auto result = loop.await<core::EntryInfo>([&](core::Callback<core::EntryInfo> done) {
     store->write(key("x.txt"), core::MemoryByteSource::make(loop.executor(), core::to_bytes("x")),
                  {}, done);
