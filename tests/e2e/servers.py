@@ -10,6 +10,7 @@ failure, never a quiet skip.
 Waits are on conditions with deadlines (wait_until), never fixed sleeps.
 """
 
+import atexit
 import ctypes
 import hashlib
 import os
@@ -145,6 +146,7 @@ class SshServer:
         self.process = None
         self.starts = 0
         self.roots = 0
+        atexit.register(self.close)
         try:
             os.makedirs("/run/sshd", exist_ok=True)  # sshd's privilege separation directory
             self.host_key = os.path.join(self.dir, "host_key")
@@ -263,9 +265,8 @@ class SshServer:
 
     def close(self):
         self.stop()
-        if os.environ.get("TETHERD_E2E_KEEP"):
-            return
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if not os.environ.get("TETHERD_E2E_KEEP") and os.path.isdir(self.dir):
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def store(self, root, **extra):
         """The JSON of an sftp store on `root` (checked with known_hosts unless `extra`
@@ -306,6 +307,8 @@ class CephS3:
         self.pids = []
         self.rgw_pid = None
         self.prefixes = 0
+        # Stopped when the test process ends normally even if tearDownClass never runs.
+        atexit.register(self.close)
         try:
             self._start()
         except BaseException:
@@ -362,7 +365,7 @@ class CephS3:
         for pid in reversed(self.pids):
             terminate(pid)
         self.pids = []
-        if not os.environ.get("TETHERD_E2E_KEEP"):
+        if not os.environ.get("TETHERD_E2E_KEEP") and os.path.isdir(self.dir):
             shutil.rmtree(self.dir, ignore_errors=True)
 
     def fresh_prefix(self):

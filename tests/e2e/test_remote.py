@@ -1,0 +1,418 @@
+"""End-to-end tests of `tetherd run` mirroring to remote stores: SFTP (a real OpenSSH sshd on
+127.0.0.1) and S3 (a one-node Ceph cluster's radosgw). Each class starts its server once;
+each test gets a fresh directory on it. Without root, sshd or Ceph the classes are skipped
+with the reason, unless TETHERD_REQUIRE_SERVERS=1 (then that is a failure)."""
+
+import json
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import unittest
+
+from harness import Daemon, TETHERD, snapshot, wait_until
+from servers import CephS3, ServerUnavailable, SshServer, unavailable
+
+RULE = "r"
+FIVE_MIB = 5 << 20
+
+
+def make_tree(root):
+    """The tree every initial sync mirrors: nested directories, an empty file and an empty
+    directory, a 5 MiB file, names with a space and with non-ASCII UTF-8, several modes."""
+    def write(relative, data, mode=0o644):
+        path = os.path.join(root, relative)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as handle:
+            handle.write(data)
+        os.chmod(path, mode)
+
+    write("top.txt", b"top level\n")
+    write("empty", b"")
+    write("a/b/c/deep.txt", b"deep " * 100, 0o600)
+    write("a/sibling.bin", os.urandom(70_000))
+    write("a/b/script.sh", b"#!/bin/sh\necho hi\n", 0o755)
+    write("big/five-mib.bin", os.urandom(FIVE_MIB))
+    write("with space/a file name.txt", b"spaces")
+    write("caf\u00e9/\u65e5\u672c\u8a9e \u00fc\u00f1\u00ee.txt", "non-ASCII \u2713".encode())
+    os.makedirs(os.path.join(root, "empty dir"))
+    os.utime(os.path.join(root, "top.txt"), ns=(1_600_000_000_123_456_789,) * 2)
+
+
+def write(path, data=b"x", mode=None):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as handle:
+        handle.write(data)
+    if mode is not None:
+        os.chmod(path, mode)
+
+
+def shorten(entry):
+    return tuple(x[:40] if isinstance(x, bytes) and len(x) > 40 else x for x in entry)
+
+
+def compare(expected, actual):
+    """The problems between two snapshots ({relative path: entry}), as text lines."""
+    problems = []
+    for key in sorted(set(expected) | set(actual)):
+        if key not in actual:
+            problems.append(f"missing on target: {key!r}")
+        elif key not in expected:
+            problems.append(f"extra on target: {key!r}")
+        elif expected[key] != actual[key]:
+            problems.append(f"differs: {key!r}: source {shorten(expected[key])} "
+                            f"target {shorten(actual[key])}")
+    return problems
+
+
+def whole_seconds(tree):
+    """`tree` (a harness snapshot) with file mtimes floored to whole seconds: SFTP (version
+    3) carries seconds, and the store floors what it sets."""
+    result = {}
+    for key, entry in tree.items():
+        if entry[0] == "file":
+            entry = entry[:3] + (entry[3] // 1_000_000_000 * 1_000_000_000,)
+        result[key] = entry
+    return result
+
+
+class RemoteTestCase(unittest.TestCase):
+    """A fresh source directory per test and `tetherd run` on a config naming a remote store.
+    Subclasses start their server in setUpClass (server_class)."""
+
+    server = None
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="tetherd-e2e-remote-")
+        self.source = os.path.join(self.workdir, "source")
+        os.mkdir(self.source)
+        self.daemons = []
+
+    def tearDown(self):
+        for daemon in self.daemons:
+            if daemon.process.poll() is None:
+                daemon.process.kill()
+                daemon.process.wait()
+            if not daemon.stderr.closed:
+                daemon.stderr.close()
+        if os.environ.get("TETHERD_E2E_KEEP"):
+            print(f"\nkept {self.workdir}", file=sys.stderr)
+            return
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def src(self, *parts):
+        return os.path.join(self.source, *parts)
+
+    def write_config(self, stores, target, name="tetherd", **rule):
+        config = os.path.join(self.workdir, f"{name}.json")
+        settings = {"name": RULE, "source": self.source, "target": target, "delay_ms": 0,
+                    "delete": True}
+        settings.update(rule)
+        with open(config, "w") as handle:
+            json.dump({"stores": stores, "rules": [settings]}, handle, indent=2)
+        return config
+
+    def run_daemon(self, stores, target, name="d", **rule):
+        config = self.write_config(stores, target, name=name, **rule)
+        daemon = Daemon(self.workdir, ["run", "-c", config], name=name)
+        self.daemons.append(daemon)
+        return daemon
+
+    def run_failing(self, stores, target, name="failing", timeout=90):
+        """Runs `tetherd run` expected to give up by itself; returns (exit code, stderr plus
+        the event log). A daemon still running after `timeout` s fails the test."""
+        config = self.write_config(stores, target, name=name)
+        log = os.path.join(self.workdir, f"{name}.events.jsonl")
+        command = [TETHERD, "run", "-c", config, "--socket",
+                   os.path.join(self.workdir, f"{name}.sock"), "--log-file", log,
+                   "--log-format", "none", "-v"]
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE)
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            stdout, stderr = process.communicate()
+            events = open(log, "rb").read().decode(errors="replace") if os.path.exists(log) \
+                else ""
+            self.fail(f"tetherd still runs after {timeout} s: {' '.join(command)}\n"
+                      f"stderr: {stderr.decode(errors='replace')}\nevents:\n{events[-4000:]}")
+        events = open(log, "rb").read().decode(errors="replace") if os.path.exists(log) else ""
+        return process.returncode, (stdout + stderr).decode(errors="replace") + "\n" + events
+
+    def assertMentions(self, words, output):
+        """`output` says `words` (case-insensitive)."""
+        if words.lower() not in output.lower():
+            self.fail(f"expected a message mentioning {words!r}; got:\n{output[-4000:]}")
+
+    @staticmethod
+    def counters(daemon):
+        return daemon.status()["rules"][0]["counters"]
+
+    def assertNoErrors(self, daemon):
+        errors = [e for e in daemon.events() if e.get("level") == "error"]
+        self.assertFalse(errors, errors[:5])
+
+
+class SftpTarget(RemoteTestCase):
+    """Mirroring into a directory served by a real sshd over SFTP."""
+
+    @classmethod
+    def setUpClass(cls):
+        try:
+            cls.server = SshServer()
+        except ServerUnavailable as why:
+            unavailable(cls, f"no SFTP server: {why}")
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.server:
+            cls.server.close()
+
+    def setUp(self):
+        super().setUp()
+        if not self.server.running():  # a test that stopped it failed before starting it
+            self.server.start()
+        self.root = self.server.new_root()
+        self.target = os.path.join(self.root, "sub")
+
+    def stores(self, **extra):
+        return {"remote": self.server.store(self.root, **extra)}
+
+    def mirror(self, name="d", **extra):
+        return self.run_daemon(self.stores(**extra), "remote:sub", name=name)
+
+    def assertMirrored(self):
+        problems = compare(whole_seconds(snapshot(self.source)),
+                           whole_seconds(snapshot(self.target)))
+        if problems:
+            self.fail("the server's directory differs from the source:\n  "
+                      + "\n  ".join(problems[:20]))
+
+    def test_initial_sync_copies_the_tree(self):
+        make_tree(self.source)
+        os.symlink("a/b/c/deep.txt", self.src("link"))
+        daemon = self.mirror()
+        daemon.settle(timeout=120)
+        self.assertMirrored()
+        ends = daemon.events("initial_sync_end")
+        self.assertTrue(ends)
+        self.assertEqual(ends[0]["result"], "ok", ends)
+        self.assertNoErrors(daemon)
+        self.assertTrue(os.path.isdir(os.path.join(self.target, "empty dir")))
+        self.assertEqual(os.path.getsize(os.path.join(self.target, "big", "five-mib.bin")),
+                         FIVE_MIB)
+        daemon.stop()
+
+    def test_live_create_modify_delete(self):
+        write(self.src("keep"), b"keep")
+        write(self.src("doomed", "inner"), b"to be removed")
+        daemon = self.mirror()
+        daemon.settle()
+        self.assertMirrored()
+        write(self.src("new", "nested", "file.txt"), b"created live")
+        write(self.src("keep"), b"modified live, and longer than before")
+        os.chmod(self.src("keep"), 0o600)
+        shutil.rmtree(self.src("doomed"))
+        write(self.src("\u00e9t\u00e9 2026.txt"), b"summer")
+        daemon.settle()
+        self.assertMirrored()
+        self.assertFalse(os.path.exists(os.path.join(self.target, "doomed")))
+        os.remove(self.src("keep"))
+        daemon.settle()
+        self.assertMirrored()
+        self.assertNoErrors(daemon)
+        daemon.stop()
+
+    def test_file_and_directory_renames_are_moves(self):
+        size = 1 << 20
+        write(self.src("big.bin"), os.urandom(size))
+        for i in range(20):
+            write(self.src("photos", f"{i}.jpg"), os.urandom(1000))
+        daemon = self.mirror()
+        daemon.settle()
+        before = self.counters(daemon)
+        copies_before = len(daemon.events("copy"))
+        os.rename(self.src("big.bin"), self.src("renamed.bin"))
+        os.rename(self.src("photos"), self.src("pictures"))
+        daemon.settle()
+        self.assertMirrored()
+        after = self.counters(daemon)
+        self.assertGreaterEqual(after["moves"] - before["moves"], 2, (before, after))
+        self.assertLess(after["bytes"] - before["bytes"], size, (before, after))
+        moved = {e["path"] for e in daemon.events("move")}
+        self.assertIn("renamed.bin", moved, daemon.events("move"))
+        self.assertIn("pictures", moved, daemon.events("move"))
+        self.assertEqual(len(daemon.events("copy")), copies_before, "a rename must not re-copy")
+        # Later changes inside the renamed directory land at its new place.
+        write(self.src("pictures", "new.jpg"), b"new")
+        daemon.settle()
+        self.assertMirrored()
+        daemon.stop()
+
+    def test_server_stopped_mid_transfer_then_back(self):
+        daemon = self.mirror()
+        daemon.settle()
+        for d in range(10):
+            for f in range(40):
+                write(self.src(f"burst{d}", f"f{f:02}"), os.urandom(50_000))
+        for i in range(4):
+            write(self.src("large", f"l{i}.bin"), os.urandom(2 << 20))
+        # Stopped once the burst is being mirrored, well before it is complete.
+        wait_until(lambda: daemon.events("copy"), timeout=60,
+                   what="the first copies of the burst")
+        self.server.stop()
+        try:
+            copies_at_stop = len(daemon.events("copy"))
+            self.assertLess(copies_at_stop, 404, "the burst was complete before the stop")
+            wait_until(lambda: [e for e in daemon.events()
+                                if e["event"] in ("retry", "error")
+                                or e.get("level") in ("warn", "error")],
+                       timeout=60, what="the daemon to report the lost server",
+                       details=lambda: daemon.stderr_text()[-3000:])
+            self.assertIsNone(daemon.process.poll(), "the daemon must keep running")
+        finally:
+            self.server.start()
+        daemon.settle(timeout=180)
+        self.assertIsNone(daemon.process.poll())
+        self.assertMirrored()
+        # The store's temporary files of the interrupted writes are gone once it is back.
+        def leftovers():
+            return [os.path.join(directory, name)
+                    for directory, _, names in os.walk(self.root) for name in names
+                    if name.startswith(".tetherd")]
+        wait_until(lambda: not leftovers(), timeout=30,
+                   what="the interrupted writes' temporary files to be removed",
+                   details=lambda: "\n".join(leftovers()[:10]))
+        daemon.stop()
+
+    def test_wrong_host_key_is_refused_and_nothing_is_written(self):
+        write(self.src("secret.txt"), b"must not reach an impostor")
+        other, _ = self.server.other_known_hosts()
+        code, output = self.run_failing(self.stores(known_hosts=other), "remote:sub")
+        self.assertNotEqual(code, 0, output)
+        self.assertMentions("host key", output)
+        self.assertEqual(os.listdir(self.root), [], "nothing may be written on the server")
+
+    def test_wrong_host_key_fingerprint_is_refused(self):
+        write(self.src("secret.txt"), b"must not reach an impostor")
+        _, fingerprint = self.server.other_known_hosts()
+        code, output = self.run_failing(
+            self.stores(known_hosts=None, host_key_fingerprint=fingerprint), "remote:sub")
+        self.assertNotEqual(code, 0, output)
+        self.assertMentions("host key", output)
+        self.assertEqual(os.listdir(self.root), [], "nothing may be written on the server")
+
+    def test_host_key_fingerprint_instead_of_known_hosts(self):
+        write(self.src("a", "f.txt"), b"checked by fingerprint")
+        daemon = self.mirror(known_hosts=None, host_key_fingerprint=self.server.fingerprint)
+        daemon.settle()
+        self.assertMirrored()
+        self.assertNoErrors(daemon)
+        daemon.stop()
+
+
+class S3Target(RemoteTestCase):
+    """Mirroring into a bucket of a real radosgw (one Ceph cluster for the class)."""
+
+    @classmethod
+    def setUpClass(cls):
+        try:
+            cls.server = CephS3()
+        except ServerUnavailable as why:
+            unavailable(cls, f"no S3 server: {why}")
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.server:
+            cls.server.close()
+
+    def setUp(self):
+        super().setUp()
+        self.prefix = self.server.fresh_prefix()
+        self.credentials = self.server.credentials_file(self.workdir)
+
+    def stores(self, credentials=None):
+        return {"s3remote": self.server.store(credentials or self.credentials, self.prefix)}
+
+    def mirror(self, name="d"):
+        return self.run_daemon(self.stores(), "s3remote:sub", name=name)
+
+    def expected(self):
+        """What the bucket must hold for the source: every file's bytes, mode and mtime
+        (the store keeps them as x-amz-meta-mode / x-amz-meta-mtime) and every directory."""
+        result = {}
+        for key, entry in snapshot(self.source).items():
+            if entry[0] == "dir":
+                result[key] = ("dir",)
+            elif entry[0] == "file":
+                result[key] = entry
+            else:
+                self.fail(f"the S3 tests use files and directories only: {key!r} {entry}")
+        return result
+
+    def assertMirrored(self):
+        problems = compare(self.expected(), self.server.snapshot(self.prefix + "/sub"))
+        if problems:
+            self.fail(f"the bucket under {self.prefix}/sub differs from the source:\n  "
+                      + "\n  ".join(problems[:20]))
+
+    def test_initial_sync_copies_the_tree(self):
+        make_tree(self.source)
+        daemon = self.mirror()
+        daemon.settle(timeout=120)
+        self.assertMirrored()
+        ends = daemon.events("initial_sync_end")
+        self.assertTrue(ends)
+        self.assertEqual(ends[0]["result"], "ok", ends)
+        self.assertNoErrors(daemon)
+        daemon.stop()
+
+    def test_live_create_modify_delete_and_renames(self):
+        write(self.src("keep"), b"keep")
+        write(self.src("doomed", "inner"), b"to be removed")
+        write(self.src("big.bin"), os.urandom(1 << 20))
+        for i in range(10):
+            write(self.src("photos", f"{i}.jpg"), os.urandom(1000))
+        daemon = self.mirror()
+        daemon.settle()
+        self.assertMirrored()
+        write(self.src("new", "nested", "file.txt"), b"created live")
+        write(self.src("keep"), b"modified live, and longer than before")
+        os.chmod(self.src("keep"), 0o600)
+        shutil.rmtree(self.src("doomed"))
+        write(self.src("\u00e9t\u00e9 2026.txt"), b"summer")
+        daemon.settle()
+        self.assertMirrored()
+        before = self.counters(daemon)
+        os.rename(self.src("big.bin"), self.src("renamed.bin"))
+        os.rename(self.src("photos"), self.src("pictures"))
+        daemon.settle()
+        self.assertMirrored()
+        after = self.counters(daemon)
+        moved = {e["path"] for e in daemon.events("move")}
+        self.assertIn("renamed.bin", moved, daemon.events("move"))
+        self.assertIn("pictures", moved, daemon.events("move"))
+        self.assertLess(after["bytes"] - before["bytes"], 1 << 20, (before, after))
+        os.remove(self.src("keep"))
+        daemon.settle()
+        self.assertMirrored()
+        self.assertNoErrors(daemon)
+        daemon.stop()
+
+    def test_wrong_credentials_are_reported_naming_the_store(self):
+        write(self.src("f.txt"), b"never uploaded")
+        wrong = os.path.join(self.workdir, "wrong")
+        os.mkdir(wrong)
+        credentials = self.server.credentials_file(wrong, secret="not-the-secret")
+        code, output = self.run_failing(self.stores(credentials), "s3remote:sub")
+        self.assertNotEqual(code, 0, output)
+        self.assertMentions("s3remote", output)
+        self.assertEqual(self.server.list_keys(self.prefix), [])
+
+
+if __name__ == "__main__":
+    unittest.main()
