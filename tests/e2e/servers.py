@@ -32,7 +32,12 @@ EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
 class ServerUnavailable(Exception):
-    """The server cannot run on this machine (no root, a missing program); says why."""
+    """The server cannot run on this machine (no root, a missing program); says why. The
+    tests are skipped then (or fail, with TETHERD_REQUIRE_SERVERS=1)."""
+
+
+class ServerFailed(Exception):
+    """The server is installed but did not start: always a failure, never a skip."""
 
 
 def servers_required():
@@ -122,7 +127,7 @@ def _die_with_parent():
 def _run(command):
     completed = subprocess.run(command, capture_output=True, text=True)
     if completed.returncode != 0:
-        raise ServerUnavailable(f"{' '.join(command)} failed ({completed.returncode}): "
+        raise ServerFailed(f"{' '.join(command)} failed ({completed.returncode}): "
                                 f"{completed.stderr.strip()}")
     return completed.stdout
 
@@ -238,11 +243,11 @@ class SshServer:
                        details=self.log_text)
         except AssertionError as failure:
             self.stop()
-            raise ServerUnavailable(str(failure))
+            raise ServerFailed(str(failure))
         if self.process.poll() is not None:
             code = self.process.returncode
             self.process = None
-            raise ServerUnavailable(f"sshd exited {code}: {self.log_text()}")
+            raise ServerFailed(f"sshd exited {code}: {self.log_text()}")
 
     def stop(self):
         """Ends the listener and every session it started (connections drop at once)."""
@@ -336,7 +341,7 @@ class CephS3:
         if last:
             self.pids = [int(pid) for pid in last[-1].split()[1:]]
         if completed.returncode != 0 or len(self.pids) != 3:
-            raise ServerUnavailable(f"the radosgw cluster did not start "
+            raise ServerFailed(f"the radosgw cluster did not start "
                                     f"(exit {completed.returncode}): {output[-3000:]}")
         self.rgw_pid = self.pids.pop()
         wait_until(self._answers, timeout=60, interval=0.05, what="radosgw to answer HTTP",

@@ -121,9 +121,9 @@ class RemoteTestCase(unittest.TestCase):
         self.daemons.append(daemon)
         return daemon
 
-    def run_failing(self, stores, target, name="failing", timeout=90):
-        """Runs `tetherd run` expected to give up by itself; returns (exit code, stderr plus
-        the event log). A daemon still running after `timeout` s fails the test."""
+    def launch(self, stores, target, name):
+        """Starts `tetherd run` on a config; returns (process, command, event log path). For
+        runs that may end by themselves (Daemon is for those that must keep running)."""
         config = self.write_config(stores, target, name=name)
         log = os.path.join(self.workdir, f"{name}.events.jsonl")
         command = [TETHERD, "run", "-c", config, "--socket",
@@ -131,17 +131,37 @@ class RemoteTestCase(unittest.TestCase):
                    "--log-format", "none", "-v"]
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE)
+
+        def end():
+            if process.poll() is None:
+                process.kill()
+            process.communicate()
+
+        self.addCleanup(end)
+        return process, command, log
+
+    def run_failing(self, stores, target, name="failing", timeout=60):
+        """Runs `tetherd run` expected to give up by itself; returns (exit code, stdout and
+        stderr plus the event log). A daemon still running after `timeout` s fails the
+        test."""
+        process, command, log = self.launch(stores, target, name)
         try:
             stdout, stderr = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
             stdout, stderr = process.communicate()
-            events = open(log, "rb").read().decode(errors="replace") if os.path.exists(log) \
-                else ""
             self.fail(f"tetherd still runs after {timeout} s: {' '.join(command)}\n"
-                      f"stderr: {stderr.decode(errors='replace')}\nevents:\n{events[-4000:]}")
-        events = open(log, "rb").read().decode(errors="replace") if os.path.exists(log) else ""
-        return process.returncode, (stdout + stderr).decode(errors="replace") + "\n" + events
+                      f"stderr: {stderr.decode(errors='replace')}\n"
+                      f"events:\n{self.read_text(log)[-4000:]}")
+        return process.returncode, ((stdout + stderr).decode(errors="replace") + "\n"
+                                    + self.read_text(log))
+
+    @staticmethod
+    def read_text(path):
+        if not os.path.exists(path):
+            return ""
+        with open(path, "rb") as handle:
+            return handle.read().decode(errors="replace")
 
     def assertMentions(self, words, output):
         """`output` says `words` (case-insensitive)."""
@@ -253,21 +273,32 @@ class SftpTarget(RemoteTestCase):
         self.assertMirrored()
         daemon.stop()
 
+    # Fails in about 2 runs of 3 (916f265, dda1cd3) because of a daemon bug: after the
+    # server is back, about 30 writes never finish. Their temporary files stay on the server
+    # at 0 bytes, both new SSH connections sit idle (nothing queued either way), status
+    # shows "in flight 31, queued 33" with errors 0 and no event for minutes, and settle
+    # times out (exit 75). The same burst without the restart settles every time. Not
+    # marked expectedFailure: the runs where the stop misses the window pass, and an
+    # unexpected success fails the suite too.
     def test_server_stopped_mid_transfer_then_back(self):
         daemon = self.mirror()
         daemon.settle()
+        # The burst appears at once (a directory renamed in), so the daemon has hundreds of
+        # writes to do when the server goes away.
+        staging = os.path.join(self.workdir, "staging")
         for d in range(10):
             for f in range(40):
-                write(self.src(f"burst{d}", f"f{f:02}"), os.urandom(50_000))
+                write(os.path.join(staging, f"burst{d}", f"f{f:02}"), os.urandom(50_000))
         for i in range(4):
-            write(self.src("large", f"l{i}.bin"), os.urandom(2 << 20))
-        # Stopped once the burst is being mirrored, well before it is complete.
-        wait_until(lambda: daemon.events("copy"), timeout=60,
+            write(os.path.join(staging, "large", f"l{i}.bin"), os.urandom(2 << 20))
+        total = 404
+        os.rename(staging, self.src("incoming"))
+        wait_until(lambda: len(daemon.events("copy")) >= 20, timeout=60,
                    what="the first copies of the burst")
         self.server.stop()
         try:
             copies_at_stop = len(daemon.events("copy"))
-            self.assertLess(copies_at_stop, 404, "the burst was complete before the stop")
+            self.assertLess(copies_at_stop, total, "the burst was complete before the stop")
             wait_until(lambda: [e for e in daemon.events()
                                 if e["event"] in ("retry", "error")
                                 or e.get("level") in ("warn", "error")],
@@ -276,9 +307,10 @@ class SftpTarget(RemoteTestCase):
             self.assertIsNone(daemon.process.poll(), "the daemon must keep running")
         finally:
             self.server.start()
-        daemon.settle(timeout=180)
+        daemon.settle(timeout=60)
         self.assertIsNone(daemon.process.poll())
         self.assertMirrored()
+
         # The store's temporary files of the interrupted writes are gone once it is back.
         def leftovers():
             return [os.path.join(directory, name)
@@ -403,14 +435,49 @@ class S3Target(RemoteTestCase):
         self.assertNoErrors(daemon)
         daemon.stop()
 
+    # Daemon bug, seen against 916f265: with a wrong secret the daemon keeps running (the S3
+    # store opens without a request, so the startup check that stops SFTP on a wrong host
+    # key never sees it) and only logs, every 2 s for ever, a warn-level
+    #   {"event":"retry","store":"s3remote","action":"rescan","delay_ms":2000,
+    #    "error":"store 's3remote': list 'sub': HEAD (HTTP 403)","errc":"PermissionDenied",
+    #    "retryable":false}
+    # while status shows state "initial-sync", errors 0 and an empty last_error, and
+    # `tetherd settle` says only "not settled within 10 s" (exit 75). A non-retryable
+    # PermissionDenied is a condition only an administrator can fix: an error, in status
+    # and in settle's answer, or a refused startup.
+    @unittest.expectedFailure
     def test_wrong_credentials_are_reported_naming_the_store(self):
+        """Either tetherd refuses to start (non-zero exit, a message naming the store), or
+        it runs and says so where a user looks: an error event naming the store, settle
+        failing with the store's name, status's last_error. Nothing reaches the bucket."""
         write(self.src("f.txt"), b"never uploaded")
         wrong = os.path.join(self.workdir, "wrong")
         os.mkdir(wrong)
         credentials = self.server.credentials_file(wrong, secret="not-the-secret")
-        code, output = self.run_failing(self.stores(credentials), "s3remote:sub")
-        self.assertNotEqual(code, 0, output)
-        self.assertMentions("s3remote", output)
+        process, _, log = self.launch(self.stores(credentials), "s3remote:sub", "wrong")
+        socket = os.path.join(self.workdir, "wrong.sock")
+
+        def error_events():
+            return [event for event in map(json.loads, self.read_text(log).splitlines())
+                    if event.get("level") == "error" and event.get("store") == "s3remote"]
+
+        wait_until(lambda: process.poll() is not None or error_events(), timeout=30,
+                   what="tetherd to exit or to report an error of store 's3remote'",
+                   details=lambda: self.read_text(log)[-3000:])
+        if process.poll() is not None:
+            stdout, stderr = process.communicate()
+            output = (stdout + stderr).decode(errors="replace") + "\n" + self.read_text(log)
+            self.assertNotEqual(process.returncode, 0, output)
+            self.assertMentions("s3remote", output)
+        else:
+            settle = subprocess.run([TETHERD, "settle", "--socket", socket, "--timeout", "10"],
+                                    capture_output=True, text=True)
+            self.assertNotEqual(settle.returncode, 0, settle)
+            self.assertMentions("s3remote", settle.stdout + settle.stderr)
+            status = subprocess.run([TETHERD, "status", "--json", "--socket", socket],
+                                    capture_output=True, check=True)
+            self.assertMentions("s3remote", json.loads(status.stdout)["rules"][0]["last_error"])
+            self.assertIsNone(process.poll())
         self.assertEqual(self.server.list_keys(self.prefix), [])
 
 
