@@ -258,6 +258,19 @@ class S3Store final : public core::Store {
     });
   }
 
+  /// One listing of a single key below the prefix: the endpoint answers, the bucket exists,
+  /// and these keys may read it.
+  void check_access(core::Callback<void> done) {
+    auto store = self();
+    list_page(dir_prefix(StoreKey::root()), true, 1, {}, [store, done](Result<s3::ListPage> page) {
+      if (page) return done(core::success());
+      StoreError error = page.error();
+      error.store = store->name();
+      error.operation = core::Operation::Open;
+      done(std::move(error));
+    });
+  }
+
   /// What `key` is: a file (HEAD), a directory (a marker or keys below), or nothing.
   void probe(const StoreKey& key, std::function<void(Result<Probe>)> done) {
     if (key.is_root()) return done(Probe{Probe::Kind::Directory, {}, false});
@@ -1099,6 +1112,14 @@ core::Result<core::StorePtr> open_s3_store(core::Executor& executor, S3StoreOpti
   endpoint->credentials = {options.access_key, options.secret_key, options.session_token};
   return core::StorePtr(
       std::make_shared<S3Store>(executor, std::move(options), std::move(*endpoint), uv->loop()));
+}
+
+void check_s3_store(const core::StorePtr& store, core::Callback<void> done) {
+  auto s3 = std::dynamic_pointer_cast<S3Store>(store);
+  if (!s3) {
+    return done(error_of(Errc::InvalidPath, "check_s3_store: not an S3 store"));
+  }
+  s3->check_access(std::move(done));
 }
 
 }  // namespace tetherd::stores

@@ -443,42 +443,26 @@ class S3Target(RemoteTestCase):
     #    "retryable":false}
     # while status shows state "initial-sync", errors 0 and an empty last_error, and
     # `tetherd settle` says only "not settled within 10 s" (exit 75). A non-retryable
-    # PermissionDenied is a condition only an administrator can fix: an error, in status
-    # and in settle's answer, or a refused startup.
-    @unittest.expectedFailure
-    def test_wrong_credentials_are_reported_naming_the_store(self):
-        """Either tetherd refuses to start (non-zero exit, a message naming the store), or
-        it runs and says so where a user looks: an error event naming the store, settle
-        failing with the store's name, status's last_error. Nothing reaches the bucket."""
+    # PermissionDenied is a condition only an administrator can fix: the start is refused
+    # (the store is checked with one listing when it opens), naming the store.
+    def test_wrong_credentials_are_refused_at_start_naming_the_store(self):
         write(self.src("f.txt"), b"never uploaded")
         wrong = os.path.join(self.workdir, "wrong")
         os.mkdir(wrong)
         credentials = self.server.credentials_file(wrong, secret="not-the-secret")
-        process, _, log = self.launch(self.stores(credentials), "s3remote:sub", "wrong")
-        socket = os.path.join(self.workdir, "wrong.sock")
-
-        def error_events():
-            return [event for event in map(json.loads, self.read_text(log).splitlines())
-                    if event.get("level") == "error" and event.get("store") == "s3remote"]
-
-        wait_until(lambda: process.poll() is not None or error_events(), timeout=30,
-                   what="tetherd to exit or to report an error of store 's3remote'",
-                   details=lambda: self.read_text(log)[-3000:])
-        if process.poll() is not None:
-            stdout, stderr = process.communicate()
-            output = (stdout + stderr).decode(errors="replace") + "\n" + self.read_text(log)
-            self.assertNotEqual(process.returncode, 0, output)
-            self.assertMentions("s3remote", output)
-        else:
-            settle = subprocess.run([TETHERD, "settle", "--socket", socket, "--timeout", "10"],
-                                    capture_output=True, text=True)
-            self.assertNotEqual(settle.returncode, 0, settle)
-            self.assertMentions("s3remote", settle.stdout + settle.stderr)
-            status = subprocess.run([TETHERD, "status", "--json", "--socket", socket],
-                                    capture_output=True, check=True)
-            self.assertMentions("s3remote", json.loads(status.stdout)["rules"][0]["last_error"])
-            self.assertIsNone(process.poll())
+        code, output = self.run_failing(self.stores(credentials), "s3remote:sub", "wrong")
+        self.assertEqual(code, 66, output)  # PermissionDenied: no input
+        self.assertMentions("s3remote", output)
         self.assertEqual(self.server.list_keys(self.prefix), [])
+
+    def test_a_missing_bucket_is_refused_at_start(self):
+        write(self.src("f.txt"), b"x")
+        stores = self.stores()
+        stores["s3remote"]["bucket"] = "tetherd-no-such-bucket"
+        code, output = self.run_failing(stores, "s3remote:sub", "nobucket")
+        self.assertEqual(code, 66, output)  # NotFound: no input
+        self.assertMentions("s3remote", output)
+        self.assertMentions("bucket does not exist", output)
 
 
 if __name__ == "__main__":

@@ -91,7 +91,17 @@ void open_configured_store(stores::UvExecutor& executor, const config::StoreConf
           error.store = name;
           return done(std::move(error));
         }
-        done(stores::open_s3_store(executor, s3_options(name, s3, ***keys)));
+        auto store = stores::open_s3_store(executor, s3_options(name, s3, ***keys));
+        if (!store) return done(std::move(store));
+        // Opening sends nothing: one listing shows now, not at the first copy, whether the
+        // endpoint answers, the bucket exists and the keys are accepted.
+        stores::check_s3_store(*store, [store = *store, done](core::Result<void> checked) {
+          if (!checked) {
+            store->close([store](core::Result<void>) {});
+            return done(std::move(checked).error());
+          }
+          done(store);
+        });
       });
 }
 

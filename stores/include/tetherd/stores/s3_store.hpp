@@ -91,4 +91,10 @@ struct S3StoreOptions {
 /// that is not http(s)://host[:port], an empty bucket or a part size below 5 MiB.
 core::Result<core::StorePtr> open_s3_store(core::Executor& executor, S3StoreOptions options);
 
+/// Lists one key under the store's prefix: fails (operation Open, the store named) when
+/// the endpoint does not answer (Unavailable, Timeout: worth retrying), the bucket does not
+/// exist (NotFound) or the keys are refused (PermissionDenied). `done` runs on the loop
+/// thread. What a daemon does before it trusts a freshly opened store.
+void check_s3_store(const core::StorePtr& store, core::Callback<void> done);
+
 }  // namespace tetherd::stores
