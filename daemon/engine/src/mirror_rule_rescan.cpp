@@ -180,8 +180,10 @@ void MirrorRule::rescan_finished(Seq seq, Origin origin, core::Result<ReconcileS
       return;
     }
     if (worth_retrying(error)) {
-      // The target is unreachable: walk again later, for as long as it takes.
+      // The target is unreachable (or refuses, until someone fixes it): walk again later,
+      // for as long as it takes. status shows why meanwhile.
       counters_.retries++;
+      last_error_ = error.message();
       log_.emit(Event(EventLevel::warn, "retry")
                     .rule(settings_.name)
                     .store(settings_.target->name())
