@@ -212,6 +212,27 @@ class SftpTarget(RemoteTestCase):
             self.fail("the server's directory differs from the source:\n  "
                       + "\n  ".join(problems[:20]))
 
+    def test_a_server_down_at_start_makes_the_rule_wait_then_it_starts(self):
+        """The daemon keeps running; the rule waits (paused, with the reason; settle says
+        74), tries again after growing pauses, and mirrors once the server is back."""
+        write(self.src("early.txt"), b"early")
+        self.server.stop()
+        daemon = self.mirror()
+        wait_until(lambda: daemon.events("paused"), what="the rule to wait for its store")
+        rule = daemon.status()["rules"][0]
+        self.assertEqual(rule["state"], "paused")
+        self.assertIn("cannot open the store", rule["paused_reason"])
+        settle = subprocess.run([TETHERD, "settle", "--socket", daemon.socket, "--timeout", "10"],
+                                capture_output=True, text=True)
+        self.assertEqual(settle.returncode, 74, settle.stderr)
+        self.assertIn("waits for its store", settle.stderr)
+        self.server.start()
+        wait_until(lambda: daemon.events("resumed"), timeout=120,
+                   what="the rule to start once the server is back")
+        write(self.src("later.txt"), b"later")
+        daemon.settle(timeout=120)
+        self.assertMirrored()
+
     def test_initial_sync_copies_the_tree(self):
         make_tree(self.source)
         os.symlink("a/b/c/deep.txt", self.src("link"))
