@@ -75,7 +75,11 @@ void Pool::connect_now() {
         self->waiters_.clear();
         for (auto& waiter : waiters)
           waiter(connected.error());
+        return;
       }
+      // Waiters never stay parked behind a failed connect: the ready sessions serve them
+      // (nothing else would wake them until some later connect succeeds).
+      self->serve_waiters();
       return;
     }
     self->failures_ = 0;

@@ -37,6 +37,7 @@ struct WriteJob : std::enable_shared_from_this<WriteJob> {
   bool created = false;    // file_path exists because of us
   bool committed = false;  // the rename was sent: no more cancellation
   bool finished = false;
+  bool opening = false;  // the SSH_FXP_OPEN is outstanding: its answer owns the cleanup
   bool reading = false;
   bool source_done = false;
   int in_flight = 0;
@@ -80,8 +81,18 @@ struct WriteJob : std::enable_shared_from_this<WriteJob> {
     attrs.flags = FileAttrs::kPermissions;
     attrs.permissions = 0600;  // until the final mode is set, nobody else reads it
     auto job = shared_from_this();
+    opening = true;
     open_file(session, file_path, flags, attrs, [job](Result<std::string> handle) {
+      // From here on fail() cleans up by itself: it must, since this answer is the one it
+      // waits for while opening (a refused open, or a connection lost under it, reports).
+      job->opening = false;
       if (!handle) {
+        const auto code = handle.error().code;
+        if (job->options.atomic && (code == Errc::Unavailable || code == Errc::Timeout)) {
+          // The answer was lost with the connection, not refused: the server may have
+          // created the temporary file all the same. It is ours: removed on reconnect.
+          job->store->orphaned(job->file_path);
+        }
         if (job->finished) return job->cleanup();  // failed or cancelled meanwhile
         auto failure = handle.error();
         if (!job->options.atomic && !job->options.overwrite && failure.code == Errc::IoError) {
@@ -214,8 +225,9 @@ struct WriteJob : std::enable_shared_from_this<WriteJob> {
     finished = true;
     pending_failure = std::move(failure);
     if (reading) source->cancel();
-    // While opening, the open's answer does the cleanup (the handle is not known yet).
-    if (created || file_path.empty() || handle.size()) cleanup();
+    // While opening, the open's answer does the cleanup (the handle is not known yet);
+    // every other state cleans up, and reports, now.
+    if (!opening) cleanup();
   }
 
   void cleanup() {

@@ -239,3 +239,45 @@ TEST_CASE("sftp: temporary files an earlier process left are removed when the st
   store->close([&](core::Result<void>) { closed = true; });
   REQUIRE(loop.run_until([&] { return closed; }));
 }
+
+TEST_CASE("sftp: a write whose open is refused fails, and frees its slot for the next") {
+  // Regression: a refused SSH_FXP_OPEN (here O_EXCL on a temporary name that a directory
+  // already holds; in the field, the connection dying under the open) left the write
+  // without an answer for ever, and its slot among the store's concurrent writes taken.
+  TETHERD_SKIP_IF_UNAVAILABLE(SftpFixture)
+  Harness<SftpFixture> h;
+  const fs::path root = h.fixture.root();
+  // A write that stalls after its open shows this store's temporary names: "<token>.<n>".
+  auto stalled = std::make_shared<ScriptedSource>(h.loop.executor(), 0, ScriptedSource::End::Stall,
+                                                  core::StoreError{});
+  std::optional<core::Result<core::EntryInfo>> stalled_result;
+  h.store->write(key("stalled.txt"), stalled, {},
+                 [&](core::Result<core::EntryInfo> r) { stalled_result.emplace(std::move(r)); });
+  std::string temp;
+  REQUIRE(h.loop.run_until([&] {
+    if (!stalled->stalled()) return false;
+    for (const auto& name : names_under(root)) {
+      if (name.rfind(".tetherd-sftp.", 0) == 0) temp = name;
+    }
+    return !temp.empty();
+  }));
+  // The next write's temporary name is taken, so its exclusive open is refused.
+  const auto dot = temp.rfind('.');
+  const std::string next =
+      temp.substr(0, dot + 1) + std::to_string(std::stoull(temp.substr(dot + 1)) + 1);
+  fs::create_directory(root / next);
+  std::optional<core::Result<core::EntryInfo>> refused;
+  h.store->write(key("refused.txt"), h.source("refused"), {},
+                 [&](core::Result<core::EntryInfo> r) { refused.emplace(std::move(r)); });
+  REQUIRE(h.loop.run_until([&] { return refused.has_value(); }, std::chrono::seconds(20)));
+  CHECK_FALSE(refused->ok());
+  MESSAGE(refused->error().message());
+  CHECK_FALSE(h.exists("refused.txt"));
+  // The store goes on: another write succeeds, and the stalled one still ends when cancelled.
+  fs::remove(root / next);
+  REQUIRE(h.write("after.txt", "after").ok());
+  CHECK(*h.read("after.txt") == "after");
+  stalled->cancel();
+  REQUIRE(h.loop.run_until([&] { return stalled_result.has_value(); }));
+  CHECK_FALSE(stalled_result->ok());
+}
