@@ -84,6 +84,21 @@ class RemoteTestCase(unittest.TestCase):
     Subclasses start their server in setUpClass (server_class)."""
 
     server = None
+    # Set by each subclass: the server class (started once per test class) and its name.
+    SERVER = None
+    SERVER_NAME = ""
+
+    @classmethod
+    def setUpClass(cls):
+        try:
+            cls.server = cls.SERVER()
+        except ServerUnavailable as why:
+            unavailable(cls, f"no {cls.SERVER_NAME} server: {why}")
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.server:
+            cls.server.close()
 
     def setUp(self):
         self.workdir = tempfile.mkdtemp(prefix="tetherd-e2e-remote-")
@@ -180,17 +195,8 @@ class RemoteTestCase(unittest.TestCase):
 class SftpTarget(RemoteTestCase):
     """Mirroring into a directory served by a real sshd over SFTP."""
 
-    @classmethod
-    def setUpClass(cls):
-        try:
-            cls.server = SshServer()
-        except ServerUnavailable as why:
-            unavailable(cls, f"no SFTP server: {why}")
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.server:
-            cls.server.close()
+    SERVER = SshServer
+    SERVER_NAME = "SFTP"
 
     def setUp(self):
         super().setUp()
@@ -371,17 +377,8 @@ class SftpTarget(RemoteTestCase):
 class S3Target(RemoteTestCase):
     """Mirroring into a bucket of a real radosgw (one Ceph cluster for the class)."""
 
-    @classmethod
-    def setUpClass(cls):
-        try:
-            cls.server = CephS3()
-        except ServerUnavailable as why:
-            unavailable(cls, f"no S3 server: {why}")
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.server:
-            cls.server.close()
+    SERVER = CephS3
+    SERVER_NAME = "S3"
 
     def setUp(self):
         super().setUp()

@@ -13,12 +13,12 @@ namespace tetherd::daemon {
 
 namespace {
 
-/// Runs `open` on a worker and hands its result to `done` on the loop thread.
-void open_on_worker(stores::UvExecutor& executor,
-                    std::function<core::Result<core::StorePtr>()> open,
-                    core::Callback<core::StorePtr> done) {
-  auto result = std::make_shared<std::optional<core::Result<core::StorePtr>>>();
-  executor.run_blocking([open = std::move(open), result] { result->emplace(open()); },
+/// Runs `work` on a worker and hands its result to `done` on the loop thread.
+template <typename T>
+void on_worker(stores::UvExecutor& executor, std::function<core::Result<T>()> work,
+               core::Callback<T> done) {
+  auto result = std::make_shared<std::optional<core::Result<T>>>();
+  executor.run_blocking([work = std::move(work), result] { result->emplace(work()); },
                         [result, done = std::move(done)] {
                           if (*result) return done(std::move(**result));
                           done(core::StoreError::make(core::Errc::Cancelled, "open was cancelled"));
@@ -68,7 +68,7 @@ void open_configured_store(stores::UvExecutor& executor, const config::StoreConf
     options.name = wanted.name;
     options.root = local->root.string();
     options.durable = local->durable;
-    return open_on_worker(
+    return on_worker<core::StorePtr>(
         executor, [&executor, options] { return stores::open_local_store(executor, options); },
         std::move(done));
   }
@@ -78,20 +78,19 @@ void open_configured_store(stores::UvExecutor& executor, const config::StoreConf
   const auto& s3 = std::get<config::S3StoreConfig>(wanted.backend);
   // The keys come from a file (read on a worker); the store itself does no I/O to open and
   // is made on the loop thread (libcurl runs on the loop).
-  auto keys = std::make_shared<std::optional<core::Result<stores::S3Credentials>>>();
-  executor.run_blocking(
-      [keys, file = s3.credentials_file.string(), profile = s3.profile] {
-        keys->emplace(stores::read_s3_credentials(file, profile));
+  on_worker<stores::S3Credentials>(
+      executor,
+      [file = s3.credentials_file.string(), profile = s3.profile] {
+        return stores::read_s3_credentials(file, profile);
       },
-      [&executor, keys, name = wanted.name, s3, done = std::move(done)] {
-        if (!*keys)
-          return done(core::StoreError::make(core::Errc::Cancelled, "open was cancelled"));
-        if (!**keys) {
-          core::StoreError error = (**keys).error();
+      [&executor, name = wanted.name, s3,
+       done = std::move(done)](core::Result<stores::S3Credentials> keys) {
+        if (!keys) {
+          core::StoreError error = keys.error();
           error.store = name;
           return done(std::move(error));
         }
-        auto store = stores::open_s3_store(executor, s3_options(name, s3, ***keys));
+        auto store = stores::open_s3_store(executor, s3_options(name, s3, *keys));
         if (!store) return done(std::move(store));
         // Opening sends nothing: one listing shows now, not at the first copy, whether the
         // endpoint answers, the bucket exists and the keys are accepted.
