@@ -20,6 +20,9 @@ void Pool::acquire(Acquired done) {
     done(core::StoreError::make(core::Errc::Unavailable, "store closed"));
     return;
   }
+  // A connection the server dropped while idle is found before a request is put on it.
+  for (auto& session : sessions_)
+    session->probe();
   prune();
   SessionPtr best;
   for (auto& session : sessions_) {

@@ -2,9 +2,9 @@
 
 // A small pool of SFTP sessions to one server. acquire() hands out the ready session with
 // the fewest requests outstanding, and opens another (up to `connections`) while every
-// ready one is busy. Dead sessions are dropped; a failed connect is retried by the next
-// acquire after an exponential backoff (100 ms doubling to 10 s), and fails the waiters
-// when no other session is ready or on its way.
+// ready one is busy. Sessions are probed first (Session::probe), and dead ones dropped; a failed
+// connect is retried by the next acquire after an exponential backoff (100 ms doubling to 10 s),
+// and fails the waiters when no other session is ready or on its way.
 
 #include <functional>
 #include <memory>

@@ -4,6 +4,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -505,12 +506,30 @@ void Session::arm() {
   uv_poll_start(&poll_->handle, events, [](uv_poll_t* handle, int status, int) {
     auto self = static_cast<Poll*>(handle->data)->owner.lock();
     if (!self || self->dead()) return;
-    if (status < 0) {
-      return self->fail(unavailable("connection to " + self->settings_->host +
-                                    " failed: " + uv_strerror(status)));
-    }
+    if (status < 0) return self->fail(self->connection_lost());
     self->drive();
   });
+}
+
+StoreError Session::connection_lost() const {
+  // libuv reports any POLLERR as EBADF; the socket knows the real cause (a reset, most
+  // often), and a plain hang-up has none.
+  int error = 0;
+  socklen_t length = sizeof error;
+  if (fd_ >= 0) ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &length);
+  return unavailable("connection to " + settings_->host + ":" + std::to_string(settings_->port) +
+                     (error != 0 ? std::string(" failed: ") + std::strerror(error)
+                                 : std::string(" was closed by the server")));
+}
+
+bool Session::probe() {
+  if (!ready() || fd_ < 0) return ready();
+  pollfd check{fd_, POLLRDHUP, 0};
+  if (::poll(&check, 1, 0) > 0 && (check.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+    fail(connection_lost());
+    return false;
+  }
+  return true;
 }
 
 void Session::on_timer() {

@@ -65,6 +65,10 @@ class Session : public std::enable_shared_from_this<Session> {
   /// Fails what is outstanding with `reason` and releases the connection.
   void shutdown(const core::StoreError& reason);
 
+  /// Whether a ready session's connection is still open: a server that hung up or reset
+  /// is noticed here, before a request is trusted to it, and the session fails at once
+  /// (its outstanding requests with it). One poll(2) with no wait.
+  bool probe();
   bool ready() const noexcept { return state_ == State::Ready; }
   bool dead() const noexcept { return state_ == State::Dead; }
   std::size_t outstanding() const noexcept { return pending_.size(); }
@@ -92,6 +96,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void check_root();
   void fail(core::StoreError error);
   core::StoreError ssh_error(std::string_view what) const;
+  core::StoreError connection_lost() const;
   void send_packet(std::uint8_t type, const std::string& body, std::optional<std::uint32_t> id);
   void schedule_pump();
 

@@ -90,6 +90,15 @@ class SshServer {
     return found;
   }
 
+  /// Whether `pid` has exited (gone, or a zombie: its sockets are closed either way).
+  static bool exited(pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) return true;
+    auto close_paren = line.rfind(')');
+    return close_paren == std::string::npos || line.compare(close_paren, 3, ") Z") == 0;
+  }
+
   /// Options for a store on `root` checked against the fixture's known_hosts.
   stores::SftpStoreOptions options(const std::filesystem::path& root) const {
     stores::SftpStoreOptions options;

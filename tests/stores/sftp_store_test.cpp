@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -178,8 +179,13 @@ TEST_CASE(
   CHECK(write_result->error().code == Errc::Unavailable);
   CHECK(write_result->error().retryable);
   MESSAGE(write_result->error().message());
-  // The next operations reconnect; the cut-off write's temporary file is removed then.
-  CHECK(*h.read("before.txt") == "before");
+  // Once the server side is gone, the next operations notice the dropped connections
+  // before using them and reconnect; the cut-off write's temporary file is removed then.
+  REQUIRE(h.loop.run_until(
+      [&] { return std::all_of(before_kill.begin(), before_kill.end(), SshServer::exited); }));
+  auto again = h.read("before.txt");
+  REQUIRE_MESSAGE(again.ok(), again.error().message());
+  CHECK(*again == "before");
   REQUIRE(h.write("after.txt", "after").ok());
   REQUIRE(h.loop.run_until([&] { return !has_temp(h.fixture.root()); }));
   CHECK_FALSE(h.exists("dir/big.bin"));
