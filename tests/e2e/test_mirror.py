@@ -4,6 +4,7 @@ import json
 import os
 import random
 import select
+import shutil
 import signal
 import subprocess
 import threading
@@ -382,6 +383,34 @@ class Resilience(MirrorTestCase):
         os.remove(self.src("victim"))
         daemon.settle()
         self.assertTrue(os.path.exists(self.dst("victim")), "delete=startup never deletes live")
+        daemon.stop()
+
+    def test_a_type_change_kept_back_fails_once_and_names_the_path(self):
+        # The source has a directory where the target has a file: with deletes off it is
+        # not replaced, and the run says so instead of reporting success.
+        os.makedirs(self.src("was-a-file"))
+        self.write(self.dst("was-a-file"), b"kept")
+        completed = subprocess.run([TETHERD, "mirror", self.source, self.target, "--once",
+                                    "--delete", "false", "--log-format", "none"],
+                                   capture_output=True)
+        self.assertEqual(completed.returncode, 74, completed.stderr)
+        self.assertIn(b"was-a-file", completed.stderr)
+        with open(self.dst("was-a-file"), "rb") as handle:
+            self.assertEqual(handle.read(), b"kept")
+
+    def test_live_settle_fails_while_a_type_change_is_kept_back_and_passes_once_it_is_gone(self):
+        self.write(self.src("d", "x"), b"a file first")
+        daemon = Daemon_with_mode(self, "false")
+        daemon.settle()
+        os.remove(self.src("d", "x"))
+        os.makedirs(self.src("d", "x"))
+        with self.assertRaisesRegex(AssertionError, "settle exited 74.*d/x"):
+            daemon.settle()
+        # The directory moves away and goes: nothing the source has is left unmirrored.
+        os.rename(self.src("d"), self.src("e"))
+        shutil.rmtree(self.src("e"))
+        daemon.settle()
+        self.assertEqual(daemon.status()["rules"][0]["failing_paths"], 0)
         daemon.stop()
 
     def test_unwritable_target_is_retried_until_it_converges(self):

@@ -36,6 +36,24 @@ TEST_CASE("an unreadable directory stands until a live change to it") {
   CHECK(errors.empty());
 }
 
+TEST_CASE("a walk clears what stood before it began, not what failed while it went on") {
+  StandingErrors errors;
+  errors.stand("d/old", Kind::action, "failed before the walk");
+  errors.stand("d/again", Kind::action, "failed before the walk");
+  const auto mark = errors.mark();
+  // The walk's differences are examined while it goes on: one fails (again), one is new.
+  errors.stand("d/again", Kind::action, "failed again during the walk");
+  errors.stand("d/new", Kind::action, "a type change kept back");
+  errors.clear_within("d", mark);
+  CHECK(errors.size() == 2);
+  CHECK(errors.first_path() == "d/again");
+  CHECK(errors.first_message() == "failed again during the walk");
+  CHECK(errors.clear("d/new", false) == Cleared::action);
+  // Without a mark, everything within goes.
+  errors.clear_within("d");
+  CHECK(errors.empty());
+}
+
 TEST_CASE("a walk of a subtree clears what stands within it, and only that") {
   StandingErrors errors;
   for (const char* path : {"a", "a/x", "a/x/y", "a-b", "a.c", "ab", "b", "a0"}) {

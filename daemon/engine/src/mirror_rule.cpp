@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <limits>
 
@@ -830,8 +831,11 @@ void MirrorRule::settle(std::function<void(SettleOutcome)> done) {
     done(SettleOutcome{false, "rule '" + settings_.name + "' is not watching"});
     return;
   }
+  // Numbered per process, not per rule: a rule made anew (a reload, a restart in tests)
+  // must not reuse the name of a cookie its predecessor may not have removed yet.
+  static std::atomic<std::uint64_t> cookies_made{0};
   const std::string cookie = std::string(settle_cookie_prefix) + std::to_string(::getpid()) + "." +
-                             std::to_string(++cookie_counter_);
+                             std::to_string(++cookies_made);
   settle_barrier_.add(cookie, counters_.errors, std::move(done));
   auto failed = std::make_shared<std::optional<core::StoreError>>();
   auto weak = weak_from_this();

@@ -636,6 +636,16 @@ void MirrorRule::complete_examination(std::shared_ptr<Examination> work) {
   if (!standing_errors_.empty()) {
     clear_standing_error(work->path, work->entry.origin == Origin::live,
                          work->source && work->source->type == EntryType::Directory);
+    // Nothing within a path the source no longer has can fail to be mirrored (with deletes
+    // kept back, nothing else would ever clear those errors).
+    if (!work->source) standing_errors_.clear_within(work->path);
+  }
+  if (!work->plan.refused.empty() && !work->plan.unmirrorable) {
+    // A type change the delete mode kept back: the source's entry is not on the target,
+    // so settle and --once report it (as rsync without --delete does) until a later look
+    // finds it resolved. Unmirrorable entries (special files, symlinks the target cannot
+    // hold) are the configuration's choice and only warn.
+    standing_errors_.stand(work->path, StandingErrors::Kind::action, work->plan.refused);
   }
   if (work->entry.moved_from && !work->moved) {
     // The rename could not be a move: the old path is examined like a removal.
@@ -725,6 +735,9 @@ void MirrorRule::forget_subtree(const std::string& path) {
 
 void MirrorRule::rename_subtree(const std::string& from, const std::string& to) {
   index_.move_subtree(from, to);
+  // The errors within the old place concern paths the source no longer has; a moved
+  // directory is walked at its new place, which finds again what still fails there.
+  standing_errors_.clear_within(from);
 }
 
 }  // namespace tetherd::daemon

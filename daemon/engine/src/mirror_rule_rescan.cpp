@@ -141,8 +141,11 @@ void MirrorRule::maybe_start_queued_rescan() {
     }
     self->remember(source, target);
   };
-  callbacks.on_finished = [weak, seq, origin](core::Result<ReconcileSummary> outcome) {
-    if (auto self = weak.lock()) self->rescan_finished(seq, origin, std::move(outcome));
+  callbacks.on_finished = [weak, seq, origin, errors_mark = standing_errors_.mark()](
+                              core::Result<ReconcileSummary> outcome) {
+    if (auto self = weak.lock()) {
+      self->rescan_finished(seq, origin, std::move(outcome), errors_mark);
+    }
   };
   // The listing cache serves the initial walk of the whole rule; later walks list for real
   // (the records they would use are the ones this run made, and a walk is a look again).
@@ -156,7 +159,8 @@ void MirrorRule::maybe_start_queued_rescan() {
   reconciler_->start();
 }
 
-void MirrorRule::rescan_finished(Seq seq, Origin origin, core::Result<ReconcileSummary> outcome) {
+void MirrorRule::rescan_finished(Seq seq, Origin origin, core::Result<ReconcileSummary> outcome,
+                                 std::uint64_t errors_mark) {
   const std::string subtree = reconciler_ ? reconciler_->subtree() : std::string();
   reconciler_.reset();
   auto release = [this, seq] {
@@ -222,8 +226,9 @@ void MirrorRule::rescan_finished(Seq seq, Origin origin, core::Result<ReconcileS
 
   ReconcileSummary& summary = *outcome;
   // What failed inside the walked subtree before is looked at again by this walk: it
-  // stands only if it failed again (below, or when its difference is examined).
-  if (!standing_errors_.empty()) standing_errors_.clear_within(subtree);
+  // stands only if it failed again (below, or when its difference is examined; that may
+  // have happened already, while the walk went on: the mark keeps those).
+  if (!standing_errors_.empty()) standing_errors_.clear_within(subtree, errors_mark);
   for (auto& [dir, error] : summary.unreadable) {
     counters_.errors++;
     last_error_ = error.message();

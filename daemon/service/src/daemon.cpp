@@ -360,8 +360,12 @@ void Daemon::State::start(OpenedStores opened) {
     auto one_finished = [this] {
       if (--once_pending > 0) return;
       bool errors = false;
-      for (const auto& [name, running] : rules)
-        errors |= running.rule->had_errors();
+      for (const auto& [name, running] : rules) {
+        const SettleOutcome outcome = running.rule->run_outcome();
+        if (outcome.ok) continue;
+        errors = true;
+        std::fprintf(stderr, "tetherd: %s\n", outcome.problem.c_str());
+      }
       begin_stop(errors ? exit_code::io_error : exit_code::ok);
     };
     for (auto& [name, running] : rules)

@@ -140,7 +140,9 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   RuleStatus status() const;
   const RuleSettings& settings() const noexcept { return settings_; }
   /// Whether reconciliation or actions have failed for good since start.
-  bool had_errors() const noexcept { return counters_.errors > 0; }
+  /// How the run went as a whole (sync --once): failed unless every action succeeded and
+  /// nothing stands unmirrored (a type change the delete mode kept back included).
+  SettleOutcome run_outcome() const { return judge_settle(0); }
 
   /// Test and driver hook: feed changes as a watcher would.
   void handle_changes(std::vector<core::Change>&& batch);
@@ -211,7 +213,8 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
 
   // Reconciliation.
   void start_rescan(std::string subtree, Seq seq, Origin origin);
-  void rescan_finished(Seq seq, Origin origin, core::Result<ReconcileSummary> outcome);
+  void rescan_finished(Seq seq, Origin origin, core::Result<ReconcileSummary> outcome,
+                       std::uint64_t errors_mark);
   void maybe_start_queued_rescan();
 
   // Watcher, pausing, settle.
@@ -327,7 +330,6 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   void rename_subtree(const std::string& from, const std::string& to);
 
   SettleBarrier settle_barrier_;
-  std::uint64_t cookie_counter_ = 0;
   /// A settle call's outcome: failed actions since the call, or errors still standing.
   SettleOutcome judge_settle(std::uint64_t errors_before) const;
 

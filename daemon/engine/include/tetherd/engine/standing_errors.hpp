@@ -9,6 +9,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <limits>
 #include <map>
 #include <string>
 #include <string_view>
@@ -28,8 +30,13 @@ class StandingErrors {
   /// unreadable directory's error goes only for a live look: then the answer says so, and
   /// the caller walks the directory again.
   Cleared clear(const std::string& path, bool live);
-  /// A walk of `subtree` ("" for all) begins: it looks at everything inside afresh.
-  void clear_within(const std::string& subtree);
+  /// Marks the errors standing now: a walk takes one as it begins.
+  std::uint64_t mark() const noexcept { return stands_; }
+  /// A walk of `subtree` ("" for all) that began at `mark` has ended: it looked at
+  /// everything inside afresh, so the errors that stood before it go. Those that stood
+  /// since (a difference the walk found, examined and failed while it went on) stay.
+  void clear_within(const std::string& subtree,
+                    std::uint64_t mark = std::numeric_limits<std::uint64_t>::max());
 
   bool empty() const noexcept { return errors_.empty(); }
   std::size_t size() const noexcept { return errors_.size(); }
@@ -41,8 +48,10 @@ class StandingErrors {
   struct Entry {
     Kind kind = Kind::action;
     std::string message;
+    std::uint64_t stood = 0;  ///< the count of stand() calls when it last stood
   };
   std::map<std::string, Entry, std::less<>> errors_;
+  std::uint64_t stands_ = 0;
 };
 
 }  // namespace tetherd::daemon
