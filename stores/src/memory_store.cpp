@@ -186,6 +186,16 @@ class MemoryStoreImpl final : public MemoryStore {
     for (StoreKey ancestor = key.parent(); !ancestor.is_root(); ancestor = ancestor.parent()) {
       if (find(ancestor)) break;
       nodes_.emplace(ancestor, Node{EntryType::Directory, nullptr, now(), 0755, {}});
+      names_changed(ancestor);
+    }
+  }
+
+  /// An entry was added at `key`, or removed or renamed from there: its directory's mtime
+  /// moves, as on a POSIX file system (the listing cache counts on it).
+  void names_changed(const StoreKey& key) {
+    if (key.is_root() || key.parent().is_root()) return;  // the root keeps no mtime
+    if (Node* parent = find(key.parent()); parent && parent->type == EntryType::Directory) {
+      parent->mtime = kept_mtime(now());
     }
   }
 
@@ -327,6 +337,7 @@ class MemoryStoreImpl final : public MemoryStore {
               job.options.mode.value_or(0644) & 07777,
               {}};
     nodes_[job.key] = std::move(node);
+    names_changed(job.key);
     return describe(job.key, find(job.key));
   }
 
@@ -364,6 +375,7 @@ class MemoryStoreImpl final : public MemoryStore {
       if (auto destination = check_destination(to, overwrite); !destination) return destination;
       create_parents(to);
       nodes_[to] = std::move(copy);
+      names_changed(to);
       return success();
     });
   }
@@ -395,6 +407,8 @@ class MemoryStoreImpl final : public MemoryStore {
       }
       for (auto& [key, node] : moved)
         nodes_.emplace(std::move(key), std::move(node));
+      names_changed(from);
+      names_changed(to);
       return success();
     });
   }
@@ -409,6 +423,7 @@ class MemoryStoreImpl final : public MemoryStore {
       }
       if ((*node)->type == EntryType::Directory) return error(Errc::IsDirectory);
       nodes_.erase(key);
+      names_changed(key);
       return success();
     });
   }
@@ -427,6 +442,7 @@ class MemoryStoreImpl final : public MemoryStore {
       create_parents(key);
       nodes_.emplace(
           key, Node{EntryType::Directory, nullptr, now(), options.mode.value_or(0755) & 07777, {}});
+      names_changed(key);
       return success();
     });
   }
@@ -441,6 +457,7 @@ class MemoryStoreImpl final : public MemoryStore {
       for (auto it = nodes_.find(key); it != nodes_.end() && it->first.is_within(key);) {
         it = nodes_.erase(it);
       }
+      names_changed(key);
       return success();
     });
   }
@@ -466,6 +483,7 @@ class MemoryStoreImpl final : public MemoryStore {
       if (find(key)) return error(Errc::AlreadyExists);
       create_parents(key);
       nodes_.emplace(key, Node{EntryType::Symlink, nullptr, now(), 0777, target});
+      names_changed(key);
       return success();
     });
   }

@@ -211,3 +211,28 @@ TEST_CASE("memory: a declared mtime precision is kept: mtimes are cut to it") {
   REQUIRE(h.set_attrs("a", {exact + std::chrono::seconds(1), std::nullopt}).ok());
   CHECK(h.stat("a")->mtime == whole + std::chrono::seconds(1));
 }
+
+TEST_CASE("memory: a directory's mtime moves when an entry is added, removed or renamed there") {
+  // As on a POSIX file system: the engine's listing cache trusts a directory whose mtime
+  // has not moved to still hold the names it recorded.
+  Harness<MemoryFixture> h;
+  REQUIRE(h.mkdir("d").ok());
+  REQUIRE(h.mkdir("e").ok());
+  const core::TimePoint old_time{std::chrono::seconds(1'000'000'000)};
+  auto changes = [&](auto&& change) {
+    REQUIRE(h.set_attrs("d", {old_time, std::nullopt}).ok());
+    REQUIRE(h.set_attrs("e", {old_time, std::nullopt}).ok());
+    change();
+    return std::make_pair(h.stat("d")->mtime != old_time, h.stat("e")->mtime != old_time);
+  };
+  CHECK(changes([&] { REQUIRE(h.write("d/f", "1").ok()); }) == std::make_pair(true, false));
+  CHECK(changes([&] { REQUIRE(h.move("d/f", "e/f", false).ok()); }) == std::make_pair(true, true));
+  CHECK(changes([&] { REQUIRE(h.remove("e/f").ok()); }) == std::make_pair(false, true));
+  CHECK(changes([&] { REQUIRE(h.mkdir("d/sub").ok()); }) == std::make_pair(true, false));
+  CHECK(changes([&] { REQUIRE(h.rmdir("d/sub", false).ok()); }) == std::make_pair(true, false));
+  // Attributes of an entry are not its directory's names.
+  REQUIRE(h.write("d/g", "1").ok());
+  CHECK(changes([&] {
+          REQUIRE(h.set_attrs("d/g", {std::nullopt, 0600}).ok());
+        }) == std::make_pair(false, false));
+}

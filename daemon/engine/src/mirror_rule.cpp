@@ -206,6 +206,12 @@ void MirrorRule::save_listing_cache(std::function<void()> then) {
       });
 }
 
+void MirrorRule::touched_target(const std::string& path) {
+  // A listing taken while the action was in flight may have missed its effect; one that
+  // changes no name (attributes) leaves no mtime behind to tell.
+  touching_target(path);
+}
+
 void MirrorRule::touching_target(const std::string& path) {
   const auto slash = path.rfind('/');
   const std::string parent_dir = slash == std::string::npos ? std::string() : path.substr(0, slash);

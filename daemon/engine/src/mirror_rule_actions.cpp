@@ -270,6 +270,8 @@ void MirrorRule::try_move(std::shared_ptr<Examination> work) {
   settings_.target->move(*from_key, work->key, true,
                          [self, work, started](core::Result<void> moved) {
                            const std::string& from_path = *work->entry.moved_from;
+                           self->touched_target(from_path);
+                           self->touched_target(work->path);
                            if (!moved) {
                              if (self->worth_retrying(moved.error())) {
                                self->retry_later(work->path, work->entry, moved.error());
@@ -363,6 +365,7 @@ void MirrorRule::run_next_action(std::shared_ptr<Examination> work) {
   const core::StorePtr& store = settings_.target;
 
   auto succeeded = [self, work, kind](std::uint64_t bytes) {
+    self->touched_target(work->path);
     if (self->log_.wanted(EventLevel::info)) {
       Event event(EventLevel::info, to_string(kind));
       event.rule(self->settings_.name)
@@ -511,6 +514,7 @@ void MirrorRule::run_next_action(std::shared_ptr<Examination> work) {
 }
 
 void MirrorRule::action_failed(std::shared_ptr<Examination> work, const StoreError& error) {
+  touched_target(work->path);  // a failed action may still have changed something
   const std::string_view action =
       work->next_action > 0 ? to_string(work->plan.actions[work->next_action - 1]) : "examine";
   if (state_ == RuleState::stopping && error.code == Errc::Cancelled) {

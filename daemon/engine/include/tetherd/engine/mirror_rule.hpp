@@ -314,6 +314,9 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   void save_listing_cache(std::function<void()> then);
   /// An action is about to change the target at `path`: the records it may falsify go.
   void touching_target(const std::string& path);
+  /// ... and again once it has ended, whatever its outcome: a listing made meanwhile may
+  /// predate its effect.
+  void touched_target(const std::string& path);
   void forget_subtree(const std::string& path);
   /// A directory was moved to `path` on the target: pending entries inside it forget what
   /// a listing said the target held there.

@@ -13,7 +13,9 @@
 //   clock tick as the listing cannot hide behind an equal mtime (git's "racy" rule).
 // - Entries' attributes. In-place changes (chmod, utimes, a write into an open file) do not
 //   touch the directory's mtime, so every action the engine takes drops the records of the
-//   directories it touches (invalidate), and a file left behind by a crash is never read:
+//   directories it touches (invalidate) as it starts and again as it ends (a listing
+//   taken while it was in flight may predate its effect), and a file left behind by a
+//   crash is never read:
 //   load() deletes the file before returning what it held, and only a clean stop saves.
 //   What is not covered: someone else editing a target file in place, which the engine
 //   never assumes (the target belongs to the rule; see README).
