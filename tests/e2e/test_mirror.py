@@ -385,6 +385,17 @@ class Resilience(MirrorTestCase):
         self.assertTrue(os.path.exists(self.dst("victim")), "delete=startup never deletes live")
         daemon.stop()
 
+    def test_a_settle_cookie_a_killed_daemon_left_is_removed_at_start(self):
+        child = subprocess.Popen(["true"])
+        child.wait()  # its pid is now nobody's
+        stale = self.src(f".tetherd-settle.{child.pid}.1")
+        self.write(stale, b"")
+        daemon = self.mirror()
+        daemon.settle()
+        wait_until(lambda: not os.path.exists(stale), what="the stale cookie to be removed")
+        self.assertFalse(os.path.exists(self.dst(os.path.basename(stale))))
+        daemon.stop()
+
     def test_a_type_change_kept_back_fails_once_and_names_the_path(self):
         # The source has a directory where the target has a file: with deletes off it is
         # not replaced, and the run says so instead of reporting success.

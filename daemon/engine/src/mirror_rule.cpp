@@ -133,8 +133,23 @@ core::Result<void> MirrorRule::start() {
   if (!source) return std::move(source).error();
   source_ = std::move(*source);
   started_at_ = executor_.now();
+  if (settings_.live && !settings_.dry_run) remove_stale_cookies();
   load_listing_cache();
   return begin(Origin::startup_scan);
+}
+
+void MirrorRule::remove_stale_cookies() {
+  // A daemon killed during a settle leaves its cookie in the source root for good; the
+  // root is listed on a worker (it may be large) and nobody waits for the outcome.
+  executor_.run_blocking(
+      [source = source_] {
+        auto root = source->list("");
+        if (!root) return;
+        for (const SourceEntry& entry : *root) {
+          if (is_stale_settle_cookie(entry.path)) source->remove_marker(entry.path);
+        }
+      },
+      [] {});
 }
 
 void MirrorRule::load_listing_cache() {

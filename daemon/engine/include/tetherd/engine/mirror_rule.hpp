@@ -308,6 +308,8 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   bool listings_unchanged_ = false;
   /// Loads the saved cache on a worker; walks wait for it (listings_loading_).
   void load_listing_cache();
+  /// Removes the settle cookies dead processes left in the source root.
+  void remove_stale_cookies();
   void listings_loaded(core::Result<TargetListingCache> loaded);
   bool listings_loading_ = false;
   /// Saves the cache this run built on a worker, then calls `then` on the loop.

@@ -4,6 +4,7 @@
 // watcher has delivered every event before them (watchman's cookie technique). Their names
 // are reserved: such entries at a source root are never mirrored nor deleted.
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -16,5 +17,11 @@ inline bool is_settle_cookie(std::string_view relative_path) noexcept {
   return relative_path.starts_with(settle_cookie_prefix) &&
          relative_path.find('/') == std::string_view::npos;
 }
+
+/// Whether cookie `name` was left by a process that is gone (killed during a settle): the
+/// process id in its name ("<prefix><pid>.<n>") is not this process's and no process has
+/// it. Removing such a cookie harms nobody: a live daemon's cookie has done its work once
+/// created (the watcher's event for it is queued by then).
+bool is_stale_settle_cookie(std::string_view name);
 
 }  // namespace tetherd::daemon
