@@ -1,215 +1,35 @@
-#include "sftp_session.hpp"
+// Session: the SSH handshake, authentication, the SFTP channel and its traffic, timeouts
+// and failure. Connecting up to the TCP connection is in sftp_session_connect.cpp.
 
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "sftp_host_key.hpp"
+#include "sftp_session_parts.hpp"
 
 namespace tetherd::stores::sftp {
 
 using core::Errc;
 using core::StoreError;
 
-namespace {
-
-/// libssh2_init once per process, before the first session (it is not thread-safe; every
-/// session is made on the loop thread).
-void init_libssh2_once() {
-  static const bool done = [] {
-    libssh2_init(0);
-    return true;
-  }();
-  (void)done;
-}
-
-StoreError unavailable(std::string detail) {
-  auto error = StoreError::make(Errc::Unavailable, std::move(detail));
-  error.retryable = true;
-  return error;
-}
-
-StoreError fatal(Errc code, std::string detail) {
-  auto error = StoreError::make(code, std::move(detail));
-  error.retryable = false;
-  return error;
-}
-
-std::optional<std::string> read_file(const std::string& path, std::string& error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = std::strerror(errno);
-    return std::nullopt;
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-}  // namespace
-
-// Secrets read on the worker: handed to libssh2 once, then dropped (never logged).
-struct Session::Secrets {
-  std::string private_key;
-  std::string public_key;  // "<key_file>.pub" when present
-  std::string passphrase;
-  bool has_passphrase = false;
-  std::optional<std::string> known_hosts;
-  ~Secrets() {
-    // Best effort: the key does not linger in freed memory.
-    std::fill(private_key.begin(), private_key.end(), '\0');
-    std::fill(passphrase.begin(), passphrase.end(), '\0');
-  }
-};
-
-struct Session::Poll {
-  uv_poll_t handle;
-  int fd = -1;
-  std::weak_ptr<Session> owner;
-};
-
-struct Session::Timer {
-  uv_timer_t handle;
-  std::weak_ptr<Session> owner;
-};
-
 Session::Session(UvExecutor& executor, std::shared_ptr<const SessionSettings> settings)
     : executor_(executor), settings_(std::move(settings)) {}
 
 Session::~Session() {
-  if (state_ != State::Dead && state_ != State::Idle && state_ != State::Connecting) {
-    // Nobody is left to be told; release the connection.
+  if (state_ != State::Dead && state_ != State::Idle) {
+    // Nobody is left to be told; release the connection (or the connect under way).
     pending_.clear();
     connect_done_ = nullptr;
     fail(unavailable("session released"));
   }
 }
 
-void Session::connect(std::function<void(core::Result<void>)> done) {
-  init_libssh2_once();
-  connect_done_ = std::move(done);
-  state_ = State::Connecting;
-  struct Outcome {
-    int fd = -1;
-    StoreError error;
-    std::shared_ptr<Secrets> secrets = std::make_shared<Secrets>();
-  };
-  auto outcome = std::make_shared<Outcome>();
-  auto settings = settings_;
-  std::weak_ptr<Session> weak = shared_from_this();
-  executor_.run_blocking(
-      [outcome, settings] {
-        // Worker thread: files and the TCP connect only; nothing loop-owned.
-        std::string why;
-        auto key = read_file(settings->key_file, why);
-        if (!key) {
-          outcome->error = fatal(Errc::PermissionDenied,
-                                 "cannot read key file " + settings->key_file + ": " + why);
-          return;
-        }
-        outcome->secrets->private_key = std::move(*key);
-        if (auto pub = read_file(settings->key_file + ".pub", why)) {
-          outcome->secrets->public_key = std::move(*pub);
-        }
-        if (!settings->passphrase_file.empty()) {
-          auto pass = read_file(settings->passphrase_file, why);
-          if (!pass) {
-            outcome->error =
-                fatal(Errc::PermissionDenied,
-                      "cannot read passphrase file " + settings->passphrase_file + ": " + why);
-            return;
-          }
-          while (!pass->empty() && (pass->back() == '\n' || pass->back() == '\r'))
-            pass->pop_back();
-          outcome->secrets->passphrase = std::move(*pass);
-          outcome->secrets->has_passphrase = true;
-        }
-        if (!settings->known_hosts.empty()) {
-          // A missing file is an empty one: the unknown-key message then says what to add.
-          outcome->secrets->known_hosts =
-              read_file(settings->known_hosts, why).value_or(std::string());
-        }
-        addrinfo hints{};
-        hints.ai_family = AF_UNSPEC;
-        hints.ai_socktype = SOCK_STREAM;
-        addrinfo* found = nullptr;
-        const std::string port = std::to_string(settings->port);
-        int rc = getaddrinfo(settings->host.c_str(), port.c_str(), &hints, &found);
-        if (rc != 0) {
-          outcome->error =
-              unavailable("cannot resolve " + settings->host + ": " + gai_strerror(rc));
-          return;
-        }
-        std::string last_error = "no address";
-        for (addrinfo* address = found; address; address = address->ai_next) {
-          int fd = ::socket(address->ai_family, address->ai_socktype | SOCK_CLOEXEC,
-                            address->ai_protocol);
-          if (fd < 0) continue;
-          timeval limit{};
-          limit.tv_sec = static_cast<time_t>(settings->timeout.count() / 1000);
-          limit.tv_usec = static_cast<suseconds_t>((settings->timeout.count() % 1000) * 1000);
-          setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);  // bounds connect()
-          if (::connect(fd, address->ai_addr, address->ai_addrlen) == 0) {
-            int one = 1;
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-            fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-            outcome->fd = fd;
-            break;
-          }
-          last_error = std::strerror(errno);
-          ::close(fd);
-        }
-        freeaddrinfo(found);
-        if (outcome->fd < 0) {
-          outcome->error =
-              unavailable("cannot connect to " + settings->host + ":" + port + ": " + last_error);
-        }
-      },
-      [weak, outcome] {
-        auto self = weak.lock();
-        if (!self) {
-          if (outcome->fd >= 0) ::close(outcome->fd);
-          return;
-        }
-        if (self->state_ != State::Connecting) {  // shut down meanwhile
-          if (outcome->fd >= 0) ::close(outcome->fd);
-          return;
-        }
-        if (outcome->fd < 0) return self->fail(outcome->error);
-        self->start_ssh(outcome->fd, outcome->secrets);
-      });
-}
-
-void Session::start_ssh(int fd, std::shared_ptr<Secrets> secrets) {
-  fd_ = fd;
-  secrets_ = std::move(secrets);
-  poll_ = new Poll;
-  poll_->fd = fd;
-  poll_->owner = weak_from_this();
-  poll_->handle.data = poll_;
-  uv_poll_init_socket(executor_.loop(), &poll_->handle, fd);
-  timer_ = new Timer;
-  timer_->owner = weak_from_this();
-  timer_->handle.data = timer_;
-  uv_timer_init(executor_.loop(), &timer_->handle);
-  auto period =
-      static_cast<std::uint64_t>(std::max<std::int64_t>(settings_->timeout.count() / 4, 1));
-  uv_timer_start(
-      &timer_->handle,
-      [](uv_timer_t* handle) {
-        if (auto self = static_cast<Timer*>(handle->data)->owner.lock()) self->on_timer();
-      },
-      period, period);
+void Session::start_ssh() {
+  // The TCP connection is up (fd_, watched by poll_); the timer has run since connect().
   last_activity_ = uv_now(executor_.loop());
   ssh_ = libssh2_session_init();
   if (!ssh_) return fail(unavailable("libssh2 could not create a session"));
@@ -503,12 +323,15 @@ void Session::arm() {
   }
   if (events == poll_events_) return;
   poll_events_ = events;
-  uv_poll_start(&poll_->handle, events, [](uv_poll_t* handle, int status, int) {
-    auto self = static_cast<Poll*>(handle->data)->owner.lock();
-    if (!self || self->dead()) return;
-    if (status < 0) return self->fail(self->connection_lost());
-    self->drive();
-  });
+  uv_poll_start(&poll_->handle, events, &Session::on_poll);
+}
+
+void Session::on_poll(uv_poll_t* handle, int status, int) {
+  auto self = static_cast<Poll*>(handle->data)->owner.lock();
+  if (!self || self->dead()) return;
+  if (self->state_ == State::Connecting) return self->on_connect_event(status);
+  if (status < 0) return self->fail(self->connection_lost());
+  self->drive();
 }
 
 StoreError Session::connection_lost() const {
@@ -537,23 +360,20 @@ void Session::on_timer() {
   const bool waiting = state_ != State::Ready || !pending_.empty();
   const auto idle = uv_now(executor_.loop()) - last_activity_;
   if (waiting && idle >= static_cast<std::uint64_t>(settings_->timeout.count())) {
-    auto error = StoreError::make(Errc::Timeout, "no answer from " + settings_->host + ":" +
-                                                     std::to_string(settings_->port) + " for " +
-                                                     std::to_string(idle / 1000) + " s");
+    const std::string where = settings_->host + ":" + std::to_string(settings_->port);
+    const std::string how_long = std::to_string(idle / 1000) + " s";
+    auto error = StoreError::make(Errc::Timeout,
+                                  state_ == State::Connecting
+                                      ? "cannot connect to " + where + ": no answer for " + how_long
+                                      : "no answer from " + where + " for " + how_long);
     error.retryable = true;
     fail(error);
   }
 }
 
 void Session::shutdown(const StoreError& reason) {
-  if (state_ == State::Connecting) {
-    // The worker's connect completes later and closes its socket (see connect()).
-    auto done = std::move(connect_done_);
-    connect_done_ = nullptr;
-    state_ = State::Dead;
-    if (done) executor_.post([done, reason] { done(reason); });
-    return;
-  }
+  // In every state, connecting included: the socket is released now, and the callbacks
+  // (connect's too) get `reason` on a later turn.
   fail(reason);
 }
 
@@ -566,6 +386,12 @@ void Session::fail(StoreError error) {
   auto connect_done = std::move(connect_done_);
   connect_done_ = nullptr;
   secrets_.reset();
+  if (resolving_) {
+    // Not started yet: cancelled. Running: its callback frees it and the addresses.
+    uv_cancel(reinterpret_cast<uv_req_t*>(&resolving_->request));
+    resolving_ = nullptr;
+  }
+  release_addresses();
   if (timer_) {
     uv_timer_stop(&timer_->handle);
     uv_close(reinterpret_cast<uv_handle_t*>(&timer_->handle),
@@ -582,18 +408,7 @@ void Session::fail(StoreError error) {
     channel_ = nullptr;
     ssh_ = nullptr;
   }
-  if (poll_) {
-    // The descriptor is closed once libuv has let go of it.
-    uv_close(reinterpret_cast<uv_handle_t*>(&poll_->handle), [](uv_handle_t* handle) {
-      auto* poll = static_cast<Poll*>(handle->data);
-      ::close(poll->fd);
-      delete poll;
-    });
-    poll_ = nullptr;
-  } else if (fd_ >= 0) {
-    ::close(fd_);
-  }
-  fd_ = -1;
+  close_poll();
   // Callbacks run on a later turn: fail() may be reached from inside request paths.
   if (connect_done) executor_.post([connect_done, error] { connect_done(error); });
   for (auto& entry : pending) {

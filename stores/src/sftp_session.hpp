@@ -12,17 +12,23 @@
 // drops every outstanding request fails with a retryable Unavailable and the session is
 // dead for good (the pool makes a new one).
 //
-// Only the name resolution and the TCP connect (and reading the key and known_hosts
-// files) run on a worker thread (Executor::run_blocking); the SSH handshake, host key
-// check, authentication, channel and SFTP traffic all run on the loop.
+// Connecting (sftp_session_connect.cpp): the key and known_hosts files are read on a
+// worker (Executor::run_blocking), the name is resolved with uv_getaddrinfo, and each
+// resolved address is tried in turn with a non-blocking connect watched by the session's
+// uv_poll_t; the SSH handshake, host key check, authentication, channel and SFTP traffic
+// then run on the loop. The timer bounds every phase (each address gets `timeout`), and
+// shutdown() at any point releases the socket at once: nothing outlives the session but
+// the worker's read and the resolver's request, whose results are then dropped.
 
 #include <libssh2.h>
+#include <netdb.h>
 #include <uv.h>
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -55,7 +61,8 @@ class Session : public std::enable_shared_from_this<Session> {
   Session& operator=(const Session&) = delete;
 
   /// Connects, checks the host key, authenticates, opens the SFTP channel and resolves the
-  /// root. Called once. `done` runs on the loop thread, never inline.
+  /// root. Called once. `done` runs on the loop thread, never inline; a shutdown() before
+  /// it is ready fails it with the shutdown's reason (and releases the socket at once).
   void connect(std::function<void(core::Result<void>)> done);
   /// Sends a request (`body` follows the id); `done` gets the reply or the connection's
   /// failure. Only once ready().
@@ -84,7 +91,23 @@ class Session : public std::enable_shared_from_this<Session> {
   struct Timer;
   struct Secrets;
 
-  void start_ssh(int fd, std::shared_ptr<Secrets> secrets);
+  struct Resolve;
+
+  // Connecting (sftp_session_connect.cpp).
+  void start_timer();
+  void resolve();
+  void try_next_address();
+  void on_connect_event(int status);
+  void connected();
+  bool watch(int fd);
+  void close_poll();
+  void release_addresses();
+  static void on_poll(uv_poll_t* handle, int status, int events);
+  /// Worker thread: reads the files into `out`; an error retrying does not mend, or none.
+  static std::optional<core::StoreError> read_secrets(const SessionSettings& settings,
+                                                      Secrets& out);
+
+  void start_ssh();
   void drive();
   void pump();
   bool flush();
@@ -111,7 +134,11 @@ class Session : public std::enable_shared_from_this<Session> {
   Poll* poll_ = nullptr;    // owned by the loop once closing
   Timer* timer_ = nullptr;  // owned by the loop once closing
   int poll_events_ = 0;
-  std::uint64_t last_activity_ = 0;  // uv_now() of the last bytes received
+  Resolve* resolving_ = nullptr;   // the uv_getaddrinfo in flight, cancelled by fail()
+  addrinfo* addresses_ = nullptr;  // resolved, tried in turn from next_address_
+  addrinfo* next_address_ = nullptr;
+  std::string connect_error_ = "no address";  // why the last address failed
+  std::uint64_t last_activity_ = 0;           // uv_now() of the last bytes received
   bool pump_scheduled_ = false;
 
   std::string out_;

@@ -6,8 +6,10 @@
 //   a mature, small C library in Debian, usable without blocking) with our own SFTP v3
 //   client over its channel, so that many requests are in flight per connection and the
 //   OpenSSH extensions (posix-rename, fsync) are reachable. Nothing blocks the loop
-//   thread: the socket is polled with libuv; only name resolution, the TCP connect and
-//   reading the key files run on a worker.
+//   thread: the name is resolved with uv_getaddrinfo, the TCP connect is non-blocking and
+//   the socket polled with libuv; only reading the key files runs on a worker. Closing the
+//   store ends a connect under way at once (the server may never answer), whatever the
+//   timeout.
 // - Pool: up to `connections` sessions; an operation runs on the least busy one. A dropped
 //   connection fails the operations on it with a retryable Unavailable; the next
 //   operation connects again (with backoff).
@@ -44,7 +46,8 @@ struct SftpStoreOptions {
   /// Absolute path on the server, or "~/..." relative to the login directory. Must exist.
   std::string root;
   int connections = 2;
-  /// A session with requests outstanding and nothing received for this long fails (Timeout).
+  /// A session with requests outstanding and nothing received for this long fails (Timeout);
+  /// it also bounds each step of connecting (each resolved address gets it whole).
   std::chrono::milliseconds timeout{30000};
 };
 
