@@ -19,6 +19,9 @@ StoreError error(Errc code, std::string detail = {}) {
   return StoreError::make(code, std::move(detail));
 }
 
+/// SSH_FXP_SETSTAT without following a final symlink (OpenSSH 8.3 and later).
+constexpr std::string_view kLsetstat = "lsetstat@openssh.com";
+
 StoreError cancelled() {
   return error(Errc::Cancelled, "operation cancelled");
 }
@@ -297,16 +300,27 @@ void SftpStore::do_set_attrs(const StoreKey& key, Attrs attrs, const OperationRe
   walked<void>(*this, op, done, key, false,
                [key, attrs, done](const SessionPtr& session, const Walk& walk, std::size_t) {
                  if (!own(walk)) return done(error(Errc::NotFound));
+                 const std::string path = server_path(*session, key.str());
                  if (own(walk)->is_link()) {
                    // SSH_FXP_SETSTAT follows symlinks: it would change the link's target.
-                   return done(error(Errc::PermissionDenied,
-                                     "cannot set attributes of a symbolic link over SFTP"));
+                   // lsetstat@openssh.com (same body) does not, and sets a link's times;
+                   // a link's mode is refused as the local store refuses it (Linux keeps
+                   // none).
+                   if (attrs.mode) {
+                     return done(error(Errc::PermissionDenied,
+                                       "a symbolic link has no mode of its own to set"));
+                   }
+                   if (!session->has_extension(kLsetstat)) {
+                     return done(error(Errc::PermissionDenied,
+                                       "cannot set attributes of a symbolic link: the SFTP "
+                                       "server lacks lsetstat@openssh.com"));
+                   }
+                   return extended_status(
+                       session, kLsetstat,
+                       Writer().str(path).attrs(attrs_for(attrs.mtime, std::nullopt)).take(), done);
                  }
                  call_status(session, kSetstat,
-                             Writer()
-                                 .str(server_path(*session, key.str()))
-                                 .attrs(attrs_for(attrs.mtime, attrs.mode))
-                                 .take(),
+                             Writer().str(path).attrs(attrs_for(attrs.mtime, attrs.mode)).take(),
                              done);
                });
 }

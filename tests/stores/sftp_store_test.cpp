@@ -287,3 +287,34 @@ TEST_CASE("sftp: a write whose open is refused fails, and frees its slot for the
   REQUIRE(h.loop.run_until([&] { return stalled_result.has_value(); }));
   CHECK_FALSE(stalled_result->ok());
 }
+
+TEST_CASE("sftp: a symlink's mtime is set on the link, never on its target (lsetstat)") {
+  // OpenSSH's lsetstat@openssh.com sets attributes without following the link, as the
+  // local store's utimensat(AT_SYMLINK_NOFOLLOW) does; a link has no mode of its own.
+  TETHERD_SKIP_IF_UNAVAILABLE(SftpFixture)
+  Harness<SftpFixture> h;
+  const fs::path root = h.fixture.root();
+  REQUIRE(h.write("target.txt", "t").ok());
+  struct stat target_before {};
+  REQUIRE(::lstat((root / "target.txt").c_str(), &target_before) == 0);
+  REQUIRE(h.symlink("link", "target.txt").ok());
+  const core::TimePoint when{std::chrono::seconds(1'000'000'000)};
+  REQUIRE(h.set_attrs("link", {when, std::nullopt}).ok());
+  struct stat link {};
+  REQUIRE(::lstat((root / "link").c_str(), &link) == 0);
+  CHECK(S_ISLNK(link.st_mode));
+  CHECK(link.st_mtime == 1'000'000'000);
+  struct stat target_after {};
+  REQUIRE(::lstat((root / "target.txt").c_str(), &target_after) == 0);
+  CHECK(target_after.st_mtime == target_before.st_mtime);
+  auto info = h.stat("link");
+  REQUIRE(info.ok());
+  CHECK(info->type == core::EntryType::Symlink);
+  CHECK(info->mtime == when);
+  auto mode = h.set_attrs("link", {std::nullopt, 0600});
+  REQUIRE_FALSE(mode.ok());
+  CHECK(mode.error().code == Errc::PermissionDenied);
+  struct stat target_last {};
+  REQUIRE(::lstat((root / "target.txt").c_str(), &target_last) == 0);
+  CHECK((target_last.st_mode & 07777) == (target_before.st_mode & 07777));
+}

@@ -23,6 +23,10 @@
 //   which refuses an existing target. A failed or cancelled write removes its temporary
 //   file; those of writes cut off by a lost connection are removed on reconnect, and any
 //   left by an earlier process when the store opens.
+// - Symlinks: set_attrs on a link sets the link's own mtime with lsetstat@openssh.com
+//   (OpenSSH 8.3 and later), never its target's; a server without it refuses with
+//   PermissionDenied (SETSTAT would follow the link). A link's mode is always refused, as
+//   by the local store. No capability describes link mtimes (the engine sets none today).
 // - Confinement: before acting, every existing component below the root is lstat'ed, so
 //   a symlink planted in the tree cannot redirect a write, delete or move outside it (the
 //   residual race is described in sftp_ops.hpp).
