@@ -4,8 +4,10 @@
 // on the handle, closed, then renamed over the key: posix-rename@openssh.com replaces,
 // the plain v3 rename (OpenSSH: link + unlink) refuses an existing target, which makes
 // overwrite=false atomic. Not atomic: the key itself is opened (O_EXCL without overwrite)
-// and written in place. A failure or cancellation before the rename removes what the
-// write created; when the connection is lost that is left to the reconnect.
+// and written in place, a symlink there replaced rather than followed. A failure or
+// cancellation before the rename removes what the write created (not atomic: the key,
+// whose old content the open truncated); when the connection is lost that is left to the
+// reconnect.
 
 #include "sftp_store_impl.hpp"
 
@@ -37,7 +39,9 @@ struct WriteJob : std::enable_shared_from_this<WriteJob> {
   bool created = false;    // file_path exists because of us
   bool committed = false;  // the rename was sent: no more cancellation
   bool finished = false;
-  bool opening = false;  // the SSH_FXP_OPEN is outstanding: its answer owns the cleanup
+  bool opening = false;       // the SSH_FXP_OPEN is outstanding: its answer owns the cleanup
+  bool replace_link = false;  // not atomic: a symlink at the key is removed before the open
+  bool link_removed = false;  // ... and was: the open is exclusive
   bool reading = false;
   bool source_done = false;
   int in_flight = 0;
@@ -58,6 +62,7 @@ struct WriteJob : std::enable_shared_from_this<WriteJob> {
         const FileAttrs& existing = *walked->back();
         if (existing.is_dir()) return job->fail(error(Errc::IsDirectory));
         if (!job->options.overwrite) return job->fail(error(Errc::AlreadyExists));
+        job->replace_link = existing.is_link();
       }
       make_dirs(job->session, job->key, *parents, job->key.depth() - 1, [job](Result<void> made) {
         if (job->finished) return;
@@ -75,7 +80,8 @@ struct WriteJob : std::enable_shared_from_this<WriteJob> {
       flags |= kOpenExclusive;
     } else {
       file_path = final_path;
-      if (!options.overwrite) flags |= kOpenExclusive;
+      if (replace_link) return remove_link();
+      if (!options.overwrite || link_removed) flags |= kOpenExclusive;
     }
     FileAttrs attrs;
     attrs.flags = FileAttrs::kPermissions;
@@ -104,6 +110,21 @@ struct WriteJob : std::enable_shared_from_this<WriteJob> {
       job->created = true;
       if (job->finished) return job->cleanup();  // cancelled while opening
       job->pump();
+    });
+  }
+
+  /// Not atomic, a symlink at the key: SSH_FXP_OPEN would follow it (v3 has no
+  /// O_NOFOLLOW) and write wherever it points, outside the root perhaps. The link is
+  /// removed instead (as the local store replaces it), and the key then opened with O_EXCL,
+  /// which never follows a link planted meanwhile (the open fails instead).
+  void remove_link() {
+    replace_link = false;
+    auto job = shared_from_this();
+    call_status(session, kRemove, Writer().str(final_path).take(), [job](Result<void> removed) {
+      if (job->finished) return;
+      if (!removed && removed.error().code != Errc::NotFound) return job->fail(removed.error());
+      job->link_removed = true;
+      job->open();
     });
   }
 

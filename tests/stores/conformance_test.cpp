@@ -599,3 +599,40 @@ TEST_CASE_TEMPLATE("conformance 16: child() scoping and symlinks cannot lead out
     CHECK(content == "precious");
   }
 }
+
+TEST_CASE_TEMPLATE("conformance 16b: a plain write onto a symlink replaces it, never follows it", F,
+                   TETHERD_STORE_FIXTURES) {
+  TETHERD_SKIP_IF_UNAVAILABLE(F)
+  Harness<F> h;
+  if (!h.has(Capability::Symlink)) return;
+  // Links pointing outside the root: at a file there, and at a name nothing holds yet.
+  auto outside = h.fixture.outside();
+  const std::filesystem::path away = outside ? *outside : "/outside-of-store";
+  if (outside) std::ofstream(*outside / "victim") << "precious";
+  REQUIRE(h.symlink("to-file", (away / "victim").string()).ok());
+  REQUIRE(h.symlink("dir/to-nothing", (away / "planted").string()).ok());
+  core::WriteOptions plain;
+  plain.atomic = false;
+  for (std::string link : {"to-file", "dir/to-nothing"}) {
+    CAPTURE(link);
+    REQUIRE(h.write(link, "mine", plain).ok());
+    CHECK(h.stat(link)->type == core::EntryType::File);
+    CHECK(*h.read(link) == "mine");
+  }
+  // Without overwrite a link is something there, like any other entry.
+  REQUIRE(h.symlink("kept", (away / "victim").string()).ok());
+  plain.overwrite = false;
+  CHECK(code_of(h.write("kept", "x", plain)) == Errc::AlreadyExists);
+  CHECK(h.stat("kept")->type == core::EntryType::Symlink);
+  if (outside) {
+    std::vector<std::string> names;
+    for (auto& entry : std::filesystem::directory_iterator(*outside)) {
+      names.push_back(entry.path().filename().string());
+    }
+    CHECK(names == std::vector<std::string>{"victim"});
+    std::ifstream victim(*outside / "victim");
+    std::string content;
+    std::getline(victim, content);
+    CHECK(content == "precious");
+  }
+}

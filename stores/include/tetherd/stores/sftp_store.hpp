@@ -23,6 +23,12 @@
 //   which refuses an existing target. A failed or cancelled write removes its temporary
 //   file; those of writes cut off by a lost connection are removed on reconnect, and any
 //   left by an earlier process when the store opens.
+// - Plain writes (atomic=false): the key itself is opened (O_EXCL without overwrite) and
+//   written in place; a symlink at the key is removed and the key created afresh with
+//   O_EXCL, never written through (the local store replaces it too). The open truncates:
+//   a failed or cancelled plain overwrite removes the key, so the old content is lost
+//   (the Store contract promises nothing about it for atomic=false; conformance 07 asks
+//   that no partial file stays). One cut off by a lost connection is removed on reconnect.
 // - Symlinks: set_attrs on a link sets the link's own mtime with lsetstat@openssh.com
 //   (OpenSSH 8.3 and later), never its target's; a server without it refuses with
 //   PermissionDenied (SETSTAT would follow the link). A link's mode is always refused, as
