@@ -2,6 +2,8 @@
 // set_attrs, symlink, readlink), closing, and the sweep of leftover temporary files.
 // Writes are in sftp_write.cpp, reads and listings in sftp_read.cpp.
 
+#include <algorithm>
+#include <limits>
 #include <random>
 
 #include "sftp_store_impl.hpp"
@@ -52,9 +54,13 @@ const std::optional<FileAttrs>& own(const Walk& walk) {
 FileAttrs attrs_for(std::optional<TimePoint> mtime, std::optional<std::uint32_t> mode) {
   FileAttrs attrs;
   if (mtime) {
+    // SFTP v3 carries times as uint32 seconds: 1970-01-01 to 2106-02-07. Outside that a
+    // time is clamped to the nearest end (never wrapped), and the store reports the value
+    // it stored (a write's EntryInfo, stat), so a comparison with the source can see it.
     auto seconds = std::chrono::floor<std::chrono::seconds>(mtime->time_since_epoch()).count();
     attrs.flags |= FileAttrs::kTimes;
-    attrs.mtime = static_cast<std::uint32_t>(std::max<std::int64_t>(seconds, 0));
+    attrs.mtime = static_cast<std::uint32_t>(
+        std::clamp<std::int64_t>(seconds, 0, std::numeric_limits<std::uint32_t>::max()));
     attrs.atime = attrs.mtime;
   }
   if (mode) {

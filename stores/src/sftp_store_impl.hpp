@@ -88,7 +88,8 @@ class SftpStore final : public core::Store {
   std::deque<std::function<void()>> queued_writes_;
 };
 
-/// Attributes to set on a file: mtime (whole seconds; atime follows) and/or mode.
+/// Attributes to set on a file: mtime (whole seconds, clamped to SFTP v3's uint32 range;
+/// atime follows) and/or mode.
 FileAttrs attrs_for(std::optional<core::TimePoint> mtime, std::optional<std::uint32_t> mode);
 
 }  // namespace tetherd::stores::sftp

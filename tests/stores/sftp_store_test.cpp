@@ -318,3 +318,39 @@ TEST_CASE("sftp: a symlink's mtime is set on the link, never on its target (lset
   REQUIRE(::lstat((root / "target.txt").c_str(), &target_last) == 0);
   CHECK((target_last.st_mode & 07777) == (target_before.st_mode & 07777));
 }
+
+TEST_CASE("sftp: mtimes outside SFTP v3's range are clamped, and reported as stored") {
+  // v3 carries uint32 seconds: before 1970 becomes 1970, after 2106-02-07 becomes that
+  // last second; never a wrapped value. What the write and stat report is what is stored.
+  TETHERD_SKIP_IF_UNAVAILABLE(SftpFixture)
+  Harness<SftpFixture> h;
+  const fs::path root = h.fixture.root();
+  constexpr std::int64_t kLast = 4'294'967'295;  // 2106-02-07 06:28:15 UTC
+  struct Case {
+    std::string name;
+    std::int64_t wanted;
+    std::int64_t stored;
+  };
+  // A named loop variable, not a structured binding: CAPTURE's lambda cannot take one
+  // with clang 14.
+  for (const Case& c : {Case{"before-1970.txt", -1'000'000'000, 0}, Case{"last.txt", kLast, kLast},
+                        Case{"after-2106.txt", std::int64_t{1} << 33, kLast}}) {
+    const std::string& name = c.name;
+    CAPTURE(name);
+    const core::TimePoint expected{std::chrono::seconds(c.stored)};
+    core::WriteOptions options;
+    options.mtime = core::TimePoint(std::chrono::seconds(c.wanted));
+    auto written = h.write(name, "x", options);
+    REQUIRE(written.ok());
+    CHECK(written->mtime == expected);
+    CHECK(h.stat(name)->mtime == expected);
+    struct stat on_disk {};
+    REQUIRE(::lstat((root / name).c_str(), &on_disk) == 0);
+    CHECK(on_disk.st_mtime == c.stored);
+    // set_attrs the same way, from a time inside the range.
+    REQUIRE(h.set_attrs(name, {core::TimePoint(std::chrono::seconds(1'000'000'000)), std::nullopt})
+                .ok());
+    REQUIRE(h.set_attrs(name, {options.mtime, std::nullopt}).ok());
+    CHECK(h.stat(name)->mtime == expected);
+  }
+}

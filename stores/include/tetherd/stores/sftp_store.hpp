@@ -29,6 +29,9 @@
 //   a failed or cancelled plain overwrite removes the key, so the old content is lost
 //   (the Store contract promises nothing about it for atomic=false; conformance 07 asks
 //   that no partial file stays). One cut off by a lost connection is removed on reconnect.
+// - Times: whole seconds (mtime_precision 1 s) in SFTP v3's uint32, so an mtime before
+//   1970 is stored as 1970-01-01 00:00:00 and one after 2106-02-07 06:28:15 as that
+//   instant (clamped, never wrapped); a write's EntryInfo and stat report what is stored.
 // - Symlinks: set_attrs on a link sets the link's own mtime with lsetstat@openssh.com
 //   (OpenSSH 8.3 and later), never its target's; a server without it refuses with
 //   PermissionDenied (SETSTAT would follow the link). A link's mode is always refused, as
