@@ -84,6 +84,32 @@ class BlackHole {
   int port_ = 0;
 };
 
+/// Wakes the loop every few milliseconds while it lives, so that run_until re-reads
+/// /proc/net/tcp: a pending connect raises no event of its own, and one read may miss an
+/// entry (the table is read in chunks while other sockets on the machine come and go).
+class Ticker {
+ public:
+  explicit Ticker(TestLoop& loop) : loop_(loop) {
+    uv_timer_init(loop_.loop(), &timer_);
+    uv_timer_start(
+        &timer_, [](uv_timer_t*) {}, 5, 5);
+  }
+  ~Ticker() {
+    bool closed = false;
+    timer_.data = &closed;
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_),
+             [](uv_handle_t* handle) { *static_cast<bool*>(handle->data) = true; });
+    while (!closed)
+      uv_run(loop_.loop(), UV_RUN_NOWAIT);
+  }
+  Ticker(const Ticker&) = delete;
+  Ticker& operator=(const Ticker&) = delete;
+
+ private:
+  TestLoop& loop_;
+  uv_timer_t timer_;
+};
+
 std::shared_ptr<stores::sftp::SessionSettings> settings_for(int port) {
   auto& server = SftpFixture::checked_server();
   auto settings = std::make_shared<stores::sftp::SessionSettings>();
@@ -118,6 +144,7 @@ TEST_CASE("sftp: a server that is down at start is a retryable Unavailable namin
 TEST_CASE("sftp: a connect the server never answers ends at once when shut down or closed") {
   TETHERD_SKIP_IF_UNAVAILABLE(SftpFixture)
   TestLoop loop;
+  Ticker ticker(loop);
   BlackHole hole;
 
   // A session: its connect callback gets the shutdown's reason, on a later turn.
@@ -125,8 +152,10 @@ TEST_CASE("sftp: a connect the server never answers ends at once when shut down 
       std::make_shared<stores::sftp::Session>(loop.executor(), settings_for(hole.port()));
   std::optional<core::Result<void>> connected;
   session->connect([&](core::Result<void> result) { connected.emplace(std::move(result)); });
-  REQUIRE(loop.run_until([&] { return hole.pending() == 1; }));
-  CHECK_FALSE(connected.has_value());
+  REQUIRE(loop.run_until([&] { return hole.pending() == 1 || connected.has_value(); }));
+  if (connected)
+    FAIL("the connect ended by itself: " << (connected->ok() ? std::string("connected")
+                                                             : connected->error().message()));
   session->shutdown(core::StoreError::make(Errc::Cancelled, "shut down for the test"));
   CHECK_FALSE(connected.has_value());  // never inline
   REQUIRE(loop.run_until([&] { return connected.has_value() && hole.pending() == 0; }));
@@ -140,8 +169,10 @@ TEST_CASE("sftp: a connect the server never answers ends at once when shut down 
   pool->acquire([&](core::Result<stores::sftp::Pool::SessionPtr> result) {
     acquired.emplace(std::move(result));
   });
-  REQUIRE(loop.run_until([&] { return hole.pending() == 1; }));
-  CHECK_FALSE(acquired.has_value());
+  REQUIRE(loop.run_until([&] { return hole.pending() == 1 || acquired.has_value(); }));
+  if (acquired)
+    FAIL("the connect ended by itself: " << (acquired->ok() ? std::string("connected")
+                                                            : acquired->error().message()));
   pool->close();
   REQUIRE(loop.run_until([&] { return acquired.has_value() && hole.pending() == 0; }));
   REQUIRE_FALSE(acquired->ok());
