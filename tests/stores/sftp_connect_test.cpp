@@ -63,7 +63,11 @@ class BlackHole {
     probe_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     REQUIRE(::connect(probe_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0);
     REQUIRE(errno == EINPROGRESS);
-    REQUIRE(syn_sent_to(port_) == 1);
+    // One read of the table may miss an entry (see Ticker): read it again a few times.
+    bool seen = false;
+    for (int attempt = 0; attempt < 1000 && !seen; ++attempt)
+      seen = syn_sent_to(port_) == 1;
+    REQUIRE(seen);
   }
   ~BlackHole() {
     ::close(probe_);
