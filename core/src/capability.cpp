@@ -91,6 +91,10 @@ std::string CapabilitySet::to_string() const {
   if (text.empty()) text = "(none)";
   if (mtime_precision)
     text += " mtime_precision=" + std::to_string(mtime_precision->count()) + "ns";
+  if (mtime_range) {
+    text += " mtime_range=" + std::to_string(mtime_range->first_second) + ".." +
+            std::to_string(mtime_range->last_second) + "s";
+  }
   if (mtime_clock_skew != std::chrono::seconds(1))
     text += " mtime_clock_skew=" + std::to_string(mtime_clock_skew.count()) + "ns";
   if (!hashes.empty()) {

@@ -429,6 +429,7 @@ void open_sftp_store(Executor& executor, SftpStoreOptions options, Callback<Stor
         Capability::LazyRead};
     if (session->has_extension("fsync@openssh.com")) capabilities.add(Capability::Durable);
     capabilities.mtime_precision = std::chrono::seconds(1);
+    capabilities.mtime_range = core::CapabilitySet::MtimeRange{0, 0xFFFFFFFFll};
     auto* uv = static_cast<UvExecutor*>(&executor);
     auto pool = std::make_shared<Pool>(*uv, settings, options.connections);
     auto store = std::make_shared<SftpStore>(executor, options, settings, capabilities, pool);

@@ -95,6 +95,24 @@ TEST_CASE("mtime is compared at the store's precision") {
             .actions.empty());
 }
 
+TEST_CASE("an mtime the target cannot hold compares as the end of its range it was kept as") {
+  MirrorPolicy policy;
+  policy.mtime_precision = std::chrono::seconds(1);
+  policy.mtime_range = tetherd::core::CapabilitySet::MtimeRange{0, 0xFFFFFFFFll};
+  constexpr std::int64_t second = 1'000'000'000;
+  // 1960 is kept as 0 by SFTP v3; 2200 as its last second.
+  CHECK(file_up_to_date(source_file(10, -315'619'200 * second), target_file(10, 0), policy));
+  CHECK(file_up_to_date(source_file(10, 7'258'118'400 * second + 5),
+                        target_file(10, 0xFFFFFFFFll * second), policy));
+  CHECK_FALSE(
+      file_up_to_date(source_file(10, -315'619'200 * second), target_file(10, second), policy));
+  // Within the range nothing changes.
+  CHECK_FALSE(file_up_to_date(source_file(10, 5 * second), target_file(10, 0), policy));
+  // Without a range the first copy of such a file would look out of date for ever.
+  policy.mtime_range.reset();
+  CHECK_FALSE(file_up_to_date(source_file(10, -315'619'200 * second), target_file(10, 0), policy));
+}
+
 TEST_CASE("without mtime preservation a copy newer than the source is up to date") {
   MirrorPolicy policy = full_policy();
   policy.preserve_mtime = false;

@@ -47,6 +47,7 @@ MirrorPolicy make_policy(const RuleSettings& settings) {
   policy.preserve_mode = settings.preserve.mode && caps.has(core::Capability::SetMode);
   policy.symlinks = settings.symlinks;
   policy.mtime_precision = caps.mtime_precision;
+  policy.mtime_range = caps.mtime_range;
   policy.target_has_symlinks = caps.has(core::Capability::Symlink);
   policy.target_keeps_mode = caps.has(core::Capability::SetMode);
   return policy;

@@ -704,6 +704,9 @@ MirrorPolicy MirrorRule::policy_for(const Examination& work) const {
   if (!known || known->mtime_ns == work.source->mtime_ns) return policy_;
   MirrorPolicy exact = policy_;
   exact.mtime_precision = std::chrono::nanoseconds(1);
+  // A moved mtime outside the target's range must not compare equal to the end it was
+  // clamped to: the content may have changed.
+  exact.mtime_range.reset();
   return exact;
 }
 

@@ -1,5 +1,7 @@
 #include "tetherd/engine/planner.hpp"
 
+#include <algorithm>
+
 namespace tetherd::daemon {
 
 using core::EntryType;
@@ -50,9 +52,15 @@ bool mtime_matches(const SourceEntry& source, const TargetState& target,
   if (!target.mtime_ns) return false;
   if (policy.preserve_mtime && policy.mtime_precision) {
     const std::int64_t precision = std::max<std::int64_t>(1, policy.mtime_precision->count());
+    std::int64_t wanted = source.mtime_ns;
+    if (policy.mtime_range) {
+      constexpr std::int64_t kSecond = 1'000'000'000;
+      wanted = std::clamp(wanted, policy.mtime_range->first_second * kSecond,
+                          policy.mtime_range->last_second * kSecond + (kSecond - 1));
+    }
     // Equal once both are truncated to the store's granularity, as the kernel truncates
     // (towards the past, also before 1970).
-    return floor_div(source.mtime_ns, precision) == floor_div(*target.mtime_ns, precision);
+    return floor_div(wanted, precision) == floor_div(*target.mtime_ns, precision);
   }
   // The target's mtime is the time of the copy: up to date when the copy is newer than the
   // last change of the source.

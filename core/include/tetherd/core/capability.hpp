@@ -66,6 +66,15 @@ class CapabilitySet {
   /// moment of the change: about a kernel tick for a local file system; for a remote one
   /// (its server's clock) a second is assumed. The listing cache's racy window adds it.
   std::chrono::nanoseconds mtime_clock_skew = std::chrono::seconds(1);
+  /// The modification times the store can hold, in whole seconds since the epoch, both
+  /// ends included: a time outside is stored as the nearer end (SFTP v3 keeps an unsigned
+  /// 32-bit count). nullopt: no limit worth stating.
+  struct MtimeRange {
+    std::int64_t first_second = 0;
+    std::int64_t last_second = 0;
+    bool operator==(const MtimeRange&) const = default;
+  };
+  std::optional<MtimeRange> mtime_range;
   /// Content digests the store can report ("md5", "sha256"); empty when none.
   std::set<std::string> hashes;
 

@@ -32,6 +32,8 @@
 // - Times: whole seconds (mtime_precision 1 s) in SFTP v3's uint32, so an mtime before
 //   1970 is stored as 1970-01-01 00:00:00 and one after 2106-02-07 06:28:15 as that
 //   instant (clamped, never wrapped); a write's EntryInfo and stat report what is stored.
+//   The capabilities say so (mtime_range), and the engine compares such a source mtime as
+//   the end it was kept as, so the file is not copied again on every walk.
 // - Symlinks: set_attrs on a link sets the link's own mtime with lsetstat@openssh.com
 //   (OpenSSH 8.3 and later), never its target's; a server without it refuses with
 //   PermissionDenied (SETSTAT would follow the link). A link's mode is always refused, as

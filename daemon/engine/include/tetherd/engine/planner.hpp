@@ -35,6 +35,9 @@ struct MirrorPolicy {
   config::SymlinkMode symlinks = config::SymlinkMode::Copy;
   /// Granularity of the target's mtimes (nullopt: the store keeps none).
   std::optional<std::chrono::nanoseconds> mtime_precision = std::chrono::nanoseconds(1);
+  /// The times the target can hold: a source mtime outside compares as the nearer end
+  /// (what a copy stores), so such a file is not copied again on every walk.
+  std::optional<core::CapabilitySet::MtimeRange> mtime_range;
   bool target_has_symlinks = true;
   bool target_keeps_mode = true;
 };
