@@ -1,0 +1,228 @@
+#pragma once
+
+// The S3 store's class, shared by the files implementing it (see s3_store.hpp for what the
+// store declares and why): s3_store.cpp (open, close, stat, mkdir, attributes),
+// s3_store_requests.cpp (the request helpers every operation is built from: HEAD, listing,
+// probes, checks, copy and delete of one object), s3_store_read.cpp (reads and listings),
+// s3_store_write.cpp (writes, multipart uploads included), s3_store_delete.cpp (remove,
+// rmdir), s3_store_copy.cpp (copy, move). Each operation is a short chain of HTTP requests on
+// the HttpClient; the chain's closures hold the store alive. Requests are signed at the
+// moment they are made.
+
+#include <uv.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "s3_http.hpp"
+#include "s3_request.hpp"
+#include "s3_xml.hpp"
+#include "tetherd/stores/s3_store.hpp"
+
+namespace tetherd::stores::s3 {
+
+using core::Bytes;
+using core::Callback;
+using core::Capability;
+using core::EntryInfo;
+using core::EntryType;
+using core::Errc;
+using core::OperationRef;
+using core::Result;
+using core::StoreError;
+using core::StoreKey;
+using core::TimePoint;
+
+/// Ranged GETs fetch this much at a time: the memory a reader holds.
+inline constexpr std::uint64_t kReadChunk = 8u << 20;
+/// A source is read in chunks of this size while a write buffers its data.
+inline constexpr std::size_t kSourceChunk = 1u << 20;
+inline constexpr std::uint64_t kMinPartSize = 5u << 20;
+inline constexpr std::size_t kMaxObjectKey = 1024;
+
+bool ok_status(const HttpResponse& response);
+
+/// Whether `text` is well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF).
+bool valid_utf8(std::string_view text);
+
+StoreError error_of(Errc code, std::string detail);
+
+/// What HEAD tells about an object: size, our metadata, the ETag pinning its version.
+struct ObjectHead {
+  std::uint64_t size = 0;
+  std::optional<TimePoint> mtime;
+  std::optional<std::uint32_t> mode;
+  std::string etag;
+};
+
+ObjectHead head_of(const HttpResponse& response);
+
+/// x-amz-meta-mtime and x-amz-meta-mode for this metadata (each only when given).
+Pairs metadata_headers(const std::optional<TimePoint>& mtime,
+                       const std::optional<std::uint32_t>& mode);
+
+/// What a key is in the bucket.
+struct Probe {
+  enum class Kind { Missing, File, Directory } kind = Kind::Missing;
+  ObjectHead head;      ///< the file, or the directory's marker
+  bool marker = false;  ///< a directory with a marker object
+};
+
+class S3Store;
+using S3StorePtr = std::shared_ptr<S3Store>;
+
+class S3Store final : public core::Store {
+ public:
+  S3Store(core::Executor& executor, S3StoreOptions options, s3::Endpoint endpoint, uv_loop_t* loop);
+
+  static core::CapabilitySet capabilities();
+
+  S3StorePtr self() { return std::static_pointer_cast<S3Store>(shared_from_this()); }
+
+  // ---- keys ----------------------------------------------------------------------------
+
+  std::string object_key(const StoreKey& key) const {
+    if (options_.prefix.empty()) return key.str();
+    if (key.is_root()) return options_.prefix;
+    return options_.prefix + "/" + key.str();
+  }
+  /// The prefix of everything below directory `key` (its marker's key too).
+  std::string dir_prefix(const StoreKey& key) const {
+    if (key.is_root()) return options_.prefix.empty() ? std::string() : options_.prefix + "/";
+    return object_key(key) + "/";
+  }
+
+  // ---- requests ------------------------------------------------------------------------
+
+  using Reply = std::function<void(HttpResponse)>;
+
+  s3::HttpClient::RequestId send(std::string method, const std::string& key, const Pairs& query,
+                                 Pairs headers, std::string body, Reply reply);
+  void cancel_request(s3::HttpClient::RequestId id) {
+    if (client_ && id != 0) client_->cancel(id);
+  }
+
+  /// HEAD: the object, nullopt when there is none.
+  void head(const std::string& key, std::function<void(Result<std::optional<ObjectHead>>)> done);
+
+  void list_page(const std::string& prefix, bool delimited, int max_keys, const std::string& token,
+                 std::function<void(Result<s3::ListPage>)> done);
+
+  /// Every object key under `prefix` (all pages).
+  void list_all(std::string prefix, std::function<void(Result<std::vector<s3::ListedObject>>)> done,
+                std::shared_ptr<std::vector<s3::ListedObject>> so_far = nullptr,
+                std::string token = {});
+
+  /// One listing of a single key below the prefix: the endpoint answers, the bucket exists,
+  /// and these keys may read it.
+  void check_access(core::Callback<void> done);
+
+  /// What `key` is: a file (HEAD), a directory (a marker or keys below), or nothing.
+  void probe(const StoreKey& key, std::function<void(Result<Probe>)> done);
+
+  /// Whether any key exists below directory `key` other than its own marker.
+  void has_children(const StoreKey& key, std::function<void(Result<bool>)> done);
+
+  /// NotADirectory when a parent of `key` is a file (S3 would happily store "file/x").
+  /// The ancestors are asked in parallel.
+  void check_ancestors(const StoreKey& key, std::function<void(Result<void>)> done);
+
+  /// The checks before something is stored at `key` as a file: not a directory there, no
+  /// file above it.
+  void check_file_target(const StoreKey& key, std::function<void(Result<void>)> done);
+
+  /// CopyObject from `from` (full key) to `to`; `headers` add the metadata directive etc.
+  void copy_object(const std::string& from, const std::string& to, Pairs headers,
+                   std::function<void(Result<void>)> done);
+
+  void delete_object(const std::string& key, std::function<void(Result<void>)> done);
+
+  /// Runs `step` for every item, all at once (the client caps connections), then `done`
+  /// with the first error.
+  template <typename Item>
+  static void for_all(std::vector<Item> items,
+                      std::function<void(const Item&, std::function<void(Result<void>)>)> step,
+                      std::function<void(Result<void>)> done) {
+    if (items.empty()) return done(core::success());
+    struct Gather {
+      std::size_t pending;
+      std::optional<StoreError> error;
+      std::function<void(Result<void>)> done;
+    };
+    auto gather = std::make_shared<Gather>(Gather{items.size(), std::nullopt, std::move(done)});
+    for (const auto& item : items) {
+      step(item, [gather](Result<void> result) {
+        if (!result && !gather->error) gather->error = result.error();
+        if (--gather->pending > 0) return;
+        if (gather->error) return gather->done(*gather->error);
+        gather->done(core::success());
+      });
+    }
+  }
+
+  /// Writes directory `key`'s marker with this metadata.
+  void put_marker(const StoreKey& key, std::optional<TimePoint> mtime,
+                  std::optional<std::uint32_t> mode, std::function<void(Result<void>)> done);
+
+  const S3StoreOptions& options() const { return options_; }
+  const s3::Endpoint& endpoint() const { return endpoint_; }
+
+ protected:
+  void do_stat(const StoreKey& key, const OperationRef&, Callback<EntryInfo> done) override;
+
+  void do_list(const StoreKey& dir, core::ListOptions options, const OperationRef&,
+               Callback<core::EntryStreamPtr> done) override;
+  void do_read(const StoreKey& key, core::ReadRange range, const OperationRef&,
+               Callback<core::ByteSourcePtr> done) override;
+  void do_write(const StoreKey& key, core::ByteSourcePtr source, core::WriteOptions options,
+                const OperationRef& op, Callback<EntryInfo> done) override;
+
+  void do_copy(const StoreKey& from, const StoreKey& to, bool overwrite, const OperationRef&,
+               Callback<void> done) override;
+
+  void do_move(const StoreKey& from, const StoreKey& to, bool overwrite, const OperationRef& op,
+               Callback<void> done) override;
+
+  void do_remove(const StoreKey& key, bool missing_ok, const OperationRef&,
+                 Callback<void> done) override;
+
+  void do_mkdir(const StoreKey& key, core::MkdirOptions options, const OperationRef&,
+                Callback<void> done) override;
+
+  void do_rmdir(const StoreKey& key, bool recursive, const OperationRef&,
+                Callback<void> done) override;
+
+  void do_set_attrs(const StoreKey& key, core::Attrs attrs, const OperationRef&,
+                    Callback<void> done) override;
+
+  void do_symlink(const StoreKey&, std::string, const OperationRef&, Callback<void> done) override {
+    done(error_of(Errc::CapabilityNotSupported, "an S3 bucket has no symlinks"));
+  }
+  void do_readlink(const StoreKey&, const OperationRef&, Callback<std::string> done) override {
+    done(error_of(Errc::CapabilityNotSupported, "an S3 bucket has no symlinks"));
+  }
+
+  core::Resolution do_resolve(const StoreKey& key) const override;
+
+  void do_close(Callback<void> done) override;
+
+  std::optional<StoreError> reject_key(const StoreKey& key) const override;
+
+ public:
+  /// Destination checks shared by copy and move of a file (`directory`: of a directory).
+  void check_destination(const StoreKey& to, bool overwrite, bool directory,
+                         std::function<void(Result<void>)> done);
+
+ private:
+  S3StoreOptions options_;
+  s3::Endpoint endpoint_;
+  std::unique_ptr<s3::HttpClient> client_;
+};
+
+}  // namespace tetherd::stores::s3

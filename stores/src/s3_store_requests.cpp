@@ -1,0 +1,236 @@
+// The request helpers every S3 store operation is built from: sending a signed request,
+// HEAD, listings, what a key is (probe) and the checks before a write, copy and delete of
+// one object.
+
+#include <curl/curl.h>
+
+#include <charconv>
+#include <ctime>
+#include <memory>
+
+#include "s3_store_impl.hpp"
+
+namespace tetherd::stores::s3 {
+
+namespace {
+
+/// "Mon, 07 Dec 2026 11:00:00 GMT" (HEAD's Last-Modified).
+std::optional<TimePoint> parse_http_date(const std::string& text) {
+  std::tm tm{};
+  const char* end = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (!end) return std::nullopt;
+  return TimePoint(std::chrono::seconds(timegm(&tm)));
+}
+
+std::string mtime_value(TimePoint when) {
+  return std::to_string(when.time_since_epoch().count());
+}
+
+std::string mode_value(std::uint32_t mode) {
+  char buffer[16];
+  auto result = std::to_chars(buffer, buffer + sizeof buffer, mode & 07777u, 8);
+  return std::string(buffer, result.ptr);
+}
+
+}  // namespace
+
+ObjectHead head_of(const HttpResponse& response) {
+  ObjectHead head;
+  if (auto* length = response.header("content-length"))
+    std::from_chars(length->data(), length->data() + length->size(), head.size);
+  if (auto* etag = response.header("etag")) head.etag = *etag;
+  if (auto* mtime = response.header("x-amz-meta-mtime")) {
+    std::int64_t ns = 0;
+    auto parsed = std::from_chars(mtime->data(), mtime->data() + mtime->size(), ns);
+    if (parsed.ec == std::errc() && parsed.ptr == mtime->data() + mtime->size())
+      head.mtime = TimePoint(std::chrono::nanoseconds(ns));
+  }
+  if (!head.mtime) {
+    if (auto* modified = response.header("last-modified")) head.mtime = parse_http_date(*modified);
+  }
+  if (auto* mode = response.header("x-amz-meta-mode")) {
+    std::uint32_t value = 0;
+    auto parsed = std::from_chars(mode->data(), mode->data() + mode->size(), value, 8);
+    if (parsed.ec == std::errc() && value <= 07777u) head.mode = value;
+  }
+  return head;
+}
+
+Pairs metadata_headers(const std::optional<TimePoint>& mtime,
+                       const std::optional<std::uint32_t>& mode) {
+  Pairs headers;
+  if (mtime) headers.emplace_back("x-amz-meta-mtime", mtime_value(*mtime));
+  if (mode) headers.emplace_back("x-amz-meta-mode", mode_value(*mode));
+  return headers;
+}
+
+s3::HttpClient::RequestId S3Store::send(std::string method, const std::string& key,
+                                        const Pairs& query, Pairs headers, std::string body,
+                                        Reply reply) {
+  if (!client_) {  // closed: streams outliving the store fail like a lost connection
+    executor().post([reply] {
+      HttpResponse response;
+      response.transport_code = CURLE_COULDNT_CONNECT;
+      response.transport_error = "the store is closed";
+      reply(std::move(response));
+    });
+    return 0;
+  }
+  auto request = s3::make_request(endpoint_, std::move(method), key, query, std::move(headers),
+                                  std::move(body), std::chrono::system_clock::now());
+  return client_->start(std::move(request), std::move(reply));
+}
+
+void S3Store::head(const std::string& key,
+                   std::function<void(Result<std::optional<ObjectHead>>)> done) {
+  send("HEAD", key, {}, {}, {}, [done](HttpResponse response) {
+    if (ok_status(response)) return done(std::optional<ObjectHead>(head_of(response)));
+    if (response.status == 404) return done(std::optional<ObjectHead>());
+    done(s3::map_failure(response, "HEAD"));
+  });
+}
+
+void S3Store::list_page(const std::string& prefix, bool delimited, int max_keys,
+                        const std::string& token, std::function<void(Result<s3::ListPage>)> done) {
+  Pairs query{{"list-type", "2"},
+              {"prefix", prefix},
+              {"encoding-type", "url"},
+              {"max-keys", std::to_string(max_keys)}};
+  if (delimited) query.emplace_back("delimiter", "/");
+  if (!token.empty()) query.emplace_back("continuation-token", token);
+  send("GET", "", query, {}, {}, [done](HttpResponse response) {
+    if (!ok_status(response)) return done(s3::map_failure(response, "ListObjectsV2"));
+    auto page = s3::parse_list_page(response.body);
+    if (!page) return done(error_of(Errc::Protocol, "ListObjectsV2: unreadable answer"));
+    done(std::move(*page));
+  });
+}
+
+void S3Store::list_all(std::string prefix,
+                       std::function<void(Result<std::vector<s3::ListedObject>>)> done,
+                       std::shared_ptr<std::vector<s3::ListedObject>> so_far, std::string token) {
+  if (!so_far) so_far = std::make_shared<std::vector<s3::ListedObject>>();
+  auto store = self();
+  list_page(prefix, false, 1000, token, [store, prefix, done, so_far](Result<s3::ListPage> page) {
+    if (!page) return done(page.error());
+    for (auto& object : page->objects)
+      so_far->push_back(std::move(object));
+    if (!page->truncated) return done(std::move(*so_far));
+    store->list_all(prefix, done, so_far, page->continuation);
+  });
+}
+
+void S3Store::probe(const StoreKey& key, std::function<void(Result<Probe>)> done) {
+  if (key.is_root()) return done(Probe{Probe::Kind::Directory, {}, false});
+  auto store = self();
+  head(object_key(key), [store, key, done](Result<std::optional<ObjectHead>> file) {
+    if (!file) return done(file.error());
+    if (*file) return done(Probe{Probe::Kind::File, **file, false});
+    const std::string prefix = store->dir_prefix(key);
+    store->list_page(prefix, false, 1, {}, [store, prefix, done](Result<s3::ListPage> page) {
+      if (!page) return done(page.error());
+      if (page->objects.empty()) return done(Probe{});
+      if (page->objects.front().key != prefix)
+        return done(Probe{Probe::Kind::Directory, {}, false});
+      store->head(prefix, [done](Result<std::optional<ObjectHead>> marker) {
+        if (!marker) return done(marker.error());
+        if (!*marker) return done(Probe{Probe::Kind::Directory, {}, false});
+        done(Probe{Probe::Kind::Directory, **marker, true});
+      });
+    });
+  });
+}
+
+void S3Store::has_children(const StoreKey& key, std::function<void(Result<bool>)> done) {
+  const std::string prefix = dir_prefix(key);
+  list_page(prefix, false, 2, {}, [prefix, done](Result<s3::ListPage> page) {
+    if (!page) return done(page.error());
+    for (const auto& object : page->objects)
+      if (object.key != prefix) return done(true);
+    done(false);
+  });
+}
+
+void S3Store::check_ancestors(const StoreKey& key, std::function<void(Result<void>)> done) {
+  std::vector<StoreKey> ancestors;
+  for (auto parent = key.parent(); !parent.is_root(); parent = parent.parent())
+    ancestors.push_back(parent);
+  if (ancestors.empty()) return done(core::success());
+  struct Gather {
+    std::size_t pending;
+    std::optional<StoreError> error;
+    std::function<void(Result<void>)> done;
+  };
+  auto gather = std::make_shared<Gather>(Gather{ancestors.size(), std::nullopt, done});
+  for (const auto& ancestor : ancestors) {
+    head(object_key(ancestor), [gather, ancestor](Result<std::optional<ObjectHead>> found) {
+      if (!gather->error) {
+        if (!found) {
+          gather->error = found.error();
+        } else if (*found) {
+          gather->error =
+              error_of(Errc::NotADirectory, "'" + core::printable(ancestor.str()) + "' is a file");
+        }
+      }
+      if (--gather->pending > 0) return;
+      if (gather->error) return gather->done(*gather->error);
+      gather->done(core::success());
+    });
+  }
+}
+
+void S3Store::check_file_target(const StoreKey& key, std::function<void(Result<void>)> done) {
+  auto store = self();
+  has_children(key, [store, key, done](Result<bool> children) {
+    if (!children) return done(children.error());
+    if (*children) return done(error_of(Errc::IsDirectory, "a directory exists there"));
+    store->check_ancestors(key, done);
+  });
+}
+
+void S3Store::copy_object(const std::string& from, const std::string& to, Pairs headers,
+                          std::function<void(Result<void>)> done) {
+  headers.emplace_back("x-amz-copy-source",
+                       "/" + endpoint_.bucket + "/" + s3::uri_encode(from, true));
+  send("PUT", to, {}, std::move(headers), {}, [done](HttpResponse response) {
+    // CopyObject may fail after its 200 header went out: the error is then the body.
+    auto body_error = s3::parse_error(response.body);
+    if (ok_status(response) && !body_error) return done(core::success());
+    if (ok_status(response)) response.status = 500;
+    done(s3::map_failure(response, "CopyObject"));
+  });
+}
+
+void S3Store::delete_object(const std::string& key, std::function<void(Result<void>)> done) {
+  send("DELETE", key, {}, {}, {}, [done](HttpResponse response) {
+    if (ok_status(response) || response.status == 404) return done(core::success());
+    done(s3::map_failure(response, "DELETE"));
+  });
+}
+
+void S3Store::check_destination(const StoreKey& to, bool overwrite, bool directory,
+                                std::function<void(Result<void>)> done) {
+  auto store = self();
+  probe(to, [store, to, overwrite, directory, done](Result<Probe> found) {
+    if (!found) return done(found.error());
+    if (found->kind == Probe::Kind::Directory && !directory)
+      return done(error_of(Errc::IsDirectory, "the destination is a directory"));
+    if (found->kind == Probe::Kind::File && directory)
+      return done(error_of(Errc::NotADirectory, "the destination is a file"));
+    if (found->kind != Probe::Kind::Missing && !overwrite)
+      return done(error_of(Errc::AlreadyExists, {}));
+    auto then = [store, to, done](Result<void> ok) {
+      if (!ok) return done(ok.error());
+      store->check_ancestors(to, done);
+    };
+    if (found->kind == Probe::Kind::Directory) {
+      return store->has_children(to, [then](Result<bool> children) {
+        if (!children) return then(children.error());
+        if (*children) return then(error_of(Errc::DirectoryNotEmpty, {}));
+        then(core::success());
+      });
+    }
+    then(core::success());
+  });
+}
+}  // namespace tetherd::stores::s3
