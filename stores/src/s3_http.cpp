@@ -228,6 +228,7 @@ void HttpClient::collect() {
       response.transport_code = static_cast<int>(code);
       response.transport_error = transfer->error[0] ? transfer->error : curl_easy_strerror(code);
     }
+    response.request_body = std::move(transfer->request.body);
     Done done = std::move(transfer->done);
     remove(transfer);  // before the callback: it may start or cancel requests
     if (done) done(std::move(response));

@@ -38,6 +38,9 @@ struct HttpResponse {
   /// curl's code when the transfer itself failed (CURLE_*), 0 otherwise.
   int transport_code = 0;
   std::string transport_error;
+  /// The request's body, handed back so that the request can be sent again (a throttled
+  /// one) without keeping a copy while it is in flight.
+  std::string request_body;
 
   const std::string* header(const std::string& lower_name) const {
     auto it = headers.find(lower_name);

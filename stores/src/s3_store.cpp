@@ -60,8 +60,10 @@ S3Store::S3Store(core::Executor& executor, S3StoreOptions options, s3::Endpoint 
     : Store(executor, options.name, capabilities()),
       options_(std::move(options)),
       endpoint_(std::move(endpoint)),
+      loop_(loop),
       client_(std::make_unique<s3::HttpClient>(
-          loop, s3::HttpClientOptions{options_.max_concurrency, options_.ca_file})) {
+          loop, s3::HttpClientOptions{options_.max_concurrency, options_.ca_file})),
+      jitter_(std::random_device()()) {
   while (!options_.prefix.empty() && options_.prefix.front() == '/')
     options_.prefix.erase(0, 1);
   while (!options_.prefix.empty() && options_.prefix.back() == '/')
@@ -175,6 +177,10 @@ core::Resolution S3Store::do_resolve(const StoreKey& key) const {
 }
 
 void S3Store::do_close(Callback<void> done) {
+  // Requests waiting for a retry are dropped like those in flight: no reply runs.
+  for (auto& [id, call] : calls_)
+    stop_timer(*call);
+  calls_.clear();
   auto client = std::shared_ptr<s3::HttpClient>(std::move(client_));
   client->close([client, done] { done(core::success()); });
 }

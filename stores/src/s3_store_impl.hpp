@@ -14,8 +14,10 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -101,12 +103,20 @@ class S3Store final : public core::Store {
   // ---- requests ------------------------------------------------------------------------
 
   using Reply = std::function<void(HttpResponse)>;
+  /// A request of the store's: stays the same across the retries of a throttled request.
+  using RequestId = std::uint64_t;
 
-  s3::HttpClient::RequestId send(std::string method, const std::string& key, const Pairs& query,
-                                 Pairs headers, std::string body, Reply reply);
-  void cancel_request(s3::HttpClient::RequestId id) {
-    if (client_ && id != 0) client_->cancel(id);
-  }
+  /// Signs and sends a request; `reply` runs once, on the loop, with the answer (unless the
+  /// request is cancelled or the store closed first). A throttled answer (429, 503,
+  /// SlowDown: see s3_throttle.hpp) is not replied: the request is signed and sent again
+  /// after a backoff on a loop timer, at most options().throttle_retries times, and the
+  /// last answer is replied. Every body is in memory (a write buffers a whole part before
+  /// sending it), so every request can be sent again as it was. A closed store replies a
+  /// transport failure (a lost connection). Returns 0 when closed.
+  RequestId send(std::string method, const std::string& key, const Pairs& query, Pairs headers,
+                 std::string body, Reply reply);
+  /// Drops a request (in flight or waiting for its retry): its reply never runs.
+  void cancel_request(RequestId id);
 
   /// HEAD: the object, nullopt when there is none.
   void head(const std::string& key, std::function<void(Result<std::optional<ObjectHead>>)> done);
@@ -220,9 +230,20 @@ class S3Store final : public core::Store {
                          std::function<void(Result<void>)> done);
 
  private:
+  struct Call;
+  using CallPtr = std::shared_ptr<Call>;
+  void attempt(const CallPtr& call);
+  void answered(const CallPtr& call, HttpResponse response);
+  void stop_timer(Call& call);
+
   S3StoreOptions options_;
   s3::Endpoint endpoint_;
+  uv_loop_t* loop_;
   std::unique_ptr<s3::HttpClient> client_;
+  /// Requests sent and not yet replied, by the store's id.
+  std::map<RequestId, CallPtr> calls_;
+  RequestId next_call_ = 1;
+  std::minstd_rand jitter_;
 };
 
 }  // namespace tetherd::stores::s3

@@ -93,7 +93,7 @@ class S3ByteSource final : public core::ByteSource {
   bool cancelled_ = false;
   std::optional<StoreError> error_;
   Callback<Bytes> pending_;
-  s3::HttpClient::RequestId request_ = 0;
+  S3Store::RequestId request_ = 0;
 };
 
 class S3EntryStream final : public core::EntryStream {

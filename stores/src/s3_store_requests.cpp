@@ -2,8 +2,6 @@
 // HEAD, listings, what a key is (probe) and the checks before a write, copy and delete of
 // one object.
 
-#include <curl/curl.h>
-
 #include <charconv>
 #include <ctime>
 #include <memory>
@@ -62,23 +60,6 @@ Pairs metadata_headers(const std::optional<TimePoint>& mtime,
   if (mtime) headers.emplace_back("x-amz-meta-mtime", mtime_value(*mtime));
   if (mode) headers.emplace_back("x-amz-meta-mode", mode_value(*mode));
   return headers;
-}
-
-s3::HttpClient::RequestId S3Store::send(std::string method, const std::string& key,
-                                        const Pairs& query, Pairs headers, std::string body,
-                                        Reply reply) {
-  if (!client_) {  // closed: streams outliving the store fail like a lost connection
-    executor().post([reply] {
-      HttpResponse response;
-      response.transport_code = CURLE_COULDNT_CONNECT;
-      response.transport_error = "the store is closed";
-      reply(std::move(response));
-    });
-    return 0;
-  }
-  auto request = s3::make_request(endpoint_, std::move(method), key, query, std::move(headers),
-                                  std::move(body), std::chrono::system_clock::now());
-  return client_->start(std::move(request), std::move(reply));
 }
 
 void S3Store::head(const std::string& key,

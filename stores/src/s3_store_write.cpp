@@ -25,7 +25,7 @@ struct WriteJob : std::enable_shared_from_this<WriteJob> {
   std::uint64_t total = 0;
   std::string upload_id;
   std::vector<std::string> etags;
-  s3::HttpClient::RequestId request = 0;  ///< in flight, cancellable
+  S3Store::RequestId request = 0;  ///< in flight, cancellable
   bool reading = false;
   bool initiating = false;
   bool committed = false;  ///< the final request is out: a cancel no longer stops us

@@ -50,9 +50,17 @@
 // PermissionDenied (not retryable); 412 → AlreadyExists for no-clobber writes, else
 // PreconditionFailed; SlowDown, 429, 503 → RateLimited and other 5xx → Unavailable
 // (retryable); refused or reset connections → Unavailable, timeouts → Timeout (retryable);
-// a payload hash or MD5 mismatch → Corrupted. This increment does not retry by itself:
-// retryable errors go to the caller (the engine retries).
+// a payload hash or MD5 mismatch → Corrupted. Retryable errors go to the caller (the
+// engine retries), except throttling: S3 servers expect clients to back off when they
+// answer 429, 503 or SlowDown, so the store itself sends such a request again, at most
+// throttle_retries times, after an exponential backoff with jitter that honours the
+// server's Retry-After (delta-seconds or an HTTP date) up to throttle_max_wait; a server
+// asking for a longer pause gets it from the caller instead. Only then is RateLimited
+// reported. The wait is a loop timer (nothing blocks) and a cancel ends it. Every request
+// body is held in memory (a multipart write buffers each whole part), so a retried request
+// is sent again byte for byte; there is no streamed body that could not be re-read.
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -84,6 +92,13 @@ struct S3StoreOptions {
   std::uint64_t multipart_threshold = 64u << 20;
   /// Size of each part but the last (S3 wants at least 5 MiB).
   std::uint64_t part_size = 8u << 20;
+  /// A throttled request (429, 503, SlowDown) is sent again at most this many times before
+  /// its error goes to the caller; the first retry waits about throttle_base_delay, each
+  /// further one about twice as long (with jitter), and never less than the Retry-After the
+  /// server sent, nor more than throttle_max_wait.
+  int throttle_retries = 3;
+  std::chrono::milliseconds throttle_base_delay{200};
+  std::chrono::milliseconds throttle_max_wait{std::chrono::seconds(60)};
 };
 
 /// Opens the store; no I/O (the first operation shows whether the server answers). The
