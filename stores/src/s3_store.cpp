@@ -221,8 +221,13 @@ core::Result<core::StorePtr> open_s3_store(core::Executor& executor, S3StoreOpti
   endpoint->region = options.region;
   endpoint->path_style = options.path_style;
   endpoint->credentials = {options.access_key, options.secret_key, options.session_token};
-  return core::StorePtr(
-      std::make_shared<S3Store>(executor, std::move(options), std::move(*endpoint), uv->loop()));
+  const bool sweep = options.abort_stale_uploads;
+  auto store =
+      std::make_shared<S3Store>(executor, std::move(options), std::move(*endpoint), uv->loop());
+  // In the background: open does no I/O, and a failed sweep is retried at the next open.
+  if (sweep)
+    executor.post([store] { store->sweep_stale_uploads([](core::Result<std::size_t>) {}); });
+  return core::StorePtr(store);
 }
 
 void check_s3_store(const core::StorePtr& store, core::Callback<void> done) {
@@ -231,6 +236,12 @@ void check_s3_store(const core::StorePtr& store, core::Callback<void> done) {
     return done(error_of(Errc::InvalidPath, "check_s3_store: not an S3 store"));
   }
   s3->check_access(std::move(done));
+}
+
+void sweep_s3_uploads(const core::StorePtr& store, core::Callback<std::size_t> done) {
+  auto s3 = std::dynamic_pointer_cast<S3Store>(store);
+  if (!s3) return done(error_of(Errc::InvalidPath, "sweep_s3_uploads: not an S3 store"));
+  s3->sweep_stale_uploads(std::move(done));
 }
 
 }  // namespace tetherd::stores

@@ -225,6 +225,9 @@ class S3Store final : public core::Store {
   std::optional<StoreError> reject_key(const StoreKey& key) const override;
 
  public:
+  /// Aborts the stale multipart uploads under the prefix (sweep_s3_uploads in s3_store.hpp).
+  void sweep_stale_uploads(Callback<std::size_t> done);
+
   /// Destination checks shared by copy and move of a file (`directory`: of a directory).
   void check_destination(const StoreKey& to, bool overwrite, bool directory,
                          std::function<void(Result<void>)> done);
@@ -244,6 +247,8 @@ class S3Store final : public core::Store {
   std::map<RequestId, CallPtr> calls_;
   RequestId next_call_ = 1;
   std::minstd_rand jitter_;
+  /// When the store was opened: uploads initiated well before it are stale.
+  std::chrono::system_clock::time_point opened_ = std::chrono::system_clock::now();
 };
 
 }  // namespace tetherd::stores::s3

@@ -101,14 +101,70 @@ std::optional<std::string> parse_upload_id(std::string_view body) {
 }
 
 std::optional<std::vector<UploadInProgress>> parse_uploads(std::string_view body) {
+  auto page = parse_uploads_page(body);
+  if (!page) return std::nullopt;
+  return std::move(page->uploads);
+}
+
+std::optional<UploadsPage> parse_uploads_page(std::string_view body) {
   pugi::xml_document document;
   if (!load(document, body)) return std::nullopt;
   auto root = document.child("ListMultipartUploadsResult");
   if (!root) return std::nullopt;
-  std::vector<UploadInProgress> uploads;
-  for (auto upload : root.children("Upload"))
-    uploads.push_back({upload.child_value("Key"), upload.child_value("UploadId")});
-  return uploads;
+  const bool encoded = std::string_view(root.child_value("EncodingType")) == "url";
+  auto decode = [&](const char* text) { return encoded ? url_decode(text) : std::string(text); };
+  UploadsPage page;
+  for (auto upload : root.children("Upload")) {
+    page.uploads.push_back({decode(upload.child_value("Key")), upload.child_value("UploadId"),
+                            parse_timestamp(upload.child_value("Initiated"))});
+  }
+  page.truncated = std::string_view(root.child_value("IsTruncated")) == "true";
+  page.next_key_marker = decode(root.child_value("NextKeyMarker"));
+  page.next_upload_id_marker = root.child_value("NextUploadIdMarker");
+  if (page.truncated && page.next_key_marker.empty()) return std::nullopt;
+  return page;
+}
+
+std::optional<std::chrono::system_clock::time_point> parse_timestamp(std::string_view text) {
+  // YYYY-MM-DDTHH:MM:SS[.fraction]Z
+  auto number = [&](std::size_t at, std::size_t digits) -> std::optional<int> {
+    if (at + digits > text.size()) return std::nullopt;
+    int value = 0;
+    for (std::size_t i = at; i < at + digits; ++i) {
+      if (text[i] < '0' || text[i] > '9') return std::nullopt;
+      value = value * 10 + (text[i] - '0');
+    }
+    return value;
+  };
+  if (text.size() < 20 || text[4] != '-' || text[7] != '-' || text[10] != 'T' || text[13] != ':' ||
+      text[16] != ':' || text.back() != 'Z')
+    return std::nullopt;
+  const auto year = number(0, 4), month = number(5, 2), day = number(8, 2), hour = number(11, 2),
+             minute = number(14, 2), second = number(17, 2);
+  if (!year || !month || !day || !hour || !minute || !second) return std::nullopt;
+  if (*month < 1 || *month > 12 || *day < 1 || *day > 31 || *hour > 23 || *minute > 59 ||
+      *second > 60)
+    return std::nullopt;
+  std::chrono::nanoseconds fraction{0};
+  if (text.size() > 20) {
+    if (text[19] != '.' || text.size() == 21) return std::nullopt;
+    std::int64_t scale = 100'000'000;
+    for (std::size_t i = 20; i + 1 < text.size(); ++i) {
+      if (text[i] < '0' || text[i] > '9') return std::nullopt;
+      fraction += std::chrono::nanoseconds((text[i] - '0') * scale);
+      scale /= 10;
+    }
+  }
+  const std::chrono::sys_days date = std::chrono::year(*year) /
+                                     std::chrono::month(static_cast<unsigned>(*month)) /
+                                     std::chrono::day(static_cast<unsigned>(*day));
+  if (!(std::chrono::year(*year) / std::chrono::month(static_cast<unsigned>(*month)) /
+        std::chrono::day(static_cast<unsigned>(*day)))
+           .ok())
+    return std::nullopt;
+  return std::chrono::time_point_cast<std::chrono::system_clock::duration>(
+      date + std::chrono::hours(*hour) + std::chrono::minutes(*minute) +
+      std::chrono::seconds(*second) + fraction);
 }
 
 std::string complete_multipart_body(const std::vector<std::string>& etags) {

@@ -4,6 +4,7 @@
 // bodies, ListObjectsV2 pages, multipart uploads. Parsing never throws; a document that is
 // not what S3 sends gives nullopt, which callers report as a Protocol error.
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -41,8 +42,24 @@ std::optional<std::string> parse_upload_id(std::string_view body);
 struct UploadInProgress {
   std::string key;
   std::string upload_id;
+  /// When it was initiated (<Initiated>, server time); nullopt when absent or unreadable.
+  std::optional<std::chrono::system_clock::time_point> initiated;
 };
 std::optional<std::vector<UploadInProgress>> parse_uploads(std::string_view body);
+
+/// One page of ListMultipartUploads, with what the next page is asked with.
+struct UploadsPage {
+  std::vector<UploadInProgress> uploads;
+  bool truncated = false;
+  std::string next_key_marker;
+  std::string next_upload_id_marker;
+};
+/// nullopt also for a truncated page without a NextKeyMarker (it could never end).
+std::optional<UploadsPage> parse_uploads_page(std::string_view body);
+
+/// An ISO 8601 UTC timestamp as S3 writes them: "2026-12-07T18:00:00.123Z" (fraction
+/// optional). nullopt for anything else.
+std::optional<std::chrono::system_clock::time_point> parse_timestamp(std::string_view text);
 
 /// The body of CompleteMultipartUpload: parts numbered from 1, with their ETags.
 std::string complete_multipart_body(const std::vector<std::string>& etags);

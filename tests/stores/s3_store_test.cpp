@@ -150,3 +150,71 @@ TEST_CASE("s3: overwrite=false holds for multipart uploads too") {
   CHECK(uploads_under(h.fixture.cluster, h.fixture.prefix).empty());
   CHECK(h.write("fresh.bin", pattern(7u << 20, 7), no_clobber).ok());
 }
+
+namespace {
+
+/// Starts a multipart upload at `key` (a full object key) with a raw signed request, as a
+/// write cut off by a crash would have left it.
+std::string initiate_upload(RadosgwCluster& cluster, const std::string& key) {
+  auto response = cluster.call("POST", key, {{"uploads", ""}});
+  REQUIRE(response.status == 200);
+  auto id = stores::s3::parse_upload_id(response.body);
+  REQUIRE(id.has_value());
+  return *id;
+}
+
+void close_store(TestLoop& loop, const core::StorePtr& store) {
+  bool closed = false;
+  store->close([&](core::Result<void>) { closed = true; });
+  REQUIRE(loop.run_until([&] { return closed; }));
+}
+
+}  // namespace
+
+TEST_CASE("s3: opening a store aborts the stale multipart uploads under its prefix") {
+  TETHERD_SKIP_IF_UNAVAILABLE(S3Fixture)
+  TestLoop loop;
+  auto& cluster = RadosgwCluster::get();
+  const std::string prefix = cluster.fresh_prefix();
+  initiate_upload(cluster, prefix + "/left/behind.bin");
+  REQUIRE(uploads_under(cluster, prefix).size() == 1);
+  auto options = cluster.options(prefix);
+  options.stale_upload_age = std::chrono::seconds(0);  // older than the store: stale
+  auto store = *stores::open_s3_store(loop.executor(), options);
+  // The sweep runs in the background, started by open.
+  CHECK(loop.run_until([&] { return uploads_under(cluster, prefix).empty(); }));
+  close_store(loop, store);
+}
+
+TEST_CASE("s3: the upload sweep spares young uploads and those outside the prefix") {
+  TETHERD_SKIP_IF_UNAVAILABLE(S3Fixture)
+  TestLoop loop;
+  auto& cluster = RadosgwCluster::get();
+  const std::string prefix = cluster.fresh_prefix();
+  const std::string sibling = prefix + "-sibling";  // shares the text, not the directory
+  initiate_upload(cluster, prefix + "/young.bin");
+  const auto outside = initiate_upload(cluster, sibling + "/x.bin");
+  auto sweep = [&](const core::StorePtr& store) {
+    return loop.await<std::size_t>(
+        [&](core::Callback<std::size_t> done) { stores::sweep_s3_uploads(store, done); });
+  };
+  auto options = cluster.options(prefix);
+  options.abort_stale_uploads = false;
+  {  // The default age: an upload of a moment ago is not stale.
+    auto store = *stores::open_s3_store(loop.executor(), options);
+    auto swept = sweep(store);
+    REQUIRE(swept.ok());
+    CHECK(*swept == 0);
+    CHECK(uploads_under(cluster, prefix).size() == 1);
+    close_store(loop, store);
+  }
+  options.stale_upload_age = std::chrono::seconds(0);
+  auto store = *stores::open_s3_store(loop.executor(), options);
+  auto swept = sweep(store);
+  REQUIRE(swept.ok());
+  CHECK(*swept == 1);
+  CHECK(uploads_under(cluster, prefix).empty());
+  CHECK(uploads_under(cluster, sibling).size() == 1);
+  close_store(loop, store);
+  cluster.call("DELETE", sibling + "/x.bin", {{"uploadId", outside}});
+}

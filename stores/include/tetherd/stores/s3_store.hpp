@@ -99,6 +99,11 @@ struct S3StoreOptions {
   int throttle_retries = 3;
   std::chrono::milliseconds throttle_base_delay{200};
   std::chrono::milliseconds throttle_max_wait{std::chrono::seconds(60)};
+  /// Whether opening the store starts a sweep of stale multipart uploads (see
+  /// sweep_s3_uploads), in the background: open does not wait for it.
+  bool abort_stale_uploads = true;
+  /// How much older than the store an upload must be to count as stale.
+  std::chrono::seconds stale_upload_age{std::chrono::hours(24)};
 };
 
 /// Opens the store; no I/O (the first operation shows whether the server answers). The
@@ -111,5 +116,21 @@ core::Result<core::StorePtr> open_s3_store(core::Executor& executor, S3StoreOpti
 /// exist (NotFound) or the keys are refused (PermissionDenied). `done` runs on the loop
 /// thread. What a daemon does before it trusts a freshly opened store.
 void check_s3_store(const core::StorePtr& store, core::Callback<void> done);
+
+/// Aborts the stale multipart uploads under the store's prefix, and gives how many it
+/// aborted. A write cut off by a crash (or a lost connection while aborting) leaves its
+/// multipart upload behind, and S3 bills its parts for ever. The store's uploads carry no
+/// mark of their own (an upload goes to the object's final key), so the rule is:
+///   an upload is stale when its key lies under the store's prefix ("prefix/"; the whole
+///   bucket when the prefix is empty) and the server says it was initiated more than
+///   options.stale_upload_age (24 h by default) before this store was opened.
+/// The prefix is taken to belong to this store (it is a mirror target). The age covers
+/// clock skew between this host and the server, and a writer of another process still
+/// uploading to the same prefix: aborting its upload would only fail its write (which is
+/// retried), never lose data, and 24 h also outlasts any single upload. Uploads without a
+/// readable initiation time are left alone. Opening the store runs this once in the
+/// background (abort_stale_uploads); its outcome is not reported anywhere else, and the
+/// next open tries again. `done` runs on the loop thread.
+void sweep_s3_uploads(const core::StorePtr& store, core::Callback<std::size_t> done);
 
 }  // namespace tetherd::stores

@@ -1,0 +1,50 @@
+// The S3 XML documents the store reads (pure functions): ListMultipartUploads pages and
+// S3's timestamps.
+
+#include "s3_xml.hpp"
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+
+using namespace tetherd::stores::s3;
+using namespace std::chrono;
+
+TEST_CASE("s3 xml: timestamps are ISO 8601 UTC, with or without a fraction") {
+  const auto base = sys_days(year(2026) / December / day(7)) + hours(18);
+  CHECK(parse_timestamp("2026-12-07T18:00:00Z") == base);
+  CHECK(parse_timestamp("2026-12-07T18:00:00.123Z") == base + milliseconds(123));
+  CHECK(parse_timestamp("2026-12-07T18:00:00.5Z") == base + milliseconds(500));
+  CHECK_FALSE(parse_timestamp(""));
+  CHECK_FALSE(parse_timestamp("2026-12-07 18:00:00Z"));
+  CHECK_FALSE(parse_timestamp("2026-12-07T18:00:00"));
+  CHECK_FALSE(parse_timestamp("2026-12-07T18:00:00.Z"));
+  CHECK_FALSE(parse_timestamp("2026-13-07T18:00:00Z"));
+  CHECK_FALSE(parse_timestamp("2026-02-30T18:00:00Z"));
+  CHECK_FALSE(parse_timestamp("2026-12-07T18:0x:00Z"));
+}
+
+TEST_CASE("s3 xml: a ListMultipartUploads page gives keys, ids, times and the next markers") {
+  const auto page = parse_uploads_page(
+      "<?xml version=\"1.0\"?><ListMultipartUploadsResult><Bucket>b</Bucket>"
+      "<NextKeyMarker>p/b</NextKeyMarker><NextUploadIdMarker>id2</NextUploadIdMarker>"
+      "<IsTruncated>true</IsTruncated>"
+      "<Upload><Key>p/a</Key><UploadId>id1</UploadId>"
+      "<Initiated>2026-12-07T18:00:00.000Z</Initiated></Upload>"
+      "<Upload><Key>p/b</Key><UploadId>id2</UploadId></Upload>"
+      "</ListMultipartUploadsResult>");
+  REQUIRE(page.has_value());
+  REQUIRE(page->uploads.size() == 2);
+  CHECK(page->uploads[0].key == "p/a");
+  CHECK(page->uploads[0].upload_id == "id1");
+  CHECK(page->uploads[0].initiated == sys_days(year(2026) / December / day(7)) + hours(18));
+  CHECK_FALSE(page->uploads[1].initiated.has_value());
+  CHECK(page->truncated);
+  CHECK(page->next_key_marker == "p/b");
+  CHECK(page->next_upload_id_marker == "id2");
+  // Truncated without a marker to go on from: refused, or paging would never end.
+  CHECK_FALSE(
+      parse_uploads_page("<ListMultipartUploadsResult><IsTruncated>true</IsTruncated>"
+                         "</ListMultipartUploadsResult>"));
+  CHECK_FALSE(parse_uploads_page("<ListBucketResult/>"));
+}
