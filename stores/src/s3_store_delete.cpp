@@ -2,6 +2,7 @@
 
 #include <memory>
 
+#include "s3_sigv4.hpp"
 #include "s3_store_impl.hpp"
 
 namespace tetherd::stores::s3 {
@@ -46,16 +47,64 @@ void S3Store::do_rmdir(const StoreKey& key, bool recursive, const OperationRef&,
         store->delete_object(store->dir_prefix(key), done);
       });
     }
-    store->list_all(
-        store->dir_prefix(key), [store, done](Result<std::vector<s3::ListedObject>> objects) {
-          if (!objects) return done(objects.error());
-          for_all<s3::ListedObject>(
-              std::move(*objects),
-              [store](const s3::ListedObject& object, std::function<void(Result<void>)> next) {
-                store->delete_object(object.key, std::move(next));
-              },
-              done);
-        });
+    store->list_all(store->dir_prefix(key),
+                    [store, done](Result<std::vector<s3::ListedObject>> objects) {
+                      if (!objects) return done(objects.error());
+                      std::vector<std::string> keys;
+                      keys.reserve(objects->size());
+                      for (auto& object : *objects)
+                        keys.push_back(std::move(object.key));
+                      store->delete_objects(std::move(keys), done);
+                    });
   });
 }
+
+void S3Store::delete_objects(std::vector<std::string> keys,
+                             std::function<void(Result<void>)> done) {
+  /// S3's limit on the keys of one DeleteObjects request.
+  constexpr std::size_t kBatch = 1000;
+  std::vector<std::vector<std::string>> batches;  // a batch of one unsafe key: plain DELETE
+  std::vector<std::string> batch;
+  for (auto& key : keys) {
+    if (!s3::xml_safe_key(key)) {
+      batches.push_back({std::move(key)});
+      continue;
+    }
+    batch.push_back(std::move(key));
+    if (batch.size() == kBatch) batches.push_back(std::move(batch)), batch.clear();
+  }
+  if (!batch.empty()) batches.push_back(std::move(batch));
+  auto store = self();
+  for_all<std::vector<std::string>>(
+      std::move(batches),
+      [store](const std::vector<std::string>& batch, std::function<void(Result<void>)> next) {
+        if (batch.size() == 1 && !s3::xml_safe_key(batch.front()))
+          return store->delete_object(batch.front(), std::move(next));
+        std::string body = s3::delete_objects_body(batch);
+        // S3 (and radosgw) require an integrity header on DeleteObjects.
+        Pairs headers{{"Content-MD5", s3::md5_base64(body)}, {"Content-Type", "application/xml"}};
+        store->send("POST", "", {{"delete", ""}}, std::move(headers), std::move(body),
+                    [next](HttpResponse response) {
+                      if (!ok_status(response))
+                        return next(s3::map_failure(response, "DeleteObjects"));
+                      auto failures = s3::parse_delete_result(response.body);
+                      if (!failures)
+                        return next(error_of(Errc::Protocol, "DeleteObjects: unreadable answer"));
+                      for (const auto& failure : *failures) {
+                        if (failure.code == "NoSuchKey") continue;  // gone already: deleted
+                        // The per-key error mapped as if it were the answer to that key alone.
+                        HttpResponse as_one;
+                        as_one.status = failure.code == "AccessDenied" ? 403 : 500;
+                        as_one.body = "<Error><Code>" + failure.code + "</Code></Error>";
+                        auto error = s3::map_failure(
+                            as_one, "DeleteObjects: '" + core::printable(failure.key) + "'");
+                        if (!failure.message.empty()) error.detail += ": " + failure.message;
+                        return next(std::move(error));
+                      }
+                      next(core::success());
+                    });
+      },
+      std::move(done));
+}
+
 }  // namespace tetherd::stores::s3

@@ -152,6 +152,11 @@ class S3Store final : public core::Store {
                    std::function<void(Result<void>)> done);
 
   void delete_object(const std::string& key, std::function<void(Result<void>)> done);
+  /// Deletes these objects (full keys) with DeleteObjects, 1,000 keys a request, the
+  /// requests in parallel; a key XML cannot carry goes by a DELETE of its own. A key the
+  /// server reports it could not delete fails the whole with that key named (a key already
+  /// gone is not a failure).
+  void delete_objects(std::vector<std::string> keys, std::function<void(Result<void>)> done);
 
   /// Runs `step` for every item, all at once (the client caps connections), then `done`
   /// with the first error.

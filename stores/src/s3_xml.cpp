@@ -167,6 +167,32 @@ std::optional<std::chrono::system_clock::time_point> parse_timestamp(std::string
       std::chrono::seconds(*second) + fraction);
 }
 
+std::string delete_objects_body(const std::vector<std::string>& keys) {
+  std::string out = "<Delete><Quiet>true</Quiet>";
+  for (const auto& key : keys)
+    out += "<Object><Key>" + escape(key) + "</Key></Object>";
+  out += "</Delete>";
+  return out;
+}
+
+bool xml_safe_key(std::string_view key) {
+  for (const char c : key)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
+  return true;
+}
+
+std::optional<std::vector<DeleteFailure>> parse_delete_result(std::string_view body) {
+  pugi::xml_document document;
+  if (!load(document, body)) return std::nullopt;
+  auto root = document.child("DeleteResult");
+  if (!root) return std::nullopt;
+  std::vector<DeleteFailure> failures;
+  for (auto error : root.children("Error"))
+    failures.push_back(
+        {error.child_value("Key"), error.child_value("Code"), error.child_value("Message")});
+  return failures;
+}
+
 std::string complete_multipart_body(const std::vector<std::string>& etags) {
   std::string out = "<CompleteMultipartUpload>";
   for (std::size_t i = 0; i < etags.size(); ++i) {

@@ -64,6 +64,23 @@ std::optional<std::chrono::system_clock::time_point> parse_timestamp(std::string
 /// The body of CompleteMultipartUpload: parts numbered from 1, with their ETags.
 std::string complete_multipart_body(const std::vector<std::string>& etags);
 
+/// The body of DeleteObjects (quiet: the answer lists failures only) for these keys (at
+/// most 1,000). Keys go in as XML text: one holding a control character cannot be sent so
+/// (XML 1.0 has no such characters); see xml_safe_key.
+std::string delete_objects_body(const std::vector<std::string>& keys);
+/// Whether `key` can be written into an XML request body (no control character but TAB,
+/// LF, CR, which XML may normalize too, so they count as unsafe as well).
+bool xml_safe_key(std::string_view key);
+
+/// A key DeleteObjects did not delete.
+struct DeleteFailure {
+  std::string key;
+  std::string code;
+  std::string message;
+};
+/// DeleteObjects' <DeleteResult>: its <Error> entries.
+std::optional<std::vector<DeleteFailure>> parse_delete_result(std::string_view body);
+
 /// Percent-decoding (with '+' as a space, as S3's encoding-type=url writes it).
 std::string url_decode(std::string_view text);
 

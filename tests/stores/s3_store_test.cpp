@@ -218,3 +218,26 @@ TEST_CASE("s3: the upload sweep spares young uploads and those outside the prefi
   close_store(loop, store);
   cluster.call("DELETE", sibling + "/x.bin", {{"uploadId", outside}});
 }
+
+TEST_CASE("s3: a recursive rmdir of more than 1,000 keys (DeleteObjects batches) empties it") {
+  TETHERD_SKIP_IF_UNAVAILABLE(S3Fixture)
+  Harness<S3Fixture> h;
+  auto& cluster = h.fixture.cluster;
+  // 1,234 keys: two DeleteObjects requests, one of them full. Made with raw PUTs (empty
+  // objects), far quicker than as many store writes.
+  const std::string tree = h.fixture.prefix + "/tree/";
+  for (int i = 0; i < 1234; ++i) {
+    auto put = cluster.call("PUT", tree + "d" + std::to_string(i % 7) + "/f" + std::to_string(i));
+    REQUIRE(put.status == 200);
+  }
+  REQUIRE(cluster.call("PUT", h.fixture.prefix + "/kept.txt").status == 200);
+  auto removed = h.rmdir("tree", true);
+  CHECK_MESSAGE(removed.ok(), (removed.ok() ? "" : removed.error().message()));
+  auto left = cluster.call("GET", "", {{"list-type", "2"}, {"prefix", tree}, {"max-keys", "10"}});
+  REQUIRE(left.status == 200);
+  auto page = stores::s3::parse_list_page(left.body);
+  REQUIRE(page.has_value());
+  CHECK(page->objects.empty());
+  CHECK_FALSE(h.exists("tree"));
+  CHECK(h.exists("kept.txt"));
+}

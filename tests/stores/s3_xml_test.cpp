@@ -48,3 +48,23 @@ TEST_CASE("s3 xml: a ListMultipartUploads page gives keys, ids, times and the ne
                          "</ListMultipartUploadsResult>"));
   CHECK_FALSE(parse_uploads_page("<ListBucketResult/>"));
 }
+
+TEST_CASE("s3 xml: DeleteObjects: the quiet request body, and the failures of its answer") {
+  CHECK(delete_objects_body({"p/a", "p/<&>"}) ==
+        "<Delete><Quiet>true</Quiet><Object><Key>p/a</Key></Object>"
+        "<Object><Key>p/&lt;&amp;&gt;</Key></Object></Delete>");
+  CHECK(xml_safe_key("p/ä b"));
+  CHECK_FALSE(xml_safe_key("p/a\x01"));
+  CHECK_FALSE(xml_safe_key("p/a\nb"));
+  const auto failures = parse_delete_result(
+      "<?xml version=\"1.0\"?><DeleteResult><Deleted><Key>p/ok</Key></Deleted>"
+      "<Error><Key>p/locked</Key><Code>AccessDenied</Code><Message>Access Denied</Message>"
+      "</Error></DeleteResult>");
+  REQUIRE(failures.has_value());
+  REQUIRE(failures->size() == 1);
+  CHECK((*failures)[0].key == "p/locked");
+  CHECK((*failures)[0].code == "AccessDenied");
+  CHECK((*failures)[0].message == "Access Denied");
+  CHECK(parse_delete_result("<DeleteResult/>")->empty());
+  CHECK_FALSE(parse_delete_result("<Error><Code>MalformedXML</Code></Error>"));
+}

@@ -14,14 +14,15 @@
 //   CompleteMultipartUpload, which radosgw 16 ignores, so the store also HEADs the key
 //   just before completing: for such large no-clobber writes on radosgw a concurrent
 //   writer can still win the race between the HEAD and the completion),
-//   DELETE, LIST, METADATA, COPY + SERVER_SIDE_COPY (CopyObject), MOVE (CopyObject, then
-//   DELETE: not atomic, so no ATOMIC_MOVE, but the contract's "source or destination,
-//   never neither" holds because the source goes only after the copy succeeded; once the
-//   copy is sent, a cancel no longer stops the move), SET_MTIME + SET_MODE (user metadata
-//   x-amz-meta-mtime, nanoseconds since the epoch, and x-amz-meta-mode, octal; set_attrs
-//   rewrites them with CopyObject onto the object itself, pinned to its ETag), MKDIR.
-//   Not declared: SYMLINK (an object store has none), DURABLE (the server's business),
-//   EXPLICIT_DIRS (see below), USER_METADATA (no operation uses it yet).
+//   DELETE (a recursive rmdir deletes its keys with DeleteObjects, 1,000 a request; a key the
+//   server could not delete fails it with the key named), LIST, METADATA, COPY + SERVER_SIDE_COPY
+//   (CopyObject), MOVE (CopyObject, then DELETE: not atomic, so no ATOMIC_MOVE, but the contract's
+//   "source or destination, never neither" holds because the source goes only after the copy
+//   succeeded; once the copy is sent, a cancel no longer stops the move), SET_MTIME + SET_MODE
+//   (user metadata x-amz-meta-mtime, nanoseconds since the epoch, and x-amz-meta-mode, octal;
+//   set_attrs rewrites them with CopyObject onto the object itself, pinned to its ETag), MKDIR. Not
+//   declared: SYMLINK (an object store has none), DURABLE (the server's business), EXPLICIT_DIRS
+//   (see below), USER_METADATA (no operation uses it yet).
 //
 // Directories. The namespace is flat: a directory exists while some key lies below it.
 // mkdir additionally writes a marker object "dir/" (empty, carrying the directory's mtime
