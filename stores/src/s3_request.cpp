@@ -2,6 +2,9 @@
 
 #include <curl/curl.h>
 
+#include <chrono>
+
+#include "s3_throttle.hpp"
 #include "s3_xml.hpp"
 
 namespace tetherd::stores::s3 {
@@ -132,6 +135,11 @@ StoreError map_failure(const HttpResponse& response, const std::string& what) {
   error.detail = what;
   if (body && !body->message.empty()) error.detail += ": " + body->message;
   error.detail += hint;
+  if (retryable) {
+    if (const auto* header = response.header("retry-after")) {
+      error.retry_after = parse_retry_after(*header, std::chrono::system_clock::now());
+    }
+  }
   return error;
 }
 

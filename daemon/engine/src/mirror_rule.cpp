@@ -639,6 +639,14 @@ void MirrorRule::finish_work(const std::string& path, Seq seq) {
   maybe_finished();
 }
 
+std::chrono::milliseconds MirrorRule::server_pause(const core::StoreError& error) noexcept {
+  // A server that asks for a pause (HTTP Retry-After) gets it, up to a bound: a wrong or
+  // hostile value must not stop the mirror for days.
+  constexpr std::chrono::milliseconds kLongest = std::chrono::minutes(15);
+  if (!error.retry_after) return std::chrono::milliseconds(0);
+  return std::clamp(*error.retry_after, std::chrono::milliseconds(0), kLongest);
+}
+
 void MirrorRule::retry_later(const std::string& path, Dirty entry, const core::StoreError& error) {
   // A one-shot reconciliation (sync --once, cron) must end: it gives a path a few tries,
   // then reports the error and exits non-zero. A live rule retries for as long as it takes.
@@ -655,7 +663,7 @@ void MirrorRule::retry_later(const std::string& path, Dirty entry, const core::S
   backoff = std::min<std::chrono::milliseconds>(backoff, std::chrono::seconds(60));
   const auto jitter = std::chrono::milliseconds(
       static_cast<std::int64_t>((next_seq_ * 2654435761u) % (backoff.count() / 4 + 1)));
-  const auto delay = backoff + jitter;
+  const auto delay = std::max(backoff + jitter, server_pause(error));
   // A condition only an administrator can fix is an error even while it is retried.
   if (!error.retryable) last_error_ = error.message();
   log_.emit(Event(error.retryable ? EventLevel::warn : EventLevel::error, "retry")

@@ -1,6 +1,9 @@
 // MirrorRule: reconciliation of a subtree (initial sync, overflow, directories that
 // appear, resumed rules), one walk at a time per rule, with the mass-delete guard.
 
+#include <algorithm>
+#include <chrono>
+
 #include "tetherd/engine/mirror_rule.hpp"
 #include "tetherd/engine/relative_path.hpp"
 
@@ -188,15 +191,17 @@ void MirrorRule::rescan_finished(Seq seq, Origin origin, core::Result<ReconcileS
       // for as long as it takes. status shows why meanwhile.
       counters_.retries++;
       last_error_ = error.message();
+      const auto delay =
+          std::max<std::chrono::milliseconds>(std::chrono::seconds(2), server_pause(error));
       log_.emit(Event(EventLevel::warn, "retry")
                     .rule(settings_.name)
                     .store(settings_.target->name())
                     .path(subtree)
                     .text("action", "rescan")
-                    .number("delay_ms", 2000)
+                    .number("delay_ms", delay.count())
                     .error(error));
       auto weak = weak_from_this();
-      executor_.start_timer(std::chrono::seconds(2), [weak, subtree, seq, origin] {
+      executor_.start_timer(delay, [weak, subtree, seq, origin] {
         auto self = weak.lock();
         if (!self) return;
         auto found = self->outstanding_.find(seq);

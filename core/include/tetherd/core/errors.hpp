@@ -4,6 +4,7 @@
 // std::error_category), and StoreError, the value that carries the code together with
 // everything a user needs to act on it (store, operation, key, the backend's own code).
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -91,6 +92,9 @@ struct StoreError {
   /// Human-readable detail ("no space left on device"); may be empty.
   std::string detail;
   bool retryable = false;
+  /// How long the server asked us to wait before trying again (HTTP Retry-After), when it
+  /// said; whoever retries waits at least this long.
+  std::optional<std::chrono::milliseconds> retry_after;
 
   /// An error with the default retryability of `code`.
   static StoreError make(Errc code, std::string detail = {});

@@ -179,6 +179,8 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   void start_examine(std::string path, Dirty entry);
   void finish_work(const std::string& path, Seq seq);
   void retry_later(const std::string& path, Dirty entry, const core::StoreError& error);
+  /// The pause the server asked for with `error` (bounded), or 0.
+  static std::chrono::milliseconds server_pause(const core::StoreError& error) noexcept;
   /// Gives a pending entry a rename's old path, unless it holds another (a later rename
   /// onto the path): then `displaced` gets it, for the caller to look at again.
   static void keep_old_path(Dirty& pending, const std::optional<std::string>& old_path,
