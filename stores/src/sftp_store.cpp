@@ -371,12 +371,13 @@ void SftpStore::do_readlink(const StoreKey& key, const OperationRef& op,
 
 }  // namespace sftp
 
-void open_sftp_store(Executor& executor, SftpStoreOptions options, Callback<StorePtr> done) {
-  auto refuse = [&executor, &options, &done](Errc code, std::string detail) {
+CancelOpen open_sftp_store(Executor& executor, SftpStoreOptions options, Callback<StorePtr> done) {
+  auto refuse = [&executor, &options, &done](Errc code, std::string detail) -> CancelOpen {
     auto failure = StoreError::make(code, std::move(detail));
     failure.store = options.name;
     failure.operation = Operation::Open;
     executor.post([done, failure] { done(failure); });
+    return [] {};
   };
   auto* uv = dynamic_cast<UvExecutor*>(&executor);
   if (!uv) return refuse(Errc::InvalidPath, "the SFTP store needs the libuv executor (UvExecutor)");
@@ -404,7 +405,11 @@ void open_sftp_store(Executor& executor, SftpStoreOptions options, Callback<Stor
   settings->root = options.root;
   settings->timeout = options.timeout;
   auto session = std::make_shared<Session>(*uv, settings);
-  session->connect([&executor, options, settings, session, done](Result<void> connected) {
+  // Set once connect's callback has run: from then on the session may be the pool's, and
+  // cancelling the open must not close it.
+  auto answered = std::make_shared<bool>(false);
+  session->connect([&executor, options, settings, session, done, answered](Result<void> connected) {
+    *answered = true;
     if (!connected) {
       auto failure = connected.error();
       failure.store = options.name;
@@ -442,6 +447,12 @@ void open_sftp_store(Executor& executor, SftpStoreOptions options, Callback<Stor
     pool->adopt(session);
     done(StorePtr(store));
   });
+  std::weak_ptr<Session> connecting = session;
+  return [connecting, answered] {
+    if (*answered) return;
+    // Connect's callback then runs on a later turn with this error (Session::shutdown).
+    if (auto alive = connecting.lock()) alive->shutdown(cancelled());
+  };
 }
 
 }  // namespace tetherd::stores

@@ -132,8 +132,16 @@ struct Daemon::State {
   /// Stores being opened; the stop closes the stores once none is left.
   std::size_t opens_in_flight = 0;
   std::function<void()> when_opens_done;
+  /// How to give up each open under way (by a number of its own): the stop does, rather
+  /// than wait for a server that does not answer.
+  std::map<std::uint64_t, core::CancelOpen> open_cancels;
+  std::uint64_t opens_started = 0;
   std::size_t retired_count = 0;
 
+  /// Opens a store, counted in `opens_in_flight` until `done` has run; cancelled by a stop.
+  void open_store(const config::StoreConfig& wanted, core::Callback<core::StorePtr> done);
+  /// The open and what comes of it are over: a stop waiting for the opens goes on.
+  void open_finished();
   /// Opens what the rules of `from` need: every store key once, an open store kept where
   /// its configuration is unchanged, the others opened at once in parallel. `done` runs on
   /// the loop thread, never inline.
@@ -150,9 +158,13 @@ struct Daemon::State {
   /// closes the stores under `closing` (unless the daemon's stop took them first).
   void stop_then_close(std::vector<std::shared_ptr<MirrorRule>> draining,
                        std::vector<std::string> closing);
-  /// Live rules whose store failed to open with an error worth retrying (a server down,
-  /// a timeout) wait for it instead of failing: true if `rule` now waits.
+  /// Live rules whose store failed to open wait instead of failing (true if `rule` now
+  /// waits): for the store, tried again after growing pauses, when the error is worth
+  /// retrying (a server down, a timeout); for a reload when only someone can fix it (a
+  /// refused key or host key, a missing bucket), so that the other rules still run.
   bool wait_for_store(const config::Rule& rule, const OpenedStore& slot);
+  /// Pauses `rule` with `error` (not retryable) until the next reload, saying so.
+  void pause_until_reload(const config::Rule& rule, const core::StoreError& error);
   /// A retried open of the store under `key` answered.
   void store_answered(const std::string& key, core::Result<core::StorePtr> store);
   void begin_stop(int code);
@@ -166,6 +178,25 @@ struct Daemon::State {
   std::string status_line() const;
 };
 
+void Daemon::State::open_store(const config::StoreConfig& wanted,
+                               core::Callback<core::StorePtr> done) {
+  const std::uint64_t id = ++opens_started;
+  ++opens_in_flight;
+  auto cancel = open_configured_store(
+      *executor, wanted, [this, id, done = std::move(done)](core::Result<core::StorePtr> store) {
+        open_cancels.erase(id);
+        done(std::move(store));
+        open_finished();
+      });
+  // The callback never runs inline, so the open is still under way here.
+  if (stopping) return cancel();
+  open_cancels.emplace(id, std::move(cancel));
+}
+
+void Daemon::State::open_finished() {
+  if (--opens_in_flight == 0 && when_opens_done) std::exchange(when_opens_done, nullptr)();
+}
+
 void Daemon::State::open_stores(const config::Config& from,
                                 std::function<void(OpenedStores)> done) {
   struct Gather {
@@ -175,12 +206,12 @@ void Daemon::State::open_stores(const config::Config& from,
   };
   auto gather = std::make_shared<Gather>();
   gather->done = std::move(done);
-  // Each open, and the gathering itself, counts in `opens_in_flight` until `done` has run
-  // (and put what it got into `stores`): a stop waiting for them then closes it all.
+  // The gathering counts in `opens_in_flight` until `done` has run (and put what it got
+  // into `stores`), each open until its part is in: a stop waiting for them then closes
+  // it all.
   auto one_done = [this, gather] {
-    --opens_in_flight;
     if (--gather->pending == 0) gather->done(std::move(gather->opened));
-    if (opens_in_flight == 0 && when_opens_done) std::exchange(when_opens_done, nullptr)();
+    open_finished();
   };
   ++opens_in_flight;
   for (const auto& rule : from.rules) {
@@ -198,12 +229,10 @@ void Daemon::State::open_stores(const config::Config& from,
     gather->opened.emplace(
         key, OpenedStore{*wanted, core::StoreError::make(core::Errc::Cancelled, "not opened")});
     ++gather->pending;
-    ++opens_in_flight;
-    open_configured_store(*executor, *wanted,
-                          [gather, key, one_done](core::Result<core::StorePtr> store) {
-                            gather->opened.at(key).store = std::move(store);
-                            one_done();
-                          });
+    open_store(*wanted, [gather, key](core::Result<core::StorePtr> store) {
+      gather->opened.at(key).store = std::move(store);
+      if (--gather->pending == 0) gather->done(std::move(gather->opened));
+    });
   }
   executor->post(one_done);
 }
@@ -389,7 +418,10 @@ void Daemon::State::start(OpenedStores opened) {
 bool Daemon::State::wait_for_store(const config::Rule& rule, const OpenedStore& slot) {
   if (slot.store || options.once) return false;
   const core::StoreError& error = slot.store.error();
-  if (!error.retryable && !core::retryable_by_default(error.code)) return false;
+  if (!error.retryable && !core::retryable_by_default(error.code)) {
+    pause_until_reload(rule, error);
+    return true;
+  }
   const std::chrono::milliseconds pause = retries->retry(store_key_for(rule), slot.config);
   std::string reason = "cannot open the store (" + error.message() + "); trying again in " +
                        std::to_string(std::chrono::ceil<std::chrono::seconds>(pause).count()) +
@@ -400,6 +432,15 @@ bool Daemon::State::wait_for_store(const config::Rule& rule, const OpenedStore& 
                 .message(reason + "; the rule starts once the store answers"));
   waiting[rule.name] = WaitingRule{rule, std::move(reason)};
   return true;
+}
+
+void Daemon::State::pause_until_reload(const config::Rule& rule, const core::StoreError& error) {
+  std::string reason = "cannot open the store (" + error.message() +
+                       "); not tried again until the daemon reloads (SIGHUP, systemctl reload)";
+  // On the terminal too: someone who just typed the command sees why nothing happens.
+  if (!started) std::fprintf(stderr, "tetherd: rule '%s': %s\n", rule.name.c_str(), reason.c_str());
+  log->emit(Event(EventLevel::error, "paused").rule(rule.name).error(error).message(reason));
+  waiting[rule.name] = WaitingRule{rule, std::move(reason)};
 }
 
 void Daemon::State::store_answered(const std::string& key, core::Result<core::StorePtr> store) {
@@ -423,16 +464,18 @@ void Daemon::State::store_answered(const std::string& key, core::Result<core::St
   }
   if (!store) {
     const core::StoreError& error = store.error();
-    const bool retryable = error.retryable || core::retryable_by_default(error.code);
+    if (!error.retryable && !core::retryable_by_default(error.code)) {
+      retries->forget(key);
+      for (const auto& rule : ready)
+        pause_until_reload(rule, error);
+      return;
+    }
     const std::chrono::milliseconds pause = retries->retry(key, *wanted);
     for (const auto& rule : ready) {
       std::string reason = "cannot open the store (" + error.message() + "); trying again in " +
                            std::to_string(std::chrono::ceil<std::chrono::seconds>(pause).count()) +
                            " s";
-      log->emit(Event(retryable ? EventLevel::warn : EventLevel::error, "paused")
-                    .rule(rule.name)
-                    .error(error)
-                    .message(reason));
+      log->emit(Event(EventLevel::warn, "paused").rule(rule.name).error(error).message(reason));
       waiting[rule.name].reason = std::move(reason);
     }
     return;
@@ -459,6 +502,9 @@ void Daemon::State::begin_stop(int code) {
   if (code != exit_code::ok && exit_code == exit_code::ok) exit_code = code;
   retries->clear();
   waiting.clear();
+  // Opens under way answer soon with Cancelled (the stop still waits for those answers).
+  for (auto& [id, cancel] : std::exchange(open_cancels, {}))
+    cancel();
   log->emit(Event(EventLevel::info, "stop").number("pid", ::getpid()));
   notifier->stopping();
   auto pending = std::make_shared<std::size_t>(rules.size() + 1);
@@ -750,14 +796,7 @@ int Daemon::run(config::Config config) {
       *state.executor,
       [&state](const config::StoreConfig& wanted, core::Callback<core::StorePtr> done) {
         // Counted like the other opens: a stop waits for the attempt, then closes its store.
-        ++state.opens_in_flight;
-        open_configured_store(*state.executor, wanted,
-                              [&state, done = std::move(done)](core::Result<core::StorePtr> store) {
-                                done(std::move(store));
-                                if (--state.opens_in_flight == 0 && state.when_opens_done) {
-                                  std::exchange(state.when_opens_done, nullptr)();
-                                }
-                              });
+        state.open_store(wanted, std::move(done));
       },
       [&state](const std::string& key, core::Result<core::StorePtr> store) {
         state.store_answered(key, std::move(store));

@@ -61,21 +61,36 @@ stores::S3StoreOptions s3_options(const std::string& name, const config::S3Store
 
 }  // namespace
 
-void open_configured_store(stores::UvExecutor& executor, const config::StoreConfig& wanted,
-                           core::Callback<core::StorePtr> done) {
+core::CancelOpen open_configured_store(stores::UvExecutor& executor,
+                                       const config::StoreConfig& wanted,
+                                       core::Callback<core::StorePtr> done) {
   if (const auto* local = std::get_if<config::LocalStoreConfig>(&wanted.backend)) {
     stores::LocalStoreOptions options;
     options.name = wanted.name;
     options.root = local->root.string();
     options.durable = local->durable;
-    return on_worker<core::StorePtr>(
+    // Opening a local root takes a moment on a worker; there is no server to give up on.
+    on_worker<core::StorePtr>(
         executor, [&executor, options] { return stores::open_local_store(executor, options); },
         std::move(done));
+    return [] {};
   }
   if (const auto* sftp = std::get_if<config::SftpStoreConfig>(&wanted.backend)) {
     return stores::open_sftp_store(executor, sftp_options(wanted.name, *sftp), std::move(done));
   }
   const auto& s3 = std::get<config::S3StoreConfig>(wanted.backend);
+  // The S3 open goes through steps; `done` runs once, with the first of: the outcome, or
+  // Cancelled when cancel() comes first.
+  struct Attempt {
+    core::Callback<core::StorePtr> done;
+    core::StorePtr checking;  ///< the store whose first listing is under way
+    bool cancelled = false;
+    void finish(core::Result<core::StorePtr> outcome) {
+      if (auto once = std::exchange(done, nullptr)) once(std::move(outcome));
+    }
+  };
+  auto attempt = std::make_shared<Attempt>();
+  attempt->done = std::move(done);
   // The keys come from a file (read on a worker); the store itself does no I/O to open and
   // is made on the loop thread (libcurl runs on the loop).
   on_worker<stores::S3Credentials>(
@@ -83,25 +98,42 @@ void open_configured_store(stores::UvExecutor& executor, const config::StoreConf
       [file = s3.credentials_file.string(), profile = s3.profile] {
         return stores::read_s3_credentials(file, profile);
       },
-      [&executor, name = wanted.name, s3,
-       done = std::move(done)](core::Result<stores::S3Credentials> keys) {
+      [&executor, name = wanted.name, s3, attempt](core::Result<stores::S3Credentials> keys) {
+        if (attempt->cancelled) return;
         if (!keys) {
           core::StoreError error = keys.error();
           error.store = name;
-          return done(std::move(error));
+          return attempt->finish(std::move(error));
         }
         auto store = stores::open_s3_store(executor, s3_options(name, s3, *keys));
-        if (!store) return done(std::move(store));
+        if (!store) return attempt->finish(std::move(store));
         // Opening sends nothing: one listing shows now, not at the first copy, whether the
         // endpoint answers, the bucket exists and the keys are accepted.
-        stores::check_s3_store(*store, [store = *store, done](core::Result<void> checked) {
+        attempt->checking = *store;
+        stores::check_s3_store(*store, [store = *store, attempt](core::Result<void> checked) {
+          if (attempt->cancelled) return;  // the cancel closed the store
+          attempt->checking = nullptr;
           if (!checked) {
             store->close([store](core::Result<void>) {});
-            return done(std::move(checked).error());
+            return attempt->finish(std::move(checked).error());
           }
-          done(store);
+          attempt->finish(store);
         });
       });
+  return [&executor, attempt, name = wanted.name] {
+    if (attempt->cancelled || !attempt->done) return;
+    attempt->cancelled = true;
+    // Closing drops the listing in flight without an answer: the Cancelled comes from here.
+    if (auto store = std::exchange(attempt->checking, nullptr)) {
+      store->close([store](core::Result<void>) {});
+    }
+    executor.post([attempt, name] {
+      auto error = core::StoreError::make(core::Errc::Cancelled, "open was cancelled");
+      error.store = name;
+      error.operation = core::Operation::Open;
+      attempt->finish(std::move(error));
+    });
+  };
 }
 
 }  // namespace tetherd::daemon

@@ -47,6 +47,12 @@ std::string bytes_to_string(const Bytes& bytes);
 template <typename T>
 using Callback = std::function<void(Result<T>)>;
 
+/// What the functions that open a store return: asks an open under way to give up, so that
+/// a stopping daemon does not wait for a server that does not answer. The open's callback
+/// then runs soon (on the loop thread, never inside this call) with Cancelled, or with the
+/// outcome it already had. Calling it after the callback ran, or twice, does nothing.
+using CancelOpen = std::function<void()>;
+
 /// Nanoseconds since the Unix epoch.
 using TimePoint = std::chrono::time_point<std::chrono::system_clock, std::chrono::nanoseconds>;
 

@@ -70,8 +70,9 @@ struct SftpStoreOptions {
 /// and declares the capabilities the server supports (DURABLE needs fsync@openssh.com).
 /// The executor must be a UvExecutor (InvalidPath otherwise). `done` runs on the loop
 /// thread, never inline. Temporary files an earlier process left are removed in the
-/// background once open.
-void open_sftp_store(core::Executor& executor, SftpStoreOptions options,
-                     core::Callback<core::StorePtr> done);
+/// background once open. The returned function gives up connecting (`done` then gets
+/// Cancelled).
+core::CancelOpen open_sftp_store(core::Executor& executor, SftpStoreOptions options,
+                                 core::Callback<core::StorePtr> done);
 
 }  // namespace tetherd::stores
