@@ -22,13 +22,17 @@ const Keys sftp_keys = {"type",        "host",
                         "known_hosts", "host_key_fingerprint",
                         "root",        "connections",
                         "timeout_ms"};
-const Keys s3_keys = {"type",    "endpoint", "region",     "bucket",  "credentials_file",
-                      "profile", "prefix",   "path_style", "ca_file", "connections"};
+const Keys s3_keys = {
+    "type",   "endpoint",   "region",  "bucket",      "credentials_file",   "profile",
+    "prefix", "path_style", "ca_file", "connections", "multipart_threshold"};
 
 // Limits of the tuning keys: a few sessions per server are plenty for SFTP (each carries many
 // requests in flight); S3 requests are one per connection, so more are useful there.
 constexpr std::int64_t max_sftp_connections = 16;
 constexpr std::int64_t max_s3_connections = 64;
+// S3 parts are 5 MiB at least, and a single PUT carries 5 GiB at most.
+constexpr std::int64_t min_multipart_threshold = std::int64_t{5} << 20;
+constexpr std::int64_t max_multipart_threshold = std::int64_t{5} << 30;
 constexpr std::int64_t min_timeout_ms = 1'000;
 constexpr std::int64_t max_timeout_ms = 600'000;
 
@@ -231,7 +235,7 @@ class StoreReader {
   S3StoreConfig read_s3_store(const JsonValue& value, const std::string& path) {
     static const Keys others = other_keys(s3_keys);
     const auto members = reader_.read_object(value, path, s3_keys, SecretHint::s3, &others, "s3");
-    reader_.require(value, members, path, {"endpoint", "region", "bucket", "credentials_file"});
+    reader_.require(value, members, path, {"endpoint", "region", "bucket"});
     S3StoreConfig s3;
     if (const JsonMember* endpoint = find_member(members, "endpoint")) {
       const std::string endpoint_path = child_path(path, "endpoint");
@@ -305,6 +309,13 @@ class StoreReader {
       if (auto number = reader_.integer_value(connections->value, child_path(path, "connections"),
                                               1, max_s3_connections)) {
         s3.connections = static_cast<int>(*number);
+      }
+    }
+    if (const JsonMember* threshold = find_member(members, "multipart_threshold")) {
+      if (auto number =
+              reader_.integer_value(threshold->value, child_path(path, "multipart_threshold"),
+                                    min_multipart_threshold, max_multipart_threshold)) {
+        s3.multipart_threshold = static_cast<std::uint64_t>(*number);
       }
     }
     return s3;

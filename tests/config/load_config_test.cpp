@@ -87,7 +87,7 @@ TEST_CASE("a full config produces the values it names, with defaults for the res
   CHECK(s3.bucket == "photos");
   CHECK(s3.credentials_file == "/etc/tetherd/s3.credentials");
   CHECK(s3.prefix == "ann/");
-  CHECK(s3.profile == "default");
+  CHECK(s3.profile.empty());  // $AWS_PROFILE, else "default"
   CHECK(s3.path_style);
   CHECK(s3.ca_file.empty());
   CHECK(s3.connections == 8);

@@ -167,10 +167,25 @@ TEST_CASE("s3: every new key is read, with defaults otherwise") {
   CHECK(s3.ca_file == "/etc/ssl/my-ca.pem");
   CHECK(s3.connections == 64);
   const S3StoreConfig plain = s3_of(s3_config(R"("prefix": "")"));
-  CHECK(plain.profile == "default");
+  CHECK(plain.profile.empty());
   CHECK(plain.path_style);
   CHECK(plain.ca_file.empty());
   CHECK(plain.connections == 8);
+  CHECK(plain.multipart_threshold == (std::uint64_t{64} << 20));
+  CHECK(s3_of(s3_config(R"("multipart_threshold": 5242880)")).multipart_threshold == 5u << 20);
+}
+
+TEST_CASE("s3: credentials_file may be left out (the environment, then ~/.aws/credentials)") {
+  const std::string config =
+      R"({"stores": {"b": {"type": "s3", "endpoint": "https://s3.example.net",
+  "region": "r", "bucket": "photos"}}, "rules": []})";
+  CHECK(problems_of(config).empty());
+}
+
+TEST_CASE("s3: multipart_threshold is between the smallest part and the largest PUT") {
+  CHECK(problems_of(s3_config(R"("multipart_threshold": 1000)")) ==
+        "t.json:2:87: stores.b.multipart_threshold: expected an integer from 5242880 to "
+        "5368709120, got 1000\n");
 }
 
 TEST_CASE("s3: the new keys are type- and range-checked") {
@@ -191,10 +206,10 @@ TEST_CASE("keys of the other remote type, and passphrase_file, are named as misp
   CHECK(problems_of(s3_config(R"("passphrase_file": "/p", "timeout_ms": 1000)")) ==
         "t.json:2:64: stores.b.passphrase_file: key \"passphrase_file\" does not apply to a "
         "store of type \"s3\" (allowed: type, endpoint, region, bucket, credentials_file, "
-        "profile, prefix, path_style, ca_file, connections)\n"
+        "profile, prefix, path_style, ca_file, connections, multipart_threshold)\n"
         "t.json:2:89: stores.b.timeout_ms: key \"timeout_ms\" does not apply to a store of type "
         "\"s3\" (allowed: type, endpoint, region, bucket, credentials_file, profile, prefix, "
-        "path_style, ca_file, connections)\n");
+        "path_style, ca_file, connections, multipart_threshold)\n");
 }
 
 TEST_CASE("store configs compare by value") {

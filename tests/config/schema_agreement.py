@@ -74,6 +74,8 @@ VALID_VARIANTS = {
     "sftp root relative without ~": setter(["stores", "offsite", "root"], "data"),
     "s3 profile, addressing, CA, connections": lambda c: c["stores"]["bucket"].update(
         profile="backup", path_style=False, ca_file="/etc/ssl/ca.pem", connections=64),
+    "s3 multipart threshold": setter(["stores", "bucket", "multipart_threshold"], 5 << 20),
+    "s3 keys from the environment": lambda c: c["stores"]["bucket"].pop("credentials_file"),
 }
 
 # Mutations of the full example that both must reject.
@@ -121,9 +123,10 @@ INVALID_VARIANTS = {
     "s3 connections 0": setter(["stores", "bucket", "connections"], 0),
     "s3 path_style string": setter(["stores", "bucket", "path_style"], "true"),
     "s3 relative ca_file": setter(["stores", "bucket", "ca_file"], "ca.pem"),
+    "s3 multipart threshold below a part": setter(["stores", "bucket", "multipart_threshold"],
+                                                  (5 << 20) - 1),
     "s3 profile in brackets": setter(["stores", "bucket", "profile"], "[backup]"),
     "passphrase_file on an s3 store": setter(["stores", "bucket", "passphrase_file"], "/p"),
-    "missing s3 credentials_file": deleter(["stores", "bucket", "credentials_file"]),
     "relative source": setter(["rules", 0, "source"], "home/ann"),
     "relative key_file": setter(["stores", "offsite", "key_file"], "id_ed25519"),
     "relative log file": setter(["log", "file"], "events.jsonl"),

@@ -144,7 +144,7 @@ TEST_CASE("target urls: s3 buckets and prefixes") {
   CHECK(s3.endpoint.empty());  // the caller's to fill in
   CHECK(s3.region.empty());
   CHECK(s3.credentials_file.empty());
-  CHECK(s3.profile == "default");
+  CHECK(s3.profile.empty());
   store = store_of("s3://photos/ann/2024%20trip/");
   CHECK(store.name == "s3://photos");
   s3 = std::get<S3StoreConfig>(store.backend);

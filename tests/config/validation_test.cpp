@@ -140,7 +140,7 @@ TEST_CASE("each validation reports its exact position, JSON path and message") {
        "t.json:1:61: stores.a.durable: expected a boolean, got \"no\"\n"
        "t.json:3:48: stores.b.durable: key \"durable\" does not apply to a store of type \"s3\" "
        "(allowed: type, endpoint, region, bucket, credentials_file, profile, prefix, path_style, "
-       "ca_file, connections)\n"},
+       "ca_file, connections, multipart_threshold)\n"},
       {"delete given as a quoted boolean",
        "{\"rules\": [{\"name\": \"r\", \"target\": \"/m\", \"delete\": \"true\",\n"
        " \"source\": \"@SRC@\"}]}",

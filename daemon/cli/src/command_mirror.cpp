@@ -210,9 +210,11 @@ void add_mirror_command(CLI::App& app, CommandMain& chosen) {
                       "s3://: the service URL (https://host[:port]); required");
   command->add_option("--region", remote.region, "s3://: region (default us-east-1)");
   command->add_option("--credentials-file", remote.credentials_file,
-                      "s3://: AWS-style credentials file (default ~/.aws/credentials)");
-  command->add_option("--profile", remote.profile,
-                      "s3://: profile in the credentials file (default: default)");
+                      "s3://: AWS-style credentials file (default: AWS_ACCESS_KEY_ID and "
+                      "AWS_SECRET_ACCESS_KEY, else ~/.aws/credentials)");
+  command->add_option(
+      "--profile", remote.profile,
+      "s3://: profile in the credentials file (default: AWS_PROFILE, else default)");
   add_log_flags(command, options->log);
   command->callback([options, &chosen] { chosen = [options] { return run_mirror(*options); }; });
 }

@@ -77,13 +77,15 @@ RemoteStoreJson s3_json(const config::S3StoreConfig& s3, const RemoteTargetOptio
             "an s3:// target needs --endpoint URL (for example "
             "https://s3.eu-west-1.amazonaws.com)"};
   }
-  std::string credentials = options.credentials_file;
-  if (credentials.empty()) credentials = (home_directory() / ".aws" / "credentials").string();
   nlohmann::json store = {{"type", "s3"},
                           {"endpoint", options.endpoint},
                           {"region", options.region.empty() ? "us-east-1" : options.region},
-                          {"bucket", s3.bucket},
-                          {"credentials_file", absolute(credentials)}};
+                          {"bucket", s3.bucket}};
+  // Without --credentials-file the store looks as the AWS CLI does: the environment's
+  // keys, then ~/.aws/credentials.
+  if (!options.credentials_file.empty()) {
+    store["credentials_file"] = absolute(options.credentials_file);
+  }
   if (!s3.prefix.empty()) store["prefix"] = s3.prefix;
   if (!options.profile.empty()) store["profile"] = options.profile;
   return {std::move(store), {}};

@@ -21,7 +21,7 @@ struct RemoteTargetOptions {
   // S3
   std::string endpoint;          ///< required for s3://
   std::string region;            ///< empty: us-east-1
-  std::string credentials_file;  ///< empty: ~/.aws/credentials
+  std::string credentials_file;  ///< empty: the environment's keys, then ~/.aws/credentials
   std::string profile;           ///< empty: default
 };
 

@@ -1,10 +1,11 @@
 #include "store_opener.hpp"
 
+#include <cstdlib>
 #include <memory>
 #include <optional>
 
 #include "tetherd/stores/local_store.hpp"
-#include "tetherd/stores/s3_credentials.hpp"
+#include "tetherd/stores/s3_credential_chain.hpp"
 #include "tetherd/stores/s3_store.hpp"
 #include "tetherd/stores/sftp_store.hpp"
 #include "tetherd/stores/uv_executor.hpp"
@@ -51,8 +52,9 @@ stores::S3StoreOptions s3_options(const std::string& name, const config::S3Store
   options.bucket = s3.bucket;
   options.prefix = s3.prefix;
   options.path_style = s3.path_style;
-  options.ca_file = s3.ca_file.string();
+  options.ca_file = stores::s3_ca_bundle(s3.ca_file.string(), std::getenv);
   options.max_concurrency = s3.connections;
+  options.multipart_threshold = s3.multipart_threshold;
   options.access_key = keys.access_key;
   options.secret_key = keys.secret_key;
   options.session_token = keys.session_token;
@@ -91,12 +93,13 @@ core::CancelOpen open_configured_store(stores::UvExecutor& executor,
   };
   auto attempt = std::make_shared<Attempt>();
   attempt->done = std::move(done);
-  // The keys come from a file (read on a worker); the store itself does no I/O to open and
-  // is made on the loop thread (libcurl runs on the loop).
+  // The keys come from the config's file, the environment or ~/.aws (read on a worker);
+  // the store itself does no I/O to open and is made on the loop thread (libcurl runs on
+  // the loop).
   on_worker<stores::S3Credentials>(
       executor,
       [file = s3.credentials_file.string(), profile = s3.profile] {
-        return stores::read_s3_credentials(file, profile);
+        return stores::find_s3_credentials(file, profile, std::getenv);
       },
       [&executor, name = wanted.name, s3, attempt](core::Result<stores::S3Credentials> keys) {
         if (attempt->cancelled) return;

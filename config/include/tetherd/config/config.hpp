@@ -56,13 +56,19 @@ struct S3StoreConfig {
   std::string endpoint;  ///< "https://host[:port]" (or http://)
   std::string region;
   std::string bucket;
-  std::filesystem::path credentials_file;  ///< absolute; AWS shared-credentials format
-  std::string profile = "default";         ///< the section of credentials_file to use
-  std::string prefix;                      ///< key prefix inside the bucket; may be empty
+  /// Absolute; AWS shared-credentials format. Empty: the environment's keys, else the
+  /// shared-credentials file, as the AWS CLI looks (stores::find_s3_credentials).
+  std::filesystem::path credentials_file;
+  /// The section of the credentials file to use; empty: $AWS_PROFILE, else "default".
+  std::string profile;
+  std::string prefix;  ///< key prefix inside the bucket; may be empty
   /// true: http://host/bucket/key; false: virtual-hosted, http://bucket.host/key.
   bool path_style = true;
   std::filesystem::path ca_file;  ///< absolute CA bundle for https; empty: the system's
   int connections = 8;            ///< most HTTP requests in flight at once, 1..64
+  /// Files larger than this go up in a multipart upload (parts uploaded in parallel);
+  /// 5 MiB .. 5 GiB.
+  std::uint64_t multipart_threshold = std::uint64_t{64} << 20;
 
   friend bool operator==(const S3StoreConfig&, const S3StoreConfig&) = default;
 };
