@@ -436,6 +436,263 @@ class SftpTarget(RemoteTestCase):
         daemon.stop()
 
 
+    # ---- helpers of the tests below ---------------------------------------------------
+
+    def dst(self, *parts):
+        return os.path.join(self.target, *parts)
+
+    def fresh_tree(self, label):
+        """A new source directory and a new root on the server for one part of a test
+        (a subTest): the tests below that try several settings give each its own."""
+        self.source = os.path.join(self.workdir, f"source-{label}")
+        os.mkdir(self.source)
+        self.root = self.server.new_root()
+        self.target = os.path.join(self.root, "sub")
+
+    def settle_code(self, daemon, timeout=60):
+        """`tetherd settle`'s exit code and stderr: 0 once every change is mirrored, 74
+        when one could not be (the test then looks at what happened)."""
+        completed = subprocess.run([TETHERD, "settle", "--socket", daemon.socket, "--timeout",
+                                    str(timeout)], capture_output=True, text=True)
+        self.assertNotEqual(completed.returncode, 75, "settle timed out: "
+                            + completed.stderr + daemon.stderr_text()[-3000:])
+        return completed.returncode, completed.stderr
+
+    def assertSameNames(self, relative=b""):
+        """The server's directory `relative` (bytes) lists exactly the names of the
+        source's, byte for byte, in every directory below it."""
+        source = os.path.join(os.fsencode(self.source), relative)
+        target = os.path.join(os.fsencode(self.target), relative)
+        names = sorted(os.listdir(source))
+        self.assertEqual(sorted(n for n in os.listdir(target) if not n.startswith(b".tetherd")),
+                         names, f"names in {relative!r}")
+        for name in names:
+            if os.path.isdir(os.path.join(source, name)):
+                self.assertSameNames(os.path.join(relative, name))
+
+    # ---- moves ------------------------------------------------------------------------
+
+    def test_renames_stay_server_side_moves_that_keep_the_inodes(self):
+        """A renamed 24 MiB file and a directory renamed into a new directory deeper down
+        are moved on the server: the target file and directory keep their inodes (and so
+        do the files inside the directory), not a byte is sent and nothing is copied."""
+        size = 24 << 20
+        write(self.src("big.bin"), os.urandom(size))
+        for i in range(5):
+            write(self.src("album", "2024", f"{i}.jpg"), os.urandom(10_000))
+        write(self.src("elsewhere", "keep.txt"), b"stays")
+        daemon = self.mirror()
+        daemon.settle(timeout=120)
+        self.assertMirrored()
+        inodes = {name: os.stat(self.dst(*name.split("/"))).st_ino
+                  for name in ("big.bin", "album", "album/2024", "album/2024/3.jpg")}
+        before = self.counters(daemon)
+        copies = len(daemon.events("copy"))
+        os.rename(self.src("big.bin"), self.src("big renamed.bin"))
+        os.mkdir(self.src("elsewhere", "deeper"))
+        os.rename(self.src("album"), self.src("elsewhere", "deeper", "album moved"))
+        daemon.settle(timeout=120)
+        self.assertMirrored()
+        after = self.counters(daemon)
+        self.assertEqual(after["bytes"], before["bytes"], "a move sends no bytes")
+        self.assertEqual(after["copies"], before["copies"], (before, after))
+        self.assertEqual(len(daemon.events("copy")), copies, daemon.events("copy")[copies:])
+        self.assertGreaterEqual(after["moves"] - before["moves"], 2, (before, after))
+        moved = {"big.bin": "big renamed.bin", "album": "elsewhere/deeper/album moved",
+                 "album/2024": "elsewhere/deeper/album moved/2024",
+                 "album/2024/3.jpg": "elsewhere/deeper/album moved/2024/3.jpg"}
+        for old, new in moved.items():
+            self.assertEqual(os.stat(self.dst(*new.split("/"))).st_ino, inodes[old],
+                             f"{old} -> {new} is not the same inode on the server")
+        self.assertNoErrors(daemon)
+        daemon.stop()
+
+    # ---- deletes per delete mode ------------------------------------------------------
+
+    def test_deletes_follow_the_delete_mode_live_and_at_restart(self):
+        """For each "delete" setting: what the server's target holds at start-up and the
+        source lacks is deleted only with true and "startup"; what the source deletes while
+        the daemon runs only with true and "running"; what it deletes while the daemon is
+        stopped is deleted at the next start only with true and "startup". Files and
+        directories alike; everything else stays mirrored."""
+        for mode in (True, False, "startup", "running"):
+            with self.subTest(delete=mode):
+                self.fresh_tree(str(mode))
+                at_startup = mode in (True, "startup")
+                while_running = mode in (True, "running")
+                for name in ("keep.txt", "live.txt", "restart.txt"):
+                    write(self.src(name), name.encode())
+                for name in ("live-dir", "restart-dir"):
+                    write(self.src(name, "inner", "f.txt"), name.encode())
+                write(self.dst("stranger.txt"), b"only ever on the server")
+                write(self.dst("stranger-dir", "f.txt"), b"only ever on the server")
+
+                daemon = self.run_daemon(self.stores(), "remote:sub", name=f"first-{mode}",
+                                         delete=mode)
+                daemon.settle()
+                self.assertPresent(["stranger.txt", "stranger-dir"], not at_startup)
+                os.remove(self.src("live.txt"))
+                shutil.rmtree(self.src("live-dir"))
+                daemon.settle()
+                self.assertPresent(["live.txt", "live-dir"], not while_running)
+                self.assertPresent(["keep.txt", "restart.txt", "restart-dir/inner/f.txt"],
+                                   True)
+                self.assertNoErrors(daemon)
+                daemon.stop()
+
+                os.remove(self.src("restart.txt"))
+                shutil.rmtree(self.src("restart-dir"))
+                daemon = self.run_daemon(self.stores(), "remote:sub", name=f"again-{mode}",
+                                         delete=mode)
+                daemon.settle()
+                self.assertPresent(["restart.txt", "restart-dir"], not at_startup)
+                self.assertPresent(["live.txt", "live-dir"],
+                                   not while_running and not at_startup)
+                self.assertPresent(["stranger.txt", "stranger-dir"], not at_startup)
+                with open(self.dst("keep.txt"), "rb") as handle:
+                    self.assertEqual(handle.read(), b"keep.txt")
+                if mode is True:
+                    self.assertMirrored()
+                self.assertNoErrors(daemon)
+                daemon.stop()
+
+    def assertPresent(self, names, present):
+        for name in names:
+            self.assertEqual(os.path.lexists(self.dst(*name.split("/"))), present,
+                             f"{name} should {'' if present else 'not '}be on the server")
+
+    # ---- names ------------------------------------------------------------------------
+
+    ODD_NAMES = [b"caf\xe9.txt",                 # Latin-1, not UTF-8
+                 b"\xff\xfe raw bytes \x80",
+                 b"with  two spaces .txt",
+                 b" leading and trailing space ",
+                 b"new\nline",
+                 b"tab\tand\rreturn",
+                 b"-leading-dash",
+                 b"--",
+                 b"back\\slash and *?[glob] and %41 and :colon",
+                 b"n" * 251 + b".txt",                        # 255 bytes: the longest name
+                 ("\u00e9" * 127 + "x").encode(),             # 255 bytes of UTF-8
+                 "\u65e5\u672c\u8a9e \U0001f600.txt".encode()]
+
+    def write_odd_names(self, directory):
+        for number, name in enumerate(self.ODD_NAMES):
+            write(os.path.join(os.fsencode(directory), name), b"content of %d" % number)
+        subdirectory = os.path.join(os.fsencode(directory), b"dir \xe9\xff")
+        write(os.path.join(subdirectory, b"-x\n" + b"y" * 200), b"inside an odd directory")
+        write(os.path.join(subdirectory, b"n" * 255), b"longest name in an odd directory")
+
+    def test_odd_names_land_byte_for_byte(self):
+        """Names that are not UTF-8, with spaces, control characters, a leading dash, glob
+        and escape characters, and 255-byte names (the longest a directory holds), in the
+        initial sync and live, are on the server byte for byte; renaming and deleting them
+        live works too."""
+        self.write_odd_names(self.source)
+        daemon = self.mirror()
+        daemon.settle()
+        self.assertSameNames()
+        self.assertMirrored()
+        self.write_odd_names(self.src("live"))
+        daemon.settle()
+        self.assertSameNames()
+        self.assertMirrored()
+        live = os.fsencode(self.src("live"))
+        os.rename(os.path.join(live, b"caf\xe9.txt"), os.path.join(live, b"-renamed \xe9\n"))
+        os.rename(os.path.join(live, b"dir \xe9\xff"), os.path.join(live, b"b" * 255))
+        os.remove(os.path.join(live, b"n" * 251 + b".txt"))
+        os.remove(os.path.join(os.fsencode(self.source), b"new\nline"))
+        daemon.settle()
+        self.assertSameNames()
+        self.assertMirrored()
+        self.assertNoErrors(daemon)
+        daemon.stop()
+
+    # ---- symbolic links planted on the server ------------------------------------------
+
+    def outside(self):
+        """A directory outside the store's root with a file in it: what a planted link
+        points at. Returns (path, its snapshot now)."""
+        outside = os.path.join(self.workdir, "outside")
+        write(os.path.join(outside, "victim.txt"), b"must stay as it is")
+        write(os.path.join(outside, "old.txt"), b"must not be deleted")
+        return outside, snapshot(outside)
+
+    def assertNotThrough(self, daemon, outside, before, link, code, what):
+        """Nothing under `outside` changed, and for the planted `link` (relative to the
+        target) the daemon either reported an error naming it (settle 74) or replaced it
+        with what the source has."""
+        self.assertEqual(compare(before, snapshot(outside)), [],
+                         f"{what}: the daemon wrote through the planted link")
+        self.assertIsNone(daemon.process.poll(), "the daemon must keep running")
+        if code == 0:
+            self.assertFalse(os.path.islink(self.dst(link)),
+                             f"{what}: settle says done but {link} is still the planted link")
+        else:
+            errors = [e for e in daemon.events() if e.get("level") == "error"]
+            self.assertTrue(errors, f"{what}: settle exited {code} without an error event")
+
+    def test_a_link_planted_on_the_server_is_never_written_through(self):
+        """A symbolic link made on the server inside the target tree, pointing outside the
+        root, while the daemon runs: a new directory of that name with a file in it, a
+        file and a directory moved into a directory the link replaced, a new file and a
+        delete in that directory, and a file the link replaced: nothing outside changes; the daemon
+        reports the path or replaces the link."""
+        write(self.src("dest", "old.txt"), b"to be deleted")
+        write(self.src("moving.txt"), b"moved into dest")
+        write(self.src("folder", "f.txt"), b"a directory moved into dest")
+        write(self.src("replaced.txt"), b"a file the server swaps for a link")
+        daemon = self.mirror()
+        daemon.settle()
+        outside, before = self.outside()
+
+        os.symlink(outside, self.dst("evil"))
+        write(self.src("evil", "x.txt"), b"must not land outside")
+        code, _ = self.settle_code(daemon)
+        self.assertNotThrough(daemon, outside, before, "evil", code, "a new directory")
+
+        shutil.rmtree(self.dst("dest"))
+        os.symlink(outside, self.dst("dest"))
+        os.rename(self.src("moving.txt"), self.src("dest", "moving.txt"))
+        os.rename(self.src("folder"), self.src("dest", "folder"))
+        write(self.src("dest", "victim.txt"), b"overwritten through the link")
+        os.remove(self.src("dest", "old.txt"))
+        code, _ = self.settle_code(daemon)
+        self.assertNotThrough(daemon, outside, before, "dest", code,
+                              "a directory replaced by a link")
+
+        os.remove(self.dst("replaced.txt"))
+        os.symlink(os.path.join(outside, "victim.txt"), self.dst("replaced.txt"))
+        write(self.src("replaced.txt"), b"a new version")
+        code, _ = self.settle_code(daemon)
+        self.assertNotThrough(daemon, outside, before, "replaced.txt", code,
+                              "a file replaced by a link")
+        daemon.stop()
+
+    # ---- the command line -------------------------------------------------------------
+
+    def test_mirror_to_an_sftp_url(self):
+        """`tetherd mirror SRC sftp://root@127.0.0.1:PORT/PATH --key-file K --known-hosts F`
+        mirrors a tree (initial sync and live changes) to the directory the URL names, its
+        percent-encoded space decoded."""
+        make_tree(self.source)
+        self.target = os.path.join(self.root, "backup dir")
+        os.mkdir(self.target)
+        url = f"sftp://root@127.0.0.1:{self.server.port}{self.root}/backup%20dir"
+        daemon = Daemon(self.workdir, ["mirror", self.source, url, "--delay", "0",
+                                       "--key-file", self.server.client_key,
+                                       "--known-hosts", self.server.known_hosts], name="cli")
+        self.daemons.append(daemon)
+        daemon.settle(timeout=120)
+        self.assertMirrored()
+        write(self.src("a", "live.txt"), b"written live")
+        os.remove(self.src("top.txt"))
+        daemon.settle()
+        self.assertMirrored()
+        self.assertNoErrors(daemon)
+        daemon.stop()
+
+
 class S3Target(RemoteTestCase):
     """Mirroring into a bucket of a real radosgw (one Ceph cluster for the class)."""
 
