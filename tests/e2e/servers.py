@@ -14,6 +14,7 @@ import atexit
 import ctypes
 import hashlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -498,3 +499,139 @@ class CephS3:
                 body, _ = self.get(key)
             result[relative.encode()] = ("file", body, mode, mtime)
         return result
+
+    # ---- the gateway alone: stop, start, its access log ---------------------------------
+
+    def gateway_running(self):
+        return self.rgw_pid is not None and not gone(self.rgw_pid)
+
+    def stop_gateway(self, kill=False):
+        """Stops radosgw alone (the mon and OSD, so the data, stay): SIGTERM, or SIGKILL
+        with `kill` (a crash); returns once the port refuses connections."""
+        if self.rgw_pid is None:
+            return
+        if kill:
+            try:
+                os.kill(self.rgw_pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            wait_until(lambda: gone(self.rgw_pid), timeout=20, interval=0.02,
+                       what=f"radosgw {self.rgw_pid} to die")
+        else:
+            terminate(self.rgw_pid)
+        self.rgw_pid = None
+        wait_until(lambda: not accepts(self.rgw_port), timeout=20,
+                   what=f"127.0.0.1:{self.rgw_port} to refuse connections")
+
+    def start_gateway(self):
+        """Starts radosgw again on the same port (same cluster, user and bucket), in the
+        background as start-radosgw.sh does (stopped by PID like the first one), and waits
+        until it answers HTTP."""
+        assert not self.gateway_running()
+        cluster = os.path.join(self.dir, "cluster")
+        self.rgw_pid = int(_run(["bash", "-c", 'radosgw -c "$1" -n client.rgw.a -f '
+                                 '</dev/null >>"$2" 2>&1 & echo $!', "start-gateway",
+                                 os.path.join(cluster, "ceph.conf"),
+                                 os.path.join(cluster, "log", "rgw.out")]))
+        wait_until(lambda: gone(self.rgw_pid) or self._answers(), timeout=60, interval=0.05,
+                   what="radosgw to answer HTTP again", details=lambda: self.log_tail("rgw.out"))
+        if gone(self.rgw_pid):
+            self.rgw_pid = None
+            raise ServerFailed(f"radosgw exited at its restart: {self.log_tail('rgw.out')}")
+
+    # One request in the gateway's log (beast's access line, debug_rgw_access 1):
+    # ... beast: 0x..: 127.0.0.1 - USER [DATE] "PUT /bucket/key?q HTTP/1.1" 200 4096 - "AGENT" ...
+    # where a request without a User-Agent has a bare - for "AGENT".
+    ACCESS_LINE = re.compile(rb'beast: \S+ \S+ - \S+ \[[^\]]*\] "(\S+) (\S+) [^"]*" (\d+) \S+ \S+ '
+                             rb'("[^"]*"|-)')
+
+    def access_log(self):
+        """Every request the gateway has logged so far, oldest first, as dicts: method,
+        key (unquoted, without the bucket; "" for the bucket), query ({name: value}),
+        status, agent (the User-Agent; tetherd sends none: "-"; this client's is curl's)."""
+        try:
+            with open(os.path.join(self.dir, "cluster", "log", "client.rgw.a.log"), "rb") as log:
+                text = log.read()
+        except FileNotFoundError:
+            return []
+        requests = []
+        for match in self.ACCESS_LINE.finditer(text):
+            method, target, status, agent = (part.decode(errors="replace")
+                                             for part in match.groups())
+            agent = agent.strip('"')
+            path, _, query = target.partition("?")
+            path = urllib.parse.unquote(path)
+            bucket_path = "/" + self.BUCKET
+            key = path[len(bucket_path) + 1:] if path.startswith(bucket_path) else path
+            requests.append({"method": method, "key": key, "status": int(status),
+                             "query": dict(urllib.parse.parse_qsl(query,
+                                                                  keep_blank_values=True)),
+                             "agent": agent})
+        return requests
+
+    def log_mark(self):
+        """A request only this call sends (a HEAD of a key that does not exist), waited for
+        in the gateway's log; returns its index in access_log(). Every request answered
+        before the call is logged before it, so the requests between two marks are those
+        answered between the two calls."""
+        self.marks = getattr(self, "marks", 0) + 1
+        key = f"tetherd-e2e-log-mark-{os.getpid()}-{self.marks}"
+        self.request("HEAD", key, expect=(404,))
+
+        def found():
+            for index, entry in enumerate(self.access_log()):
+                if entry["key"] == key:
+                    return index + 1  # 0 would read as "not yet"
+            return 0
+        return wait_until(found, timeout=30, interval=0.05,
+                          what=f"the gateway to log {key}") - 1
+
+    def requests_between(self, first_mark, second_mark, agent="-"):
+        """The requests logged between two log_mark()s, sent with User-Agent `agent`
+        (tetherd's: none)."""
+        return [entry for entry in self.access_log()[first_mark + 1:second_mark]
+                if entry["agent"] == agent]
+
+    # ---- multipart uploads ----------------------------------------------------------------
+
+    def uploads(self, prefix):
+        """The multipart uploads open under `prefix` (ListMultipartUploads), as
+        [(key, upload id)]."""
+        result = []
+        query = [("uploads", ""), ("prefix", prefix)]
+        while True:
+            _, _, body = self.request("GET", "", query)
+            root = ElementTree.fromstring(body)
+            namespace = root.tag[:root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+            for upload in root.iter(namespace + "Upload"):
+                result.append((upload.find(namespace + "Key").text,
+                               upload.find(namespace + "UploadId").text))
+            truncated = root.find(namespace + "IsTruncated")
+            if truncated is None or truncated.text != "true":
+                return result
+            query = [("uploads", ""), ("prefix", prefix),
+                     ("key-marker", root.find(namespace + "NextKeyMarker").text),
+                     ("upload-id-marker", root.find(namespace + "NextUploadIdMarker").text)]
+
+    def start_upload(self, key):
+        """Initiates a multipart upload of `key` (and sends no part); returns its id."""
+        _, _, body = self.request("POST", key, [("uploads", "")])
+        root = ElementTree.fromstring(body)
+        namespace = root.tag[:root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+        return root.find(namespace + "UploadId").text
+
+    def abort_upload(self, key, upload_id):
+        self.request("DELETE", key, [("uploadId", upload_id)], expect=(204,))
+
+    def put_file(self, key, path):
+        """PUTs the bytes of file `path` as object `key` (as another tool would)."""
+        with open(path, "rb") as handle:
+            digest = hashlib.sha256(handle.read()).hexdigest()
+        completed = subprocess.run(
+            ["curl", "-sS", "--aws-sigv4", f"aws:amz:{self.REGION}:s3", "--user",
+             f"{self.ACCESS_KEY}:{self.SECRET}", "-o", "/dev/null", "-w", "%{http_code}",
+             "--max-time", "60", "-H", f"x-amz-content-sha256: {digest}", "-T", path,
+             self.url(key)], capture_output=True, text=True)
+        if completed.returncode != 0 or completed.stdout.strip() != "200":
+            raise S3Error("PUT", self.url(key), int(completed.stdout.strip() or 0),
+                          completed.stderr.encode())

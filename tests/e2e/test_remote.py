@@ -19,6 +19,8 @@ from servers import CephS3, ServerUnavailable, SshServer, unavailable
 
 RULE = "r"
 FIVE_MIB = 5 << 20
+# Above the S3 store's multipart threshold (64 MiB): 9 parts of 8 MiB.
+MULTIPART = (64 << 20) + (3 << 20)
 
 
 def make_tree(root):
@@ -507,6 +509,36 @@ class SftpTarget(RemoteTestCase):
         self.assertNoErrors(daemon)
         daemon.stop()
 
+    def test_a_restart_with_nothing_changed_touches_nothing(self):
+        """After a mirror, a restart with nothing changed copies, moves and deletes
+        nothing: the daemon counts no copy and no byte, and every entry on the server keeps
+        its inode and its ctime (no write, rename or attribute change reached it)."""
+        make_tree(self.source)
+        os.symlink("a/b/c/deep.txt", self.src("link"))
+        daemon = self.mirror()
+        daemon.settle(timeout=120)
+        daemon.stop()
+        before = self.server_entries()
+        daemon = self.mirror(name="again")
+        daemon.settle()
+        counters = self.counters(daemon)
+        self.assertEqual({name: counters[name] for name in ("copies", "bytes", "moves", "deletes")},
+                         {"copies": 0, "bytes": 0, "moves": 0, "deletes": 0}, counters)
+        self.assertEqual(self.server_entries(), before, "the restart changed the server's tree")
+        self.assertMirrored()
+        self.assertNoErrors(daemon)
+        daemon.stop()
+
+    def server_entries(self):
+        """{relative path: (inode, ctime)} of everything in the server's target."""
+        result = {}
+        for directory, names, files in os.walk(self.target):
+            for name in names + files:
+                path = os.path.join(directory, name)
+                info = os.lstat(path)
+                result[os.path.relpath(path, self.target)] = (info.st_ino, info.st_ctime_ns)
+        return result
+
     # ---- deletes per delete mode ------------------------------------------------------
 
     def test_deletes_follow_the_delete_mode_live_and_at_restart(self):
@@ -789,6 +821,303 @@ class S3Target(RemoteTestCase):
         daemon = self.run_daemon(stores, "s3remote:sub", name="nobucket")
         self.assertPausedUntilReload(daemon, "bucket does not exist")
         self.assertMentions("s3remote", daemon.stderr_text())
+        daemon.stop()
+
+
+    # ---- helpers of the tests below ---------------------------------------------------
+
+    def mirror_tree(self, source, prefix, name, **store):
+        """`tetherd run` mirroring `source` to "sub" of a store under `prefix` (store
+        settings in `store`), deletes on."""
+        stores = {"s3remote": self.server.store(self.credentials, prefix, **store)}
+        return self.run_daemon(stores, "s3remote:sub", name=name, source=source)
+
+    def assertBucketHolds(self, source, prefix):
+        """The bucket under PREFIX/sub is `source`: files (bytes, mode, mtime) and
+        directories."""
+        saved = self.source
+        self.source = source
+        try:
+            problems = compare(self.expected(), self.server.snapshot(prefix + "/sub"))
+        finally:
+            self.source = saved
+        if problems:
+            self.fail(f"the bucket under {prefix}/sub differs from {source}:\n  "
+                      + "\n  ".join(problems[:20]))
+
+    def assertNoUploadsOpen(self, prefix=None):
+        prefix = (prefix or self.prefix) + "/"
+        self.assertEqual(self.server.uploads(prefix), [],
+                         f"multipart uploads left open under {prefix}")
+
+    def parts_of(self, key):
+        """How many parts the object was uploaded in (its ETag's "-N"), 1 for a PUT."""
+        _, headers, _ = self.server.request("HEAD", f"{self.prefix}/sub/{key}")
+        etag = headers["etag"].strip('"')
+        return int(etag.split("-")[1]) if "-" in etag else 1
+
+    # ---- churn ------------------------------------------------------------------------
+
+    def test_churn_with_type_changes_and_a_multipart_file(self):
+        """Live and then across a restart: creates, modifies, chmods, file and directory
+        renames, deletes, type changes both ways (a file becomes a directory with files
+        in it, a directory becomes a file) and a file above the multipart threshold
+        (64 MiB), uploaded in parts and replaced in parts: the bucket ends holding
+        exactly the source (bytes, mode and mtime of every file, every directory) and no
+        multipart upload is left open."""
+        write(self.src("becomes-dir"), b"a file first")
+        write(self.src("becomes-file", "inner", "f.txt"), b"a directory first")
+        write(self.src("stays", "a.txt"), b"a")
+        write(self.src("doomed", "x", "y.txt"), b"to be removed")
+        for i in range(10):
+            write(self.src("photos", f"{i}.jpg"), os.urandom(2000))
+        daemon = self.mirror()
+        daemon.settle()
+        self.assertMirrored()
+
+        os.remove(self.src("becomes-dir"))
+        write(self.src("becomes-dir", "now", "inside.txt"), b"the file became a directory")
+        shutil.rmtree(self.src("becomes-file"))
+        write(self.src("becomes-file"), b"the directory became a file", 0o600)
+        write(self.src("big", "multipart.bin"), os.urandom(MULTIPART), 0o640)
+        os.utime(self.src("big", "multipart.bin"), ns=(1_500_000_000_987_654_321,) * 2)
+        os.rename(self.src("photos"), self.src("pictures"))
+        os.rename(self.src("stays", "a.txt"), self.src("stays", "b.txt"))
+        write(self.src("stays", "a.txt"), b"a new file at the old name")
+        os.chmod(self.src("stays", "b.txt"), 0o750)
+        shutil.rmtree(self.src("doomed"))
+        daemon.settle(timeout=300)
+        self.assertMirrored()
+        self.assertEqual(self.parts_of("big/multipart.bin"), 9, "64 MiB + 3 MiB in 8 MiB parts")
+        self.assertNoErrors(daemon)
+        daemon.stop()
+
+        # While stopped: the type changes back, the big file rewritten, more renames.
+        shutil.rmtree(self.src("becomes-dir"))
+        write(self.src("becomes-dir"), b"a file again")
+        os.remove(self.src("becomes-file"))
+        write(self.src("becomes-file", "again", "g.txt"), b"a directory again")
+        write(self.src("big", "multipart.bin"), os.urandom(MULTIPART + 1))
+        os.rename(self.src("pictures", "3.jpg"), self.src("pictures", "three.jpg"))
+        os.remove(self.src("stays", "a.txt"))
+        daemon = self.mirror(name="again")
+        daemon.settle(timeout=300)
+        self.assertMirrored()
+        self.assertNoUploadsOpen()
+        self.assertNoErrors(daemon)
+        daemon.stop()
+
+    # ---- the gateway lost during a multipart upload ------------------------------------
+
+    HUGE = (96 << 20) + 12345  # 13 parts of 8 MiB; sent one at a time, it takes seconds
+
+    def stop_the_gateway_during_a_multipart_upload(self):
+        """Mirrors a file above the multipart threshold over one connection (so the upload
+        takes seconds), stops radosgw once the upload is open on the server, checks that
+        the daemon runs on and reports the lost gateway, starts radosgw again and settles.
+        Returns the daemon."""
+        daemon = self.mirror_tree(self.source, self.prefix, "d", connections=1)
+        daemon.settle()
+        staging = os.path.join(self.workdir, "staging")
+        write(os.path.join(staging, "huge.bin"), os.urandom(self.HUGE))
+        write(os.path.join(staging, "small.txt"), b"beside it")
+        os.rename(staging, self.src("incoming"))
+        wait_until(lambda: self.server.uploads(self.prefix + "/"), timeout=120,
+                   what="the daemon to start a multipart upload",
+                   details=lambda: daemon.stderr_text()[-3000:])
+        self.server.stop_gateway()
+        try:
+            wait_until(lambda: [e for e in daemon.events()
+                                if e.get("level") in ("warn", "error")],
+                       timeout=60, what="the daemon to report the lost gateway",
+                       details=lambda: daemon.stderr_text()[-3000:])
+            self.assertIsNone(daemon.process.poll(), "the daemon must keep running")
+            self.assertFalse([e for e in daemon.events("copy")
+                              if e["path"] == "incoming/huge.bin" and e.get("result") == "ok"],
+                             "the upload ended before the stop: the test missed its window")
+        finally:
+            self.server.start_gateway()
+        daemon.settle(timeout=300)
+        self.assertIsNone(daemon.process.poll(), "the daemon must keep running")
+        return daemon
+
+    def test_gateway_stopped_during_a_multipart_upload_converges(self):
+        """radosgw stopped in the middle of a multipart upload and started again: the
+        daemon keeps running, reports the lost gateway (retries), and once it is back
+        the bucket holds the source, the big file uploaded in parts."""
+        daemon = self.stop_the_gateway_during_a_multipart_upload()
+        self.assertMirrored()
+        self.assertEqual(self.parts_of("incoming/huge.bin"), 13)
+        self.assertTrue(daemon.events("retry"), "no retry reported")
+        daemon.stop()
+
+    # Fails (3 runs of 3 on 8a6a20e): the upload that the stop interrupted stays open.
+    # When UploadPart fails (the gateway gone: "UploadPart: Failed to connect ... Couldn't
+    # connect to server", a `retry` warning), the gateway's access log shows no
+    # AbortMultipartUpload (DELETE ?uploadId=) for that upload id, neither then (the
+    # gateway was down) nor after it is back; the retry opens a second upload and completes
+    # it, settle exits 0, and ListMultipartUploads under the prefix still lists the first
+    # one. The sweep at the next open leaves it too (it aborts only uploads older than
+    # 24 h), so S3 keeps its parts at least a day.
+    @unittest.expectedFailure
+    def test_gateway_stopped_during_a_multipart_upload_leaves_no_upload_open(self):
+        """The same stop: once the daemon has settled, no multipart upload is left open
+        under its prefix (the interrupted one was aborted once the gateway was back)."""
+        daemon = self.stop_the_gateway_during_a_multipart_upload()
+        self.assertNoUploadsOpen()
+        daemon.stop()
+
+    # ---- a restart with nothing to do ------------------------------------------------
+
+    # Fails (3 runs of 3 on 8a6a20e): the restart uploads every file again. Its debug
+    # `plan` events say {"source":true,"target":true,"actions":"copy"} for each of the 8
+    # files, initial_sync_end has differences 8, copies 8, bytes 5313427, and the gateway's
+    # log shows 8 whole-object PUTs between the two marks (after one ListObjectsV2 of the
+    # target, with no HEAD of the files first). A ListObjectsV2 entry has a size but no
+    # mtime (the store says so), and the restart copies rather than stat the object.
+    @unittest.expectedFailure
+    def test_a_restart_with_nothing_changed_uploads_nothing(self):
+        """After a mirror, a restart with nothing changed sends the gateway no write at
+        all (no PUT, POST or DELETE in its access log between the start and the settle)
+        and the daemon counts no copy and no byte; it only reads (lists, HEADs)."""
+        make_tree(self.source)
+        daemon = self.mirror()
+        daemon.settle(timeout=120)
+        self.assertMirrored()
+        daemon.stop()
+        first = self.server.log_mark()
+        daemon = self.mirror(name="again")
+        daemon.settle()
+        last = self.server.log_mark()
+        sent = self.server.requests_between(first, last)
+        self.assertTrue(sent, "no request of the daemon in the gateway's log")
+        writes = [(r["method"], r["key"], r["query"]) for r in sent
+                  if r["method"] not in ("GET", "HEAD")]
+        self.assertEqual(writes, [], "a restart with nothing changed writes nothing")
+        counters = self.counters(daemon)
+        self.assertEqual((counters["copies"], counters["bytes"]), (0, 0), counters)
+        self.assertEqual(daemon.events("initial_sync_end")[0]["differences"], 0,
+                         daemon.events("initial_sync_end"))
+        self.assertMirrored()
+        daemon.stop()
+
+    # ---- two daemons, one bucket ------------------------------------------------------
+
+    def test_two_daemons_in_two_prefixes_of_one_bucket(self):
+        """Two daemons at once, deletes on, mirroring two trees with the same names into
+        prefix P and prefix P + "x" (so that a prefix compared without its "/" would
+        match the other's keys), with churn in both: each prefix ends equal to its source;
+        keys outside either target and a multipart upload under the other prefix are
+        left alone; and while only the first runs, its restart (startup deletes, the
+        stale-upload sweep) sends no request for a key or listing of the other prefix."""
+        prefix_a, prefix_b = self.prefix, self.prefix + "x"
+        sources = {}
+        for label in ("a", "b"):
+            source = os.path.join(self.workdir, f"source-{label}")
+            for name in ("same.txt", "dir/same.txt", f"only-{label}.txt", "gone.txt"):
+                write(os.path.join(source, name), f"{label}: {name}".encode())
+            sources[label] = source
+        # Keys of each prefix that no daemon owns: beside its target, and a stale-looking
+        # upload (the sweep's age rule, 24 h, cannot be met here; it must survive anyway).
+        foreign = {f"{p}/outside-target.txt": p.encode() for p in (prefix_a, prefix_b)}
+        for key, body in foreign.items():
+            self.put(key, body)
+        pending_key = f"{prefix_b}/sub/pending.bin"
+        pending = (pending_key, self.server.start_upload(pending_key))
+        daemon_a = self.mirror_tree(sources["a"], prefix_a, "a")
+        daemon_b = self.mirror_tree(sources["b"], prefix_b, "b")
+        for label, source in sources.items():
+            os.remove(os.path.join(source, "gone.txt"))
+            write(os.path.join(source, "new", f"{label}.txt"), label.encode())
+            os.rename(os.path.join(source, "dir"), os.path.join(source, "renamed"))
+        daemon_a.settle()
+        daemon_b.settle()
+        self.assertBucketHolds(sources["a"], prefix_a)
+        self.assertBucketHolds(sources["b"], prefix_b)
+        for key, body in foreign.items():
+            self.assertEqual(self.server.get(key)[0], body, key)
+        self.assertIn(pending, self.server.uploads(prefix_b + "/"), "the upload was aborted")
+        daemon_b.stop()
+        daemon_a.stop()
+
+        snapshot_b = self.listing(prefix_b)
+        os.remove(os.path.join(sources["a"], "same.txt"))
+        shutil.rmtree(os.path.join(sources["a"], "renamed"))  # B has the same directory
+        first = self.server.log_mark()
+        daemon_a = self.mirror_tree(sources["a"], prefix_a, "a-again")
+        daemon_a.settle()
+        last = self.server.log_mark()
+        self.assertBucketHolds(sources["a"], prefix_a)
+        self.assertEqual(self.listing(prefix_b), snapshot_b, "the other prefix changed")
+        self.assertIn(pending, self.server.uploads(prefix_b + "/"), "the upload was aborted")
+        # A request names its key, or a listing its prefix; a DeleteObjects (POST ?delete)
+        # has its keys in the body, which the log does not show: the listing above covers it.
+        strays = [r for r in self.server.requests_between(first, last)
+                  if not (r["key"] or r["query"].get("prefix", "")).startswith(prefix_a + "/")
+                  and not (r["key"] == "" and "delete" in r["query"])]
+        self.assertEqual(strays, [], f"requests of the daemon on {prefix_a} outside it")
+        daemon_a.stop()
+        self.server.abort_upload(*pending)
+
+    def put(self, key, body):
+        path = os.path.join(self.workdir, "put-body")
+        with open(path, "wb") as handle:
+            handle.write(body)
+        self.server.put_file(key, path)
+
+    def listing(self, prefix):
+        """{key: (ETag, Last-Modified)} of every key under `prefix` + "/": a key written
+        again, even with the same bytes, gets a new Last-Modified."""
+        result = {}
+        for key in self.server.list_keys(prefix + "/"):
+            _, headers, _ = self.server.request("HEAD", key)
+            result[key] = (headers.get("etag"), headers.get("last-modified"))
+        return result
+
+    # ---- the command line -------------------------------------------------------------
+
+    def cli_mirror(self, name, extra, env=None):
+        url = f"s3://{self.server.BUCKET}/{self.prefix}/sub"
+        daemon = Daemon(self.workdir, ["mirror", self.source, url, "--delay", "0",
+                                       "--endpoint", self.server.endpoint,
+                                       "--region", self.server.REGION] + extra,
+                        name=name, env=env)
+        self.daemons.append(daemon)
+        return daemon
+
+    def test_mirror_to_an_s3_url_with_a_credentials_file(self):
+        """`tetherd mirror SRC s3://BUCKET/PREFIX --endpoint URL --region R
+        --credentials-file F` mirrors a tree, and live changes."""
+        make_tree(self.source)
+        daemon = self.cli_mirror("cli", ["--credentials-file", self.credentials])
+        daemon.settle(timeout=120)
+        self.assertMirrored()
+        write(self.src("a", "live.txt"), b"written live")
+        os.remove(self.src("top.txt"))
+        daemon.settle()
+        self.assertMirrored()
+        self.assertNoErrors(daemon)
+        daemon.stop()
+
+    # Fails: tetherd reads S3 keys from a credentials file only (stores/src/s3_credentials.cpp
+    # has no environment lookup), so with the keys in AWS_ACCESS_KEY_ID /
+    # AWS_SECRET_ACCESS_KEY and no ~/.aws/credentials the rule pauses at once: settle exits
+    # 74 with "rule 'mirror' waits for its store: cannot open the store (store 'remote':
+    # open: cannot open credentials file '$HOME/.aws/credentials' (ENOENT)); not tried again
+    # until the daemon reloads".
+    @unittest.expectedFailure
+    def test_mirror_to_an_s3_url_with_keys_from_the_environment(self):
+        """The same with the keys in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and no
+        credentials file (HOME has no .aws)."""
+        make_tree(self.source)
+        home = os.path.join(self.workdir, "home")
+        os.mkdir(home)
+        env = dict(os.environ, HOME=home, AWS_ACCESS_KEY_ID=self.server.ACCESS_KEY,
+                   AWS_SECRET_ACCESS_KEY=self.server.SECRET)
+        daemon = self.cli_mirror("cli-env", [], env=env)
+        daemon.settle(timeout=120)
+        self.assertMirrored()
+        self.assertNoErrors(daemon)
         daemon.stop()
 
 
