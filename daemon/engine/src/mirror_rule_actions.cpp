@@ -146,6 +146,8 @@ bool MirrorRule::target_stat_needless(const Examination& work) const {
       work.entry.moved_from || settings_.dry_run) {
     return false;
   }
+  // A listing saw a file there but not whether it is up to date (listing_lacks_metadata).
+  if (work.entry.target_known && work.entry.known_target) return false;
   const Mirrored* mirrored = index_.find(work.path);
   if (!mirrored) return true;
   const bool same_content =
@@ -184,8 +186,10 @@ void MirrorRule::examine_with_target(std::shared_ptr<Examination> work) {
   };
   // A listing may be older than an action that completed since; trusting it is harmless
   // for copies (they overwrite) but not for a missing source, where it could hide a file
-  // that must be deleted: then the target is always stat'ed afresh.
-  if (work->entry.target_known && work->source) {
+  // that must be deleted: then the target is always stat'ed afresh. Nor can a listing
+  // that carries no mtime (S3 lists sizes, not the metadata) show that a file of the
+  // right size is up to date: its stat (one HEAD) can, and spares the copy.
+  if (work->entry.target_known && work->source && !listing_lacks_metadata(*work)) {
     work->target = std::move(work->entry.known_target);
     work->entry.target_known = false;
     work->entry.known_target.reset();
@@ -723,6 +727,14 @@ void MirrorRule::remember(const SourceEntry& source, const TargetState& target,
   known.size = source.size;
   known.mtime_ns = source.mtime_ns;
   known.set_target(target);
+}
+
+bool MirrorRule::listing_lacks_metadata(const Examination& work) const {
+  const std::optional<TargetState>& listed = work.entry.known_target;
+  if (!listed || !work.source) return false;
+  if (listed->type != EntryType::File || work.source->type != EntryType::File) return false;
+  if (listed->size != work.source->size) return false;  // a copy either way
+  return !listed->mtime_ns || (policy_.preserve_mode && !listed->mode);
 }
 
 void MirrorRule::forget_target_hints_within(const std::string& path) {

@@ -324,6 +324,10 @@ class MirrorRule : public std::enable_shared_from_this<MirrorRule> {
   void forget_subtree(const std::string& path);
   /// A directory was moved to `path` on the target: pending entries inside it forget what
   /// a listing said the target held there.
+  /// Whether the listing `work` carries for its target is a file of the source's size
+  /// whose mtime (or mode, when preserved) the listing did not give: then only a stat
+  /// can tell whether it is up to date.
+  bool listing_lacks_metadata(const Examination& work) const;
   void forget_target_hints_within(const std::string& path);
   /// Renames, removals and rescans reported, and paths found gone: what a walk listed
   /// before one of them, at or below its path, is no longer taken as a hint.
