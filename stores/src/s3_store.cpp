@@ -177,6 +177,8 @@ core::Resolution S3Store::do_resolve(const StoreKey& key) const {
 }
 
 void S3Store::do_close(Callback<void> done) {
+  closed_ = true;
+  if (abort_timer_) executor().cancel_timer(*std::exchange(abort_timer_, std::nullopt));
   // Requests waiting for a retry are dropped like those in flight: no reply runs.
   for (auto& [id, call] : calls_)
     stop_timer(*call);

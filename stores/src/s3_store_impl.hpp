@@ -233,6 +233,13 @@ class S3Store final : public core::Store {
   /// Aborts the stale multipart uploads under the prefix (sweep_s3_uploads in s3_store.hpp).
   void sweep_stale_uploads(Callback<std::size_t> done);
 
+  /// Aborts multipart upload `upload_id` of `object` (key with the prefix), then runs
+  /// `done`. An abort the server did not get (unreachable, 5xx) is sent again after
+  /// growing pauses (1 s doubling to 5 min) for as long as the store is open, so that an
+  /// upload cut short by a lost connection does not keep its parts stored for a day,
+  /// until the sweep at a later open.
+  void abort_upload(std::string object, std::string upload_id, std::function<void()> done);
+
   /// Destination checks shared by copy and move of a file (`directory`: of a directory).
   void check_destination(const StoreKey& to, bool overwrite, bool directory,
                          std::function<void(Result<void>)> done);
@@ -243,6 +250,9 @@ class S3Store final : public core::Store {
   void attempt(const CallPtr& call);
   void answered(const CallPtr& call, HttpResponse response);
   void stop_timer(Call& call);
+  /// Sends the aborts that failed again once the pause is over (abort_upload).
+  void schedule_aborts();
+  void send_pending_aborts();
 
   S3StoreOptions options_;
   s3::Endpoint endpoint_;
@@ -252,6 +262,11 @@ class S3Store final : public core::Store {
   std::map<RequestId, CallPtr> calls_;
   RequestId next_call_ = 1;
   std::minstd_rand jitter_;
+  /// Uploads whose abort the server did not get yet: (object key, upload id).
+  std::vector<std::pair<std::string, std::string>> pending_aborts_;
+  std::optional<core::Executor::TimerId> abort_timer_;
+  std::chrono::milliseconds abort_pause_{0};
+  bool closed_ = false;
   /// When the store was opened: uploads initiated well before it are stale.
   std::chrono::system_clock::time_point opened_ = std::chrono::system_clock::now();
 };

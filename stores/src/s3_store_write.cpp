@@ -121,7 +121,12 @@ struct WriteJob : std::enable_shared_from_this<WriteJob> {
 
   void finish_data() {
     if (op->cancel_requested()) return fail(error_of(Errc::Cancelled, {}));
-    if (!upload_id.empty()) return upload_part(true);
+    if (!upload_id.empty()) {
+      // A size that is a whole number of parts leaves nothing for a last part: no empty
+      // part is sent (S3 may refuse one; it would be a useless request anyway).
+      if (buffer.empty() && !etags.empty()) return complete();
+      return upload_part(true);
+    }
     committed = true;
     Pairs headers = object_headers();
     headers.emplace_back("Content-MD5", s3::md5_base64(buffer));
@@ -188,9 +193,8 @@ struct WriteJob : std::enable_shared_from_this<WriteJob> {
     if (upload_id.empty()) return done(std::move(error));
     // Abort the upload so no parts stay stored (and billed); then report.
     auto job = self();
-    store->send(
-        "DELETE", object, {{"uploadId", upload_id}}, {}, {},
-        [job, error = std::move(error)](HttpResponse) mutable { job->done(std::move(error)); });
+    store->abort_upload(object, upload_id,
+                        [job, error = std::move(error)]() mutable { job->done(std::move(error)); });
   }
 };
 
