@@ -72,13 +72,24 @@ def latency(ctx):
     tools = daemon_tools(ctx)
     if not have("lsyncd"):
         skip_missing(ctx, "1 latency", "p50", "lsyncd", ["lsyncd direct", "lsyncd rsync"])
+    per_tool = latency_series(ctx, "1 latency", "close()→mirrored", tools, plan, "latency")
+    for tool, entry in per_tool.items():
+        ctx.results.latency_samples[tool] = (sorted(entry["samples"]),
+                                             len(entry["samples"]) + entry["unseen"])
+
+
+def latency_series(ctx, scenario, measure, tools, plan, name, starts=None):
+    """plan["reps"] latency runs per tool, tools alternating, and their rows (p50, p95, p99
+    of each run). name: what the progress log calls them. starts: {tool: start} for
+    latency_run, for targets that are not local directories. Returns {tool: {"samples":
+    [...], "unseen": count, ...}}."""
     per_tool = {tool: {"p50": [], "p95": [], "p99": [], "unseen": 0, "samples": [],
                        "bounds": set()} for tool in tools}
     for rep in range(plan["reps"]):
         for tool in tools:
-            ctx.log(f"latency {tool} run {rep + 1}/{plan['reps']}")
+            ctx.log(f"{name} {tool} run {rep + 1}/{plan['reps']}")
             samples, unseen = latency_run(ctx, tool, plan["seconds"], plan["rate"],
-                                          plan["grace"])
+                                          plan["grace"], (starts or {}).get(tool))
             entry = per_tool[tool]
             entry["samples"].extend(samples)
             entry["unseen"] += len(unseen)
@@ -98,10 +109,10 @@ def latency(ctx):
                 "the writer stopped (counted as lower bounds)" if entry["unseen"] else
                 f"{count} files")
         for key in ("p50", "p95", "p99"):
-            ctx.results.add("1 latency", f"close()→mirrored {key}", tool, "ms", entry[key],
+            ctx.results.add(scenario, f"{measure} {key}", tool, "ms", entry[key],
                             note if key == "p50" else "",
                             timed_out=key in entry["bounds"])
-        ctx.results.latency_samples[tool] = (sorted(entry["samples"]), count)
+    return per_tool
 
 
 def percentile(values, fraction):
@@ -109,12 +120,24 @@ def percentile(values, fraction):
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
-def latency_run(ctx, tool, seconds, rate, grace):
+def latency_run(ctx, tool, seconds, rate, grace, start=None):
     """A writer creates 4 KiB files at a steady rate; a poller thread stats the pending
     ones at the target every 0.2 ms. Returns (latencies in ms, for each file never seen
-    within grace s after the writer stopped: how long it had waited, ms)."""
-    source, target = ctx.work.fresh("lat-src"), ctx.work.fresh("lat-dst")
-    daemon = start_daemon(ctx, tool, source, target)
+    within grace s after the writer stopped: how long it had waited, ms). start: for a
+    target that is not a local directory, start(source) starts the daemon, ready, and
+    returns (daemon, arrived), arrived(name) telling whether the file is complete there."""
+    source = ctx.work.fresh("lat-src")
+    if start is None:
+        target = ctx.work.fresh("lat-dst")
+        daemon = start_daemon(ctx, tool, source, target)
+
+        def arrived(name):
+            try:
+                return os.stat(os.path.join(target, name)).st_size == KIB4
+            except FileNotFoundError:
+                return False
+    else:
+        daemon, arrived = start(source)
     payload = os.urandom(KIB4)
     samples, pending = [], {}
     lock = threading.Lock()
@@ -128,14 +151,11 @@ def latency_run(ctx, tool, seconds, rate, grace):
             with lock:
                 items = list(pending.items())
             for name, closed_at in items:
-                try:
-                    if os.stat(os.path.join(target, name)).st_size == KIB4:
-                        seen = time.monotonic()
-                        with lock:
-                            del pending[name]
-                        samples.append((seen - closed_at) * 1000)
-                except FileNotFoundError:
-                    pass
+                if arrived(name):
+                    seen = time.monotonic()
+                    with lock:
+                        del pending[name]
+                    samples.append((seen - closed_at) * 1000)
             time.sleep(max(0.0002, time.monotonic() - began))
 
     poller = threading.Thread(target=poll)

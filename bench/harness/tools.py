@@ -62,9 +62,11 @@ def tree_spec(files, per_dir):
     return spec
 
 
-def make_tree(root, spec, size, files_only=False):
+def make_tree(root, spec, size, files_only=False, unique=False):
     """Creates the tree of spec under root (root must not exist yet). files_only: root and
-    its directories exist already, only the files are created."""
+    its directories exist already, only the files are created. unique: random bytes, other
+    in every file (s3cmd sends a file whose MD5 it has sent already as a server-side copy,
+    so identical files would measure that shortcut instead of uploads)."""
     if not files_only:
         os.mkdir(root)
     data = b"t" * size
@@ -75,8 +77,8 @@ def make_tree(root, spec, size, files_only=False):
             os.mkdir(path)
         for name in names:
             fd = os.open(os.path.join(path, name), flags, 0o644)
-            if data:
-                os.write(fd, data)
+            if size:
+                os.write(fd, os.urandom(size) if unique else data)
             os.close(fd)
 
 
@@ -431,21 +433,32 @@ class PeakRss:
         return hwm_kib(self.pid) + self.child_peak
 
 
-def run_timed(argv, cwd=None):
+class TimedOut(BenchError):
+    """A tool was still running at its deadline, and was killed."""
+
+    def __init__(self, argv, timeout):
+        super().__init__(f"{argv[0]} was still running after {timeout} s (killed)")
+        self.timeout = timeout
+
+
+def run_timed(argv, cwd=None, env=None, timeout=None):
     """Runs argv to completion under /usr/bin/time: (elapsed s, peak RSS KiB). Raises
-    BenchError with the tool's stderr when it fails. It runs in a session of its own, killed
-    whole when this one is interrupted: killing time alone would leave the tool running."""
+    BenchError with the tool's stderr when it fails, TimedOut when it is still running after
+    timeout s. It runs in a session of its own, killed whole when this one is interrupted or
+    its time is up: killing time alone would leave the tool running."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
         start = time.monotonic()
         process = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", report.name, *argv],
-                                   cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                   start_new_session=True)
+                                   cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, start_new_session=True)
         try:
-            _, stderr = process.communicate()
-        except BaseException:
+            _, stderr = process.communicate(timeout=timeout)
+        except BaseException as error:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+            if isinstance(error, subprocess.TimeoutExpired):
+                raise TimedOut(argv, timeout) from None
             raise
         elapsed = time.monotonic() - start
         if process.returncode != 0:
@@ -488,13 +501,16 @@ class Daemon:
 
 
 class Tetherd(Daemon):
-    def __init__(self, binary, work, source, target, verbose_log=False):
+    """tetherd mirror SOURCE TARGET --delay 0, live. extra: more arguments (the key and
+    known_hosts of an sftp:// target, the endpoint and credentials of an s3:// one)."""
+
+    def __init__(self, binary, work, source, target, verbose_log=False, extra=()):
         self.binary = binary
         control = work.fresh("tetherd-control")
         self.socket = os.path.join(control, "control.sock")
         self.log = os.path.join(control, "events.jsonl")
         argv = [binary, "mirror", source, target, "--delay", "0", "--socket", self.socket,
-                "--log-file", self.log, "--log-format", "none"]
+                "--log-file", self.log, "--log-format", "none", *extra]
         if not verbose_log:
             argv.append("-q")
         process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -534,28 +550,34 @@ LSYNCD_PROCESSES = 8
 
 class Lsyncd(Daemon):
     """lsyncd tuned for speed: delay = 0 (the smallest it accepts), maxProcesses 8 both
-    globally and per sync (its default of 1 serialises every action), insist, nodaemon."""
+    globally and per sync (its default of 1 serialises every action), insist, nodaemon.
+    remote: for default.rsyncssh, the lines of its sync that name the host, the target
+    directory and ssh's options (target is None then); lsyncd refuses more than one process
+    for rsyncssh, so it gets maxProcesses 1."""
 
-    def __init__(self, work, source, target, mode):
+    def __init__(self, work, source, target, mode, remote=None):
         config_dir = work.fresh(f"lsyncd-{mode}")
         self.log = os.path.join(config_dir, "lsyncd.log")
         config = os.path.join(config_dir, "lsyncd.conf.lua")
+        processes = 1 if mode == "rsyncssh" else LSYNCD_PROCESSES
+        where = remote if remote is not None else [f'target = "{target}",']
         with open(config, "w") as handle:
             handle.write(
                 "settings {\n"
                 f'  logfile = "{self.log}",\n'
                 "  nodaemon = true,\n"
                 "  insist = true,\n"
-                f"  maxProcesses = {LSYNCD_PROCESSES},\n"
+                f"  maxProcesses = {processes},\n"
                 "}\n"
                 "sync {\n"
                 f"  default.{mode},\n"
                 f'  source = "{source}",\n'
-                f'  target = "{target}",\n'
+                + "".join(f"  {line}\n" for line in where) +
                 "  delay = 0,\n"
-                f"  maxProcesses = {LSYNCD_PROCESSES},\n"
+                f"  maxProcesses = {processes},\n"
                 "}\n")
-        os.makedirs(target, exist_ok=True)
+        if target is not None:
+            os.makedirs(target, exist_ok=True)
         process = subprocess.Popen(["lsyncd", config], stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
         super().__init__(process)
