@@ -18,6 +18,8 @@ class Results:
         self.errors = []  # (scenario, message)
         self.durations = []  # (scenario, seconds)
         self.images = []  # (files, what, ScratchImage.describe()): scratch filesystems used
+        self.goals = []  # dicts: scenario, goal, tetherd, peer, ratio, met (None: not known), note
+        self.sections = {}  # title: text, sections of RESULTS.md a scenario adds
 
     def add(self, scenario, measure, tool, unit, values, note="", timed_out=False,
             ref="tetherd", reference=False, ratio=True):
@@ -31,12 +33,21 @@ class Results:
                           "values": [], "note": note, "timed_out": False, "ref": "tetherd",
                           "reference": False, "skipped": True})
 
+    def goal(self, scenario, goal, tetherd, peer, ratio, met, note=""):
+        """A performance goal and whether this run met it. tetherd, peer: the figures
+        compared, as text; ratio: tetherd ÷ peer, or None; met: True, False or None (not
+        measured)."""
+        self.goals.append({"scenario": scenario, "goal": goal, "tetherd": tetherd,
+                           "peer": peer, "ratio": ratio, "met": met, "note": note})
+
     def record_load(self, what):
         with open("/proc/loadavg") as handle:
             self.loads.append((what, " ".join(handle.read().split()[:3])))
 
 
 def fmt(value, unit):
+    if unit == "requests":
+        return f"{value:,.0f}"
     if unit == "s":
         return f"{value:.3f}" if value < 10 else f"{value:.1f}"
     if unit == "ms":
@@ -87,6 +98,21 @@ def table(results):
     return "\n".join(lines)
 
 
+def goals_table(results):
+    """The goals of the remote scenarios: met, not met or not measured, with the figures."""
+    if not results.goals:
+        return ""
+    lines = ["| scenario | goal | tetherd | peer | tetherd ÷ peer | met | note |",
+             "|---|---|---:|---:|---:|---|---|"]
+    for goal in results.goals:
+        ratio = ("—" if goal["ratio"] is None else f"{goal['ratio']:.2f}"
+                 if goal["ratio"] >= 0.1 else f"{goal['ratio']:.2g}")
+        met = {True: "**yes**", False: "**no**", None: "not measured"}[goal["met"]]
+        lines.append(f"| {goal['scenario']} | {goal['goal']} | {goal['tetherd']} | "
+                     f"{goal['peer']} | {ratio} | {met} | {goal['note']} |")
+    return "\n".join(lines)
+
+
 def command_output(argv, lines=1):
     try:
         result = subprocess.run(argv, capture_output=True, text=True, timeout=30)
@@ -114,6 +140,10 @@ def machine(work_dir, tetherd):
         "rsync": command_output(["rsync", "--version"]),
         "inotifywait": command_output(["inotifywait", "--help"]),
         "cp": command_output(["cp", "--version"]),
+        "ssh, sftp, sshd": command_output(["ssh", "-V"]),
+        "rclone": command_output(["rclone", "version"]),
+        "s3cmd": command_output(["s3cmd", "--version"]),
+        "radosgw": command_output(["radosgw", "--version"]),
         "gnuplot": command_output(["gnuplot", "--version"]),
         "python3": platform.python_version(),
     }
@@ -152,9 +182,13 @@ def write_markdown(path, results, info, args, plan_text, plots, started, finishe
     images = "".join(f"\n- scratch filesystem of the {files:,}-file point, {what}: {text}"
                      for files, what, text in results.images)
     plot_lines = "\n".join(f"![{title}]({os.path.basename(file)})" for title, file in plots) \
-        or "(no plots: gnuplot is not installed)"
+        or ("(no plots: gnuplot is not installed)" if shutil.which("gnuplot") is None
+            else "(no plots: none of the scenarios that make one ran)")
     status = (f"\n**Incomplete: still to run when this was written: {', '.join(pending)}.**\n"
               if pending else "")
+    goals = (f"\n## Goals\nThe bars the issues set for the remote stores, from the medians "
+             f"above.\n\n{goals_table(results)}\n" if results.goals else "")
+    sections = "".join(f"\n## {title}\n{text}\n" for title, text in results.sections.items())
     text = f"""# tetherd benchmark results ({'quick' if args.quick else 'full'} run)
 {status}
 Produced by `{args.command_line}` on {info['date']} in {finished - started:.0f} s
@@ -211,7 +245,7 @@ deletions is up to 30× slower for minutes).{scratch_text(results)}
 faster (or smaller), above 1 it is slower. A "≥" median is a run stopped at its timeout.
 
 {table(results)}
-
+{goals}{sections}
 {('## Errors' + chr(10) + errors) if errors else ''}
 
 ## Plots
