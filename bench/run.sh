@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tetherd against lsyncd, rsync, cp and inotifywait, side by side (issue 7), and against
-# rsync, sftp, rclone and lsyncd over a real SFTP server: one command.
+# rsync, sftp, rclone, s3cmd and lsyncd over real SFTP and S3 servers: one command.
 #
 # usage: bench/run.sh [--quick] [--out DIR] [--tetherd PATH] [--work DIR] [--only LIST]
 #                     [--max-files N] [--no-install] [--no-micro]
@@ -11,14 +11,15 @@
 #   --work DIR      parent directory of the scratch trees (default: $TMPDIR or /tmp). A full
 #                   run needs about 30 GiB and 4 M inodes there; it checks before starting
 #   --only LIST     comma-separated scenarios: latency,burst,scaling,watch,big,overflow,
-#                   sftp (starts an sshd on 127.0.0.1: root and openssh-server are
-#                   needed, which packaging/install-deps.sh installs; else it is skipped)
+#                   sftp,s3 (the last two start an sshd and a Ceph radosgw on 127.0.0.1:
+#                   root, openssh-server and ceph-mon/ceph-osd/radosgw are needed, which
+#                   packaging/install-deps.sh installs; without them they are skipped)
 #   --max-files N   leave out the scaling points above N files (the 1M point takes ~20 min)
 #   --no-install    never call apt-get (a missing peer is skipped and marked in the table)
 #   --no-micro      skip the Google Benchmark microbenchmarks (full run only)
 #
 # Steps: installs the missing peers from Debian packages (lsyncd rsync inotify-tools
-# gnuplot-nox time rclone; only as root, only when missing), builds tetherd with
+# gnuplot-nox time rclone s3cmd; only as root, only when missing), builds tetherd with
 # `cmake --preset release && cmake --build --preset release` unless --tetherd is given, runs
 # bench/harness/run_bench.py and, for a full run, the microbenchmarks.
 set -euo pipefail
@@ -37,13 +38,13 @@ while (($#)); do
     --max-files) max_files=$2; shift 2 ;;
     --no-install) install=0; shift ;;
     --no-micro) micro=0; shift ;;
-    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument: $1 (see --help)" >&2; exit 64 ;;
   esac
 done
 
 # 1. Peers, from Debian packages, only when missing.
-peers=(lsyncd rsync inotify-tools gnuplot-nox time rclone)
+peers=(lsyncd rsync inotify-tools gnuplot-nox time rclone s3cmd)
 missing=()
 for package in "${peers[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q '^install ok installed$' ||

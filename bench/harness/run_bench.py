@@ -36,9 +36,11 @@ from tools import Work
 # such images too, made in RAM (/dev/shm, "scratch_image": "ram"): on the bench
 # directory's disk its cold figures were the disk's (cp -a 2 to 9 s from run to run). quick: every scenario reduced, under 2
 # minutes, nothing on a scratch image (those need root and loop devices).
-# The remote scenario (sftp; remote.py): 3 runs, not 5, to keep the remote scenarios'
-# full plan within about 40 minutes on the 2-core machine; a tool too slow for a run's
-# timeout is not repeated. quick: seconds, skipped and marked where root or sshd is missing.
+# The remote scenarios (sftp, s3; remote.py): 3 runs, not 5. Their full plan takes about
+# 40 minutes on the 2-core machine, where 5 runs would take over an hour; a tool too
+# slow for a run's timeout is not repeated. The S3 no-op's targets are each tool's own
+# upload of 100,000 objects, timed once, within prep_timeout. quick: seconds each (the
+# Ceph cluster starts in about 5 s), skipped and marked where root, sshd or Ceph is missing.
 REMOTE_FULL = {"files": 10_000, "dirs": 100, "mib": 1024, "noop_files": 100_000, "reps": 3,
                "timeout": 600,
                "latency": {"seconds": 15, "rate": 20, "reps": 3, "grace": 10}}
@@ -59,6 +61,7 @@ PLANS = {
         "big": {"mib": 1024, "reps": 5},
         "overflow": {"files": 50_000, "dirs": 50, "reps": 5, "timeout": 300},
         "sftp": REMOTE_FULL,
+        "s3": dict(REMOTE_FULL, prep_timeout=600),
     },
     "quick": {
         "latency": {"seconds": 1, "rate": 100, "reps": 1, "grace": 2},
@@ -70,6 +73,7 @@ PLANS = {
         "big": {"mib": 16, "reps": 1},
         "overflow": {"files": 9_000, "dirs": 30, "reps": 1, "timeout": 25},
         "sftp": REMOTE_QUICK,
+        "s3": dict(REMOTE_QUICK, prep_timeout=60),
     },
 }
 
@@ -81,6 +85,7 @@ SCENARIOS = [
     ("big", scenarios.big_file),
     ("overflow", scenarios.overflow),
     ("sftp", remote.sftp),
+    ("s3", remote.s3),
 ]
 
 
@@ -124,6 +129,12 @@ def describe(plan):
         f"8. sftp (sshd on 127.0.0.1): {remote_text(plan['sftp'])}; against rsync -a -e ssh, "
         "sftp -b (put -rp), rclone sync, and for latency lsyncd default.rsyncssh (sftp has "
         "no no-op mode); the no-op's target is one cp -a copy every tool runs against",
+        f"9. s3 (Ceph radosgw on 127.0.0.1): {remote_text(plan['s3'])}; against rclone sync "
+        "(--transfers 8) and s3cmd sync (no live mode: tetherd's latency stands alone); "
+        "each small-files run is followed by a no-op against the bucket it filled; the "
+        f"{plan['s3']['noop_files']:,}-object no-op's targets are each tool's own upload (timeout "
+        f"{plan['s3']['prep_timeout']} s; s3cmd's is rclone's); requests counted from "
+        "radosgw's log",
     ])
 
 
