@@ -36,11 +36,14 @@ from tools import Work
 # such images too, made in RAM (/dev/shm, "scratch_image": "ram"): on the bench
 # directory's disk its cold figures were the disk's (cp -a 2 to 9 s from run to run). quick: every scenario reduced, under 2
 # minutes, nothing on a scratch image (those need root and loop devices).
-# The remote scenarios (sftp, s3; remote.py): 3 runs, not 5. Their full plan takes about
-# 40 minutes on the 2-core machine, where 5 runs would take over an hour; a tool too
-# slow for a run's timeout is not repeated. The S3 no-op's targets are each tool's own
-# upload of 100,000 objects, timed once, within prep_timeout. quick: seconds each (the
-# Ceph cluster starts in about 5 s), skipped and marked where root, sshd or Ceph is missing.
+# The remote scenarios (sftp, s3; remote.py): 3 runs, not 5. Their full plan took 39
+# minutes on the 2-core machine (sftp 7, s3 32: S3's small files and its 100,000-object
+# no-op, whose target rclone alone takes 7 minutes to upload); 5 runs would take about an
+# hour. A tool too slow for a run's timeout is not repeated. The S3 no-op's targets are
+# each tool's own upload, timed once, within prep_timeout: a tetherd whose no-op is fixed
+# but whose cold upload stays at ~115 objects/s (this run) needs more than 600 s there.
+# quick: about 10 s each plus the servers' start (Ceph's: ~4 s), skipped and marked where
+# root, sshd or Ceph is missing.
 REMOTE_FULL = {"files": 10_000, "dirs": 100, "mib": 1024, "noop_files": 100_000, "reps": 3,
                "timeout": 600,
                "latency": {"seconds": 15, "rate": 20, "reps": 3, "grace": 10}}
