@@ -2,11 +2,15 @@
 //
 // Read: the key is checked (walk), opened, and a ByteSource issues SSH_FXP_READ requests
 // for the range, several ahead; the handle is closed when the source is released.
-// List: a directory's entries are read whole (one directory at a time: the memory bound),
-// sorted by name bytes, and streamed in batches; recursive listings descend depth first,
-// a directory before its contents, which is StoreKey order.
+// List: a directory's entries are read whole, sorted by name bytes, and streamed in
+// batches; recursive listings descend depth first, a directory before its contents, which
+// is StoreKey order, reading up to 16 directories ahead of the walk.
 
+#include <algorithm>
 #include <deque>
+#include <iterator>
+#include <map>
+#include <optional>
 
 #include "sftp_store_impl.hpp"
 
@@ -168,6 +172,11 @@ class ReadSource final : public ByteSource {
   Callback<Bytes> pending_;
 };
 
+/// A listing stream. A recursive one reads the directories it will descend into ahead of
+/// time, up to kListAhead at once on the session (SFTP carries many requests in flight),
+/// so that a tree of many directories costs about one round trip per kListAhead of them
+/// rather than one each; what it read ahead and has not emitted yet is its memory bound
+/// beyond the directories on its path.
 class ListStream final : public EntryStream {
  public:
   struct Frame {
@@ -180,17 +189,20 @@ class ListStream final : public EntryStream {
   ListStream(Executor& executor, SessionPtr session, ListOptions options, Frame first)
       : executor_(executor), session_(std::move(session)), options_(options) {
     options_.batch_size = std::max<std::size_t>(options_.batch_size, 1);
-    stack_.push_back(std::move(first));
+    push_frame(std::move(first), false);  // no shared_from_this() in a constructor
   }
 
   void next(Callback<std::vector<EntryInfo>> done) override {
     if (cancelled_) return post(done, error(Errc::Cancelled, "listing cancelled"));
     pending_ = std::move(done);
     batch_.clear();
+    read_ahead();
     fill();
   }
   void cancel() override {
     cancelled_ = true;
+    ahead_.clear();
+    wanted_.clear();
     if (pending_) {
       auto done = std::move(pending_);
       pending_ = nullptr;
@@ -199,6 +211,14 @@ class ListStream final : public EntryStream {
   }
 
  private:
+  static constexpr std::size_t kListAhead = 16;
+
+  /// A directory read ahead: its entries once the read has answered.
+  struct Ahead {
+    StoreKey dir;
+    std::optional<Result<std::vector<DirEntry>>> entries;
+  };
+
   void post(Callback<std::vector<EntryInfo>> done, Result<std::vector<EntryInfo>> result) {
     executor_.post([done, result] { done(result); });
   }
@@ -210,8 +230,71 @@ class ListStream final : public EntryStream {
     post(done, std::move(result));
   }
 
-  // Takes entries until the batch is full or the walk is over; descends (asynchronously)
-  // into directories of a recursive listing right after emitting them.
+  /// Enters a directory: its subdirectories are the next ones the walk needs, in order,
+  /// ahead of what was wanted before (depth first).
+  void push_frame(Frame frame, bool start_reads = true) {
+    if (options_.recursive) {
+      std::vector<std::pair<StoreKey, std::string>> subdirectories;
+      for (const DirEntry& entry : frame.entries) {
+        if (!entry.attrs.is_dir()) continue;
+        if (auto key = frame.dir.join(entry.name)) {
+          subdirectories.emplace_back(std::move(*key), frame.path + "/" + entry.name);
+        }
+      }
+      wanted_.insert(wanted_.begin(), std::make_move_iterator(subdirectories.begin()),
+                     std::make_move_iterator(subdirectories.end()));
+    }
+    stack_.push_back(std::move(frame));
+    if (start_reads) read_ahead();
+  }
+
+  /// Starts reads of the wanted directories while fewer than kListAhead are read ahead.
+  void read_ahead() {
+    while (ahead_.size() < kListAhead && !wanted_.empty() && !cancelled_) {
+      auto [dir, path] = std::move(wanted_.front());
+      wanted_.pop_front();
+      start_read(std::move(dir), std::move(path));
+    }
+  }
+
+  void start_read(StoreKey dir, std::string path) {
+    if (ahead_.count(path)) return;
+    ahead_.emplace(path, Ahead{std::move(dir), std::nullopt});
+    auto self = std::static_pointer_cast<ListStream>(shared_from_this());
+    read_dir(session_, path, false, [self, path](Result<std::vector<DirEntry>> entries) {
+      if (self->cancelled_) return;
+      auto it = self->ahead_.find(path);
+      if (it == self->ahead_.end()) return;
+      it->second.entries = std::move(entries);
+      if (self->waiting_for_ == path) {
+        self->waiting_for_.clear();
+        if (self->enter(path)) self->fill();
+      }
+    });
+  }
+
+  /// Descends into the directory read ahead at `path`; false when its read failed (the
+  /// error is delivered).
+  bool enter(const std::string& path) {
+    auto it = ahead_.find(path);
+    Ahead ahead = std::move(it->second);
+    ahead_.erase(it);
+    Result<std::vector<DirEntry>> entries = std::move(*ahead.entries);
+    if (!entries) {
+      // Removed between its listing and ours: it simply has no contents.
+      if (entries.error().code != Errc::NotFound) {
+        deliver(entries.error());
+        return false;
+      }
+      entries = std::vector<DirEntry>{};
+    }
+    push_frame(Frame{std::move(ahead.dir), path, std::move(*entries), 0});
+    return true;
+  }
+
+  // Takes entries until the batch is full or the walk is over; descends into directories
+  // of a recursive listing right after emitting them, waiting for their read if it has
+  // not answered yet.
   void fill() {
     while (batch_.size() < options_.batch_size && !stack_.empty()) {
       Frame& top = stack_.back();
@@ -227,21 +310,16 @@ class ListStream final : public EntryStream {
       batch_.push_back(info);
       if (options_.recursive && entry.attrs.is_dir()) {
         std::string path = top.path + "/" + entry.name;
-        StoreKey dir = *key;
-        auto self = std::static_pointer_cast<ListStream>(shared_from_this());
-        read_dir(session_, path, false, [self, dir, path](Result<std::vector<DirEntry>> entries) {
-          if (!self->pending_) return;  // cancelled
-          if (!entries) {
-            // Removed between its listing and ours: it simply has no contents.
-            if (entries.error().code != Errc::NotFound) {
-              return self->deliver(entries.error());
-            }
-            entries = std::vector<DirEntry>{};
-          }
-          self->stack_.push_back(Frame{dir, path, std::move(*entries), 0});
-          self->fill();
-        });
-        return;
+        if (!ahead_.count(path)) {
+          // Not read ahead yet (it is the next one wanted, or the window was full).
+          std::erase_if(wanted_, [&path](const auto& wanted) { return wanted.second == path; });
+          start_read(*key, path);
+        }
+        if (!ahead_.at(path).entries) {
+          waiting_for_ = path;
+          return;
+        }
+        if (!enter(path)) return;
       }
     }
     deliver(std::move(batch_));
@@ -252,6 +330,12 @@ class ListStream final : public EntryStream {
   SessionPtr session_;
   ListOptions options_;
   std::vector<Frame> stack_;
+  /// Directories the walk will enter, in the order it will: the next ones to read ahead.
+  std::deque<std::pair<StoreKey, std::string>> wanted_;
+  /// Directories read or being read ahead, by server path, until the walk enters them.
+  std::map<std::string, Ahead> ahead_;
+  /// The directory whose read the walk waits for ("" when it does not wait).
+  std::string waiting_for_;
   std::vector<EntryInfo> batch_;
   Callback<std::vector<EntryInfo>> pending_;
   bool cancelled_ = false;

@@ -336,6 +336,51 @@ TEST_CASE_TEMPLATE("conformance 10: listings stream in order, bounded, > 1000 en
   CHECK(sub == std::vector<std::string>{"many/sub/deep", "many/sub/deep/x"});
 }
 
+TEST_CASE_TEMPLATE("conformance 10b: a recursive listing of many nested directories", F,
+                   TETHERD_STORE_FIXTURES) {
+  TETHERD_SKIP_IF_UNAVAILABLE(F)
+  Harness<F> h;
+  REQUIRE(h.has(Capability::List));
+  // 3 levels of 4, 5 and 3 directories (more than a store may read ahead at once), names
+  // that sort around the separator ("d1", "d1-x", "d1.x"), a file at every level.
+  int pending = 0, failures = 0;
+  auto write = [&](const std::string& path) {
+    ++pending;
+    h.store->write(key(path), h.source(path), {}, [&](core::Result<core::EntryInfo> r) {
+      --pending;
+      if (!r) ++failures;
+    });
+  };
+  for (const std::string a : {"d1", "d1-x", "d1.x", "d2"}) {
+    write(a + "/f");
+    for (int b = 0; b < 5; ++b) {
+      const std::string middle = a + "/m" + std::to_string(b);
+      write(middle + "/f");
+      for (int c = 0; c < 3; ++c)
+        write(middle + "/l" + std::to_string(c) + "/f");
+    }
+  }
+  REQUIRE(h.loop.run_until([&] { return pending == 0; }));
+  REQUIRE(failures == 0);
+  const auto reference = h.list("", true, 1000);
+  REQUIRE(reference.ok());
+  CHECK(reference->size() == 4 * (2 + 5 * (2 + 3 * 2)));
+  CHECK(std::is_sorted(reference->begin(), reference->end(),
+                       [](const auto& a, const auto& b) { return a.key < b.key; }));
+  for (const std::size_t batch : {std::size_t{1}, std::size_t{7}}) {
+    const auto listed = h.list("", true, batch);
+    REQUIRE(listed.ok());
+    REQUIRE(listed->size() == reference->size());
+    for (std::size_t i = 0; i < listed->size(); ++i) {
+      CHECK((*listed)[i].key == (*reference)[i].key);
+      CHECK((*listed)[i].type == (*reference)[i].type);
+    }
+  }
+  auto within = h.keys("d1", true);
+  CHECK(within.size() == 1 + 5 * (2 + 3 * 2));
+  CHECK(within.front() == "d1/f");
+}
+
 TEST_CASE_TEMPLATE("conformance 11: copy and move", F, TETHERD_STORE_FIXTURES) {
   TETHERD_SKIP_IF_UNAVAILABLE(F)
   Harness<F> h;
