@@ -200,6 +200,7 @@ namespace tetherd::stores {
 
 using core::Errc;
 using s3::error_of;
+using s3::kMaxCopySize;
 using s3::kMinPartSize;
 using s3::S3Store;
 
@@ -217,6 +218,10 @@ core::Result<core::StorePtr> open_s3_store(core::Executor& executor, S3StoreOpti
   if (options.multipart_threshold < options.part_size)
     return fail("multipart_threshold is below part_size");
   if (options.max_concurrency < 1) return fail("max_concurrency must be at least 1");
+  if (options.copy_part_size < kMinPartSize || options.copy_part_size > kMaxCopySize)
+    return fail("copy_part_size must lie between S3's 5 MiB and 5 GiB");
+  if (options.copy_threshold > kMaxCopySize)
+    return fail("copy_threshold is above the 5 GiB CopyObject takes");
   auto endpoint = s3::Endpoint::parse(options.endpoint);
   if (!endpoint) return fail(endpoint.error().detail);
   endpoint->bucket = options.bucket;

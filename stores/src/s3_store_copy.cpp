@@ -1,4 +1,5 @@
-// The S3 store's copy (CopyObject) and move (CopyObject, then DELETE of the source).
+// The S3 store's copy and move (a server-side copy, then DELETE of the source). A copy is a
+// CopyObject, or above copy_threshold a multipart copy (s3_store_part_copy.cpp).
 
 #include <memory>
 
@@ -6,19 +7,20 @@
 
 namespace tetherd::stores::s3 {
 
-void S3Store::do_copy(const StoreKey& from, const StoreKey& to, bool overwrite, const OperationRef&,
-                      Callback<void> done) {
+void S3Store::do_copy(const StoreKey& from, const StoreKey& to, bool overwrite,
+                      const OperationRef& op, Callback<void> done) {
   auto store = self();
-  probe(from, [store, from, to, overwrite, done](Result<Probe> source) {
+  probe(from, [store, from, to, overwrite, op, done](Result<Probe> source) {
     if (!source) return done(source.error());
     if (source->kind == Probe::Kind::Missing) return done(error_of(Errc::NotFound, {}));
     if (source->kind == Probe::Kind::Directory)
       return done(error_of(Errc::IsDirectory, "copy takes files; this is a directory"));
     if (from == to) return done(core::success());
-    store->check_destination(to, overwrite, false, [store, from, to, done](Result<void> ok) {
-      if (!ok) return done(ok.error());
-      store->copy_object(store->object_key(from), store->object_key(to), {}, done);
-    });
+    store->check_destination(
+        to, overwrite, false, [store, from, to, head = source->head, op, done](Result<void> ok) {
+          if (!ok) return done(ok.error());
+          store->copy_file(store->object_key(from), store->object_key(to), head, op, done);
+        });
   });
 }
 
@@ -33,19 +35,23 @@ void S3Store::do_move(const StoreKey& from, const StoreKey& to, bool overwrite,
     if (directory && to.is_within(from))
       return done(error_of(Errc::InvalidPath, "cannot move a directory into itself"));
     store->check_destination(
-        to, overwrite, directory, [store, from, to, directory, op, done](Result<void> ok) {
+        to, overwrite, directory,
+        [store, from, to, directory, head = source->head, op, done](Result<void> ok) {
           if (!ok) return done(ok.error());
-          // Past this point the move runs to its end: each object is copied, then its source
-          // deleted, so an interruption leaves it at one place or the other.
           if (op->cancel_requested()) return done(error_of(Errc::Cancelled, {}));
           if (!directory) {
+            // The source goes only once the copy is complete. A multipart copy may still be
+            // cancelled (then aborted: the file stays at the source); a CopyObject, once sent,
+            // runs to its end and the move with it.
             const auto source_key = store->object_key(from);
-            return store->copy_object(source_key, store->object_key(to), {},
-                                      [store, source_key, done](Result<void> copied) {
-                                        if (!copied) return done(copied.error());
-                                        store->delete_object(source_key, done);
-                                      });
+            return store->copy_file(source_key, store->object_key(to), head, op,
+                                    [store, source_key, done](Result<void> copied) {
+                                      if (!copied) return done(copied.error());
+                                      store->delete_object(source_key, done);
+                                    });
           }
+          // Past this point the move runs to its end (no cancel): each object is copied, then
+          // its source deleted, so an interruption leaves it at one place or the other.
           const std::string from_prefix = store->dir_prefix(from);
           const std::string to_prefix = store->dir_prefix(to);
           store->list_all(from_prefix, [store, from_prefix, to_prefix,
@@ -55,17 +61,30 @@ void S3Store::do_move(const StoreKey& from, const StoreKey& to, bool overwrite,
                 std::move(*objects),
                 [store, from_prefix, to_prefix](const s3::ListedObject& object,
                                                 std::function<void(Result<void>)> next) {
-                  const std::string target = to_prefix + object.key.substr(from_prefix.size());
-                  const std::string source_key = object.key;
-                  store->copy_object(source_key, target, {},
-                                     [store, source_key, next](Result<void> copied) {
-                                       if (!copied) return next(copied.error());
-                                       store->delete_object(source_key, next);
-                                     });
+                  store->move_object(object, to_prefix + object.key.substr(from_prefix.size()),
+                                     std::move(next));
                 },
                 done);
           });
         });
+  });
+}
+
+void S3Store::move_object(const s3::ListedObject& object, const std::string& to,
+                          std::function<void(Result<void>)> done) {
+  auto store = self();
+  const std::string from = object.key;
+  auto then_delete = [store, from, done](Result<void> copied) {
+    if (!copied) return done(copied.error());
+    store->delete_object(from, done);
+  };
+  if (object.size <= options_.copy_threshold) return copy_object(from, to, {}, then_delete);
+  // A multipart copy needs the metadata to carry and the version to pin: a HEAD.
+  head(from, [store, from, to, then_delete](Result<std::optional<ObjectHead>> found) {
+    if (!found) return then_delete(found.error());
+    if (!*found)
+      return then_delete(error_of(Errc::NotFound, "'" + core::printable(from) + "' vanished"));
+    store->copy_file(from, to, **found, nullptr, then_delete);
   });
 }
 

@@ -5,9 +5,9 @@
 // s3_store_requests.cpp (the request helpers every operation is built from: HEAD, listing,
 // probes, checks, copy and delete of one object), s3_store_read.cpp (reads and listings),
 // s3_store_write.cpp (writes, multipart uploads included), s3_store_delete.cpp (remove,
-// rmdir), s3_store_copy.cpp (copy, move). Each operation is a short chain of HTTP requests on
-// the HttpClient; the chain's closures hold the store alive. Requests are signed at the
-// moment they are made.
+// rmdir), s3_store_copy.cpp (copy, move), s3_store_part_copy.cpp (multipart copies of large
+// objects). Each operation is a short chain of HTTP requests on the HttpClient; the chain's
+// closures hold the store alive. Requests are signed at the moment they are made.
 
 #include <uv.h>
 
@@ -46,9 +46,17 @@ inline constexpr std::uint64_t kReadChunk = 8u << 20;
 /// A source is read in chunks of this size while a write buffers its data.
 inline constexpr std::size_t kSourceChunk = 1u << 20;
 inline constexpr std::uint64_t kMinPartSize = 5u << 20;
+/// The largest object CopyObject copies, and the largest part of a multipart upload.
+inline constexpr std::uint64_t kMaxCopySize = 5ull << 30;
+/// The most parts a multipart upload may have.
+inline constexpr std::uint64_t kMaxParts = 10000;
 inline constexpr std::size_t kMaxObjectKey = 1024;
 
 bool ok_status(const HttpResponse& response);
+
+/// The part size of a multipart copy of `size` bytes: `configured`, or for a source that
+/// would need more than kMaxParts, the smallest whole number of MiB that fits.
+std::uint64_t copy_part_size_for(std::uint64_t size, std::uint64_t configured);
 
 /// Whether `text` is well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF).
 bool valid_utf8(std::string_view text);
@@ -61,6 +69,11 @@ struct ObjectHead {
   std::optional<TimePoint> mtime;
   std::optional<std::uint32_t> mode;
   std::string etag;
+  /// The headers a copy carries over, as CopyObject's COPY directive does: every user
+  /// metadata header (x-amz-meta-*: our mtime and mode, and any other tool's) and the
+  /// content headers (Content-Type, Cache-Control...). A multipart copy sets them when it
+  /// creates the upload.
+  Pairs carried;
 };
 
 ObjectHead head_of(const HttpResponse& response);
@@ -147,8 +160,32 @@ class S3Store final : public core::Store {
   /// file above it.
   void check_file_target(const StoreKey& key, std::function<void(Result<void>)> done);
 
+  /// x-amz-copy-source naming object `from` (full key) of the bucket.
+  std::string copy_source(const std::string& from) const;
+
   /// CopyObject from `from` (full key) to `to`; `headers` add the metadata directive etc.
   void copy_object(const std::string& from, const std::string& to, Pairs headers,
+                   std::function<void(Result<void>)> done);
+
+  /// A server-side copy of object `from` (full key), described by `source` (its HEAD), to
+  /// `to`, content and metadata: CopyObject up to options().copy_threshold, a multipart
+  /// upload of UploadPartCopy parts above it (copy_parts, s3_store_part_copy.cpp). With `op`,
+  /// a cancel stops a multipart copy until its completion is sent; without, nothing does.
+  void copy_file(const std::string& from, const std::string& to, const ObjectHead& source,
+                 const OperationRef& op, std::function<void(Result<void>)> done);
+  /// The multipart copy: parts of options().copy_part_size (more when the source would
+  /// need over 10,000), copied in parallel up to max_concurrency, each pinned with
+  /// x-amz-copy-source-if-match to source.etag, and the source's ETag checked once more
+  /// (HEAD) before completing, so that the copy never mixes two versions of the source
+  /// (PreconditionFailed); completed with the parts' ETags. On failure or cancel no further
+  /// part starts and the upload is aborted: after the parts in flight have answered
+  /// (failure), or at once with them dropped (cancel).
+  void copy_parts(const std::string& from, const std::string& to, const ObjectHead& source,
+                  const OperationRef& op, std::function<void(Result<void>)> done);
+
+  /// Moves one listed object (of a directory being moved) to `to` (full key): copy_file
+  /// (not cancellable), then DELETE of the source.
+  void move_object(const s3::ListedObject& object, const std::string& to,
                    std::function<void(Result<void>)> done);
 
   void delete_object(const std::string& key, std::function<void(Result<void>)> done);

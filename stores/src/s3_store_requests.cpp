@@ -2,6 +2,7 @@
 // HEAD, listings, what a key is (probe) and the checks before a write, copy and delete of
 // one object.
 
+#include <algorithm>
 #include <charconv>
 #include <ctime>
 #include <memory>
@@ -50,6 +51,15 @@ ObjectHead head_of(const HttpResponse& response) {
     std::uint32_t value = 0;
     auto parsed = std::from_chars(mode->data(), mode->data() + mode->size(), value, 8);
     if (parsed.ec == std::errc() && value <= 07777u) head.mode = value;
+  }
+  // What CopyObject's COPY directive keeps: user metadata and the content headers.
+  static constexpr std::string_view kContentHeaders[] = {"cache-control",    "content-disposition",
+                                                         "content-encoding", "content-language",
+                                                         "content-type",     "expires"};
+  for (const auto& [name, value] : response.headers) {
+    const bool content = std::find(std::begin(kContentHeaders), std::end(kContentHeaders), name) !=
+                         std::end(kContentHeaders);
+    if (content || name.starts_with("x-amz-meta-")) head.carried.emplace_back(name, value);
   }
   return head;
 }
@@ -169,10 +179,13 @@ void S3Store::check_file_target(const StoreKey& key, std::function<void(Result<v
   });
 }
 
+std::string S3Store::copy_source(const std::string& from) const {
+  return "/" + endpoint_.bucket + "/" + s3::uri_encode(from, true);
+}
+
 void S3Store::copy_object(const std::string& from, const std::string& to, Pairs headers,
                           std::function<void(Result<void>)> done) {
-  headers.emplace_back("x-amz-copy-source",
-                       "/" + endpoint_.bucket + "/" + s3::uri_encode(from, true));
+  headers.emplace_back("x-amz-copy-source", copy_source(from));
   send("PUT", to, {}, std::move(headers), {}, [done](HttpResponse response) {
     // CopyObject may fail after its 200 header went out: the error is then the body.
     auto body_error = s3::parse_error(response.body);
@@ -180,6 +193,12 @@ void S3Store::copy_object(const std::string& from, const std::string& to, Pairs 
     if (ok_status(response)) response.status = 500;
     done(s3::map_failure(response, "CopyObject"));
   });
+}
+
+void S3Store::copy_file(const std::string& from, const std::string& to, const ObjectHead& source,
+                        const OperationRef& op, std::function<void(Result<void>)> done) {
+  if (source.size > options_.copy_threshold) return copy_parts(from, to, source, op, done);
+  copy_object(from, to, {}, std::move(done));
 }
 
 void S3Store::delete_object(const std::string& key, std::function<void(Result<void>)> done) {

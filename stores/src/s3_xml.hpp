@@ -38,6 +38,10 @@ std::optional<ListPage> parse_list_page(std::string_view body);
 /// InitiateMultipartUpload's <UploadId>.
 std::optional<std::string> parse_upload_id(std::string_view body);
 
+/// UploadPartCopy's <CopyPartResult><ETag> (the part's ETag is in the body, not a header);
+/// nullopt for an error body or none.
+std::optional<std::string> parse_copy_part_etag(std::string_view body);
+
 /// ListMultipartUploads: key and upload id of each upload in progress.
 struct UploadInProgress {
   std::string key;

@@ -16,13 +16,19 @@
 //   writer can still win the race between the HEAD and the completion),
 //   DELETE (a recursive rmdir deletes its keys with DeleteObjects, 1,000 a request; a key the
 //   server could not delete fails it with the key named), LIST, METADATA, COPY + SERVER_SIDE_COPY
-//   (CopyObject), MOVE (CopyObject, then DELETE: not atomic, so no ATOMIC_MOVE, but the contract's
+//   (CopyObject up to copy_threshold, 5 GiB by default, the most CopyObject takes; above it a
+//   multipart upload whose parts are UploadPartCopy ranges of the source, copied in parallel,
+//   with the source's metadata set on the upload; the parts are pinned to the source's ETag,
+//   which radosgw 16 ignores, so the store HEADs the source again before completing and
+//   fails with PreconditionFailed if it changed; a failed or cancelled multipart copy is
+//   aborted), MOVE (a copy, then DELETE: not atomic, so no ATOMIC_MOVE, but the contract's
 //   "source or destination, never neither" holds because the source goes only after the copy
-//   succeeded; once the copy is sent, a cancel no longer stops the move), SET_MTIME + SET_MODE
-//   (user metadata x-amz-meta-mtime, nanoseconds since the epoch, and x-amz-meta-mode, octal;
-//   set_attrs rewrites them with CopyObject onto the object itself, pinned to its ETag), MKDIR. Not
-//   declared: SYMLINK (an object store has none), DURABLE (the server's business), EXPLICIT_DIRS
-//   (see below), USER_METADATA (no operation uses it yet).
+//   succeeded; once a CopyObject or the completion of a multipart copy is sent, a cancel no
+//   longer stops the move), SET_MTIME + SET_MODE (user metadata x-amz-meta-mtime, nanoseconds
+//   since the epoch, and x-amz-meta-mode, octal; set_attrs rewrites them with CopyObject onto
+//   the object itself, pinned to its ETag), MKDIR, DURABLE (S3 answers a write or copy once it
+//   is stored durably). Not declared: SYMLINK (an object store has none), EXPLICIT_DIRS (see
+//   below), USER_METADATA (no operation uses it yet).
 //
 // Directories. The namespace is flat: a directory exists while some key lies below it.
 // mkdir additionally writes a marker object "dir/" (empty, carrying the directory's mtime
@@ -93,6 +99,13 @@ struct S3StoreOptions {
   std::uint64_t multipart_threshold = 64u << 20;
   /// Size of each part but the last (S3 wants at least 5 MiB).
   std::uint64_t part_size = 8u << 20;
+  /// Server-side copies (copy, move) of objects larger than this use a multipart upload of
+  /// UploadPartCopy parts; smaller ones a single CopyObject, which S3 refuses above 5 GiB
+  /// (the default and the most accepted). Tuning and tests; not in the daemon's config.
+  std::uint64_t copy_threshold = 5ull << 30;
+  /// Size of each part of such a copy but the last: 5 MiB to 5 GiB. A source that would
+  /// need more than 10,000 parts (S3's limit) gets larger ones.
+  std::uint64_t copy_part_size = 512ull << 20;
   /// A throttled request (429, 503, SlowDown) is sent again at most this many times before
   /// its error goes to the caller; the first retry waits about throttle_base_delay, each
   /// further one about twice as long (with jitter), and never less than the Retry-After the
@@ -109,7 +122,8 @@ struct S3StoreOptions {
 
 /// Opens the store; no I/O (the first operation shows whether the server answers). The
 /// executor must be a UvExecutor (libcurl runs on its loop). InvalidPath for an endpoint
-/// that is not http(s)://host[:port], an empty bucket or a part size below 5 MiB.
+/// that is not http(s)://host[:port], an empty bucket, a part size below 5 MiB or a copy
+/// part size outside 5 MiB..5 GiB, or a copy threshold above 5 GiB.
 core::Result<core::StorePtr> open_s3_store(core::Executor& executor, S3StoreOptions options);
 
 /// Lists one key under the store's prefix: fails (operation Open, the store named) when
