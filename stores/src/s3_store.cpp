@@ -3,6 +3,8 @@
 
 #include "tetherd/stores/s3_store.hpp"
 
+#include <curl/curl.h>
+
 #include <chrono>
 #include <memory>
 
@@ -179,10 +181,18 @@ core::Resolution S3Store::do_resolve(const StoreKey& key) const {
 void S3Store::do_close(Callback<void> done) {
   closed_ = true;
   if (abort_timer_) executor().cancel_timer(*std::exchange(abort_timer_, std::nullopt));
-  // Requests waiting for a retry are dropped like those in flight: no reply runs.
-  for (auto& [id, call] : calls_)
-    stop_timer(*call);
-  calls_.clear();
+  // No operation is in flight any more; what is left belongs to streams and sources that
+  // outlive the store (their contract: usable until released) or to the background sweep.
+  // Their requests, in flight or waiting for a retry, are dropped, and replied on a later
+  // turn as a lost connection, just as a request made after close is (send).
+  for (auto& reply : drop_calls()) {
+    executor().post([reply = std::move(reply)] {
+      HttpResponse response;
+      response.transport_code = CURLE_COULDNT_CONNECT;
+      response.transport_error = "the store is closed";
+      reply(std::move(response));
+    });
+  }
   auto client = std::shared_ptr<s3::HttpClient>(std::move(client_));
   client->close([client, done] { done(core::success()); });
 }

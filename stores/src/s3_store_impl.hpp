@@ -120,12 +120,14 @@ class S3Store final : public core::Store {
   using RequestId = std::uint64_t;
 
   /// Signs and sends a request; `reply` runs once, on the loop, with the answer (unless the
-  /// request is cancelled or the store closed first). A throttled answer (429, 503,
-  /// SlowDown: see s3_throttle.hpp) is not replied: the request is signed and sent again
-  /// after a backoff on a loop timer, at most options().throttle_retries times, and the
-  /// last answer is replied. Every body is in memory (a write buffers a whole part before
-  /// sending it), so every request can be sent again as it was. A closed store replies a
-  /// transport failure (a lost connection). Returns 0 when closed.
+  /// request is cancelled first). A throttled answer (429, 503, SlowDown: see
+  /// s3_throttle.hpp) is not replied: the request is signed and sent again after a backoff
+  /// on a loop timer, at most options().throttle_retries times, and the last answer is
+  /// replied. Every body is in memory (a write buffers a whole part before sending it), so
+  /// every request can be sent again as it was. A closed store replies a transport failure
+  /// (a lost connection), and so does closing it to the requests still in flight or waiting
+  /// for a retry (a stream's or a source's: operations have completed by then), so that a
+  /// pending next() or read() fails rather than waits for ever. Returns 0 when closed.
   RequestId send(std::string method, const std::string& key, const Pairs& query, Pairs headers,
                  std::string body, Reply reply);
   /// Drops a request (in flight or waiting for its retry): its reply never runs.
@@ -290,6 +292,8 @@ class S3Store final : public core::Store {
   /// Sends the aborts that failed again once the pause is over (abort_upload).
   void schedule_aborts();
   void send_pending_aborts();
+  /// Drops every request, in flight or waiting for its retry; gives their replies.
+  std::vector<Reply> drop_calls();
 
   S3StoreOptions options_;
   s3::Endpoint endpoint_;

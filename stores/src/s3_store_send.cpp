@@ -109,6 +109,16 @@ void S3Store::stop_timer(Call& call) {
   call.store.reset();
 }
 
+std::vector<S3Store::Reply> S3Store::drop_calls() {
+  std::vector<Reply> replies;
+  for (auto& [id, call] : calls_) {
+    stop_timer(*call);
+    replies.push_back(std::move(call->reply));
+  }
+  calls_.clear();
+  return replies;
+}
+
 void S3Store::cancel_request(RequestId id) {
   auto it = calls_.find(id);
   if (it == calls_.end()) return;

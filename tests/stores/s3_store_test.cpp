@@ -241,3 +241,38 @@ TEST_CASE("s3: a recursive rmdir of more than 1,000 keys (DeleteObjects batches)
   CHECK_FALSE(h.exists("tree"));
   CHECK(h.exists("kept.txt"));
 }
+
+TEST_CASE("s3: closing the store fails a source's pending read as a lost connection") {
+  TETHERD_SKIP_IF_UNAVAILABLE(S3Fixture)
+  TestLoop loop;
+  auto& cluster = RadosgwCluster::get();
+  auto options = cluster.options(cluster.fresh_prefix());
+  options.abort_stale_uploads = false;
+  auto store = *stores::open_s3_store(loop.executor(), options);
+  // 9 MiB: the first ranged GET brings 8 MiB, the last MiB needs a request of its own.
+  const std::string data = pattern(9u << 20, 9);
+  REQUIRE(loop.await<core::EntryInfo>([&](core::Callback<core::EntryInfo> done) {
+                store->write(key("nine.bin"),
+                             core::MemoryByteSource::make(loop.executor(), core::to_bytes(data)),
+                             {}, done);
+              })
+              .ok());
+  auto source = loop.await<core::ByteSourcePtr>(
+      [&](core::Callback<core::ByteSourcePtr> done) { store->read(key("nine.bin"), {}, done); });
+  REQUIRE(source.ok());
+  std::size_t got = 0;
+  while (got < (8u << 20)) {
+    auto chunk = loop.await<core::Bytes>(
+        [&](core::Callback<core::Bytes> done) { (*source)->read(1u << 20, done); });
+    REQUIRE(chunk.ok());
+    got += chunk->size();
+  }
+  // The next read's GET is on its way when the store closes: the source outlives the store
+  // (the contract), and its read must still complete.
+  std::optional<core::Result<core::Bytes>> pending;
+  (*source)->read(1u << 20, [&](core::Result<core::Bytes> chunk) { pending = std::move(chunk); });
+  close_store(loop, store);
+  REQUIRE(loop.run_until([&] { return pending.has_value(); }));
+  REQUIRE_FALSE(pending->ok());
+  CHECK(pending->error().code == Errc::Unavailable);
+}
