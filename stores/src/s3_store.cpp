@@ -232,6 +232,8 @@ core::Result<core::StorePtr> open_s3_store(core::Executor& executor, S3StoreOpti
     return fail("copy_part_size must lie between S3's 5 MiB and 5 GiB");
   if (options.copy_threshold > kMaxCopySize)
     return fail("copy_threshold is above the 5 GiB CopyObject takes");
+  if (options.list_page_size < 1 || options.list_page_size > 1000)
+    return fail("list_page_size must lie between 1 and 1,000");
   auto endpoint = s3::Endpoint::parse(options.endpoint);
   if (!endpoint) return fail(endpoint.error().detail);
   endpoint->bucket = options.bucket;

@@ -50,22 +50,25 @@ void S3Store::do_move(const StoreKey& from, const StoreKey& to, bool overwrite,
                                       store->delete_object(source_key, done);
                                     });
           }
-          // Past this point the move runs to its end (no cancel): each object is copied, then
-          // its source deleted, so an interruption leaves it at one place or the other.
+          // A directory, page by page: each object copied, then its source deleted, so an
+          // interruption leaves it at one place or the other. Past this point the move runs
+          // to its end (no cancel).
           const std::string from_prefix = store->dir_prefix(from);
           const std::string to_prefix = store->dir_prefix(to);
-          store->list_all(from_prefix, [store, from_prefix, to_prefix,
-                                        done](Result<std::vector<s3::ListedObject>> objects) {
-            if (!objects) return done(objects.error());
-            for_all<s3::ListedObject>(
-                std::move(*objects),
-                [store, from_prefix, to_prefix](const s3::ListedObject& object,
-                                                std::function<void(Result<void>)> next) {
-                  store->move_object(object, to_prefix + object.key.substr(from_prefix.size()),
-                                     std::move(next));
-                },
-                done);
-          });
+          store->each_page(
+              from_prefix,
+              [store, from_prefix, to_prefix](std::vector<s3::ListedObject> objects,
+                                              std::function<void(Result<void>)> page_done) {
+                for_all<s3::ListedObject>(
+                    std::move(objects),
+                    [store, from_prefix, to_prefix](const s3::ListedObject& object,
+                                                    std::function<void(Result<void>)> next) {
+                      store->move_object(object, to_prefix + object.key.substr(from_prefix.size()),
+                                         std::move(next));
+                    },
+                    std::move(page_done));
+              },
+              done);
         });
   });
 }

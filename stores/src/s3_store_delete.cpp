@@ -47,15 +47,18 @@ void S3Store::do_rmdir(const StoreKey& key, bool recursive, const OperationRef&,
         store->delete_object(store->dir_prefix(key), done);
       });
     }
-    store->list_all(store->dir_prefix(key),
-                    [store, done](Result<std::vector<s3::ListedObject>> objects) {
-                      if (!objects) return done(objects.error());
-                      std::vector<std::string> keys;
-                      keys.reserve(objects->size());
-                      for (auto& object : *objects)
-                        keys.push_back(std::move(object.key));
-                      store->delete_objects(std::move(keys), done);
-                    });
+    // Page by page: each page's keys go in one DeleteObjects while the next page is listed
+    // (pages continue after the last key listed, so the deletes do not disturb them).
+    store->each_page(
+        store->dir_prefix(key),
+        [store](std::vector<s3::ListedObject> objects, std::function<void(Result<void>)> next) {
+          std::vector<std::string> keys;
+          keys.reserve(objects.size());
+          for (auto& object : objects)
+            keys.push_back(std::move(object.key));
+          store->delete_objects(std::move(keys), std::move(next));
+        },
+        done);
   });
 }
 

@@ -3,11 +3,12 @@
 // The S3 store's class, shared by the files implementing it (see s3_store.hpp for what the
 // store declares and why): s3_store.cpp (open, close, stat, mkdir, attributes),
 // s3_store_requests.cpp (the request helpers every operation is built from: HEAD, listing,
-// probes, checks, copy and delete of one object), s3_store_read.cpp (reads and listings),
-// s3_store_write.cpp (writes, multipart uploads included), s3_store_delete.cpp (remove,
-// rmdir), s3_store_copy.cpp (copy, move), s3_store_part_copy.cpp (multipart copies of large
-// objects). Each operation is a short chain of HTTP requests on the HttpClient; the chain's
-// closures hold the store alive. Requests are signed at the moment they are made.
+// probes, checks, copy and delete of one object), s3_store_read.cpp (reads),
+// s3_store_list.cpp (listings; their order: s3_list_order.hpp), s3_store_write.cpp (writes,
+// multipart uploads included), s3_store_delete.cpp (remove, rmdir), s3_store_copy.cpp (copy,
+// move), s3_store_part_copy.cpp (multipart copies of large objects). Each operation is a
+// short chain of HTTP requests on the HttpClient; the chain's closures hold the store alive.
+// Requests are signed at the moment they are made.
 
 #include <uv.h>
 
@@ -136,13 +137,19 @@ class S3Store final : public core::Store {
   /// HEAD: the object, nullopt when there is none.
   void head(const std::string& key, std::function<void(Result<std::optional<ObjectHead>>)> done);
 
-  void list_page(const std::string& prefix, bool delimited, int max_keys, const std::string& token,
-                 std::function<void(Result<s3::ListPage>)> done);
+  /// One ListObjectsV2 page of keys under `prefix` (`delimited`: by '/'), after `token`.
+  RequestId list_page(const std::string& prefix, bool delimited, int max_keys,
+                      const std::string& token, std::function<void(Result<s3::ListPage>)> done);
 
-  /// Every object key under `prefix` (all pages).
-  void list_all(std::string prefix, std::function<void(Result<std::vector<s3::ListedObject>>)> done,
-                std::shared_ptr<std::vector<s3::ListedObject>> so_far = nullptr,
-                std::string token = {});
+  /// Hands every object under `prefix` to `step`, one page (list_page_size keys) at a time,
+  /// in S3's order; `step` calls its continuation when done with the page. The next page is
+  /// fetched while `step` works, so at most two pages are held. `done` runs once, after the
+  /// last step, with the first error (a failed step or listing ends the walk once no step
+  /// is running). Keys a step deletes do not disturb the walk (pages continue after the
+  /// last key listed).
+  using PageStep =
+      std::function<void(std::vector<s3::ListedObject>, std::function<void(Result<void>)>)>;
+  void each_page(std::string prefix, PageStep step, std::function<void(Result<void>)> done);
 
   /// One listing of a single key below the prefix: the endpoint answers, the bucket exists,
   /// and these keys may read it.

@@ -1,9 +1,8 @@
-// The S3 store's reads (ranged GETs pinned to one object version) and listings.
+// The S3 store's reads (ranged GETs pinned to one object version).
 
 #include <algorithm>
 #include <charconv>
 #include <limits>
-#include <map>
 #include <memory>
 
 #include "s3_store_impl.hpp"
@@ -96,30 +95,6 @@ class S3ByteSource final : public core::ByteSource {
   S3Store::RequestId request_ = 0;
 };
 
-class S3EntryStream final : public core::EntryStream {
- public:
-  S3EntryStream(core::Executor& executor, std::vector<EntryInfo> entries, std::size_t batch)
-      : executor_(executor),
-        entries_(std::move(entries)),
-        batch_(std::max<std::size_t>(1, batch)) {}
-  void next(Callback<std::vector<EntryInfo>> done) override {
-    if (cancelled_) return executor_.post([done] { done(error_of(Errc::Cancelled, {})); });
-    const std::size_t count = std::min(batch_, entries_.size() - position_);
-    std::vector<EntryInfo> batch(entries_.begin() + static_cast<std::ptrdiff_t>(position_),
-                                 entries_.begin() + static_cast<std::ptrdiff_t>(position_ + count));
-    position_ += count;
-    executor_.post([done, batch = std::move(batch)] { done(batch); });
-  }
-  void cancel() override { cancelled_ = true; }
-
- private:
-  core::Executor& executor_;
-  std::vector<EntryInfo> entries_;
-  std::size_t batch_;
-  std::size_t position_ = 0;
-  bool cancelled_ = false;
-};
-
 }  // namespace
 
 void S3Store::do_read(const StoreKey& key, core::ReadRange range, const OperationRef&,
@@ -176,67 +151,6 @@ void S3Store::do_read(const StoreKey& key, core::ReadRange range, const Operatio
          done(core::ByteSourcePtr(std::make_shared<S3ByteSource>(store, object, std::move(etag),
                                                                  std::move(body), next, end)));
        });
-}
-
-void S3Store::do_list(const StoreKey& dir, core::ListOptions options, const OperationRef&,
-                      Callback<core::EntryStreamPtr> done) {
-  auto store = self();
-  probe(dir, [store, dir, options, done](Result<Probe> found) {
-    if (!found) return done(found.error());
-    if (found->kind == Probe::Kind::Missing) return done(error_of(Errc::NotFound, {}));
-    if (found->kind == Probe::Kind::File)
-      return done(error_of(Errc::NotADirectory, "list takes directories"));
-    const std::string prefix = store->dir_prefix(dir);
-    store->list_all(
-        prefix, [store, dir, prefix, options, done](Result<std::vector<s3::ListedObject>> objects) {
-          if (!objects) return done(objects.error());
-          // Sorted and deduplicated by StoreKey (see the header on S3's order).
-          std::map<StoreKey, EntryInfo> entries;
-          auto add_directory = [&](const StoreKey& key) {
-            if (key.is_root()) return;
-            EntryInfo info;
-            info.key = key;
-            info.type = EntryType::Directory;
-            entries.emplace(key, std::move(info));
-          };
-          for (const auto& object : *objects) {
-            std::string_view relative(object.key);
-            relative.remove_prefix(prefix.size());
-            const bool marker = relative.empty() || relative.back() == '/';
-            if (marker && !relative.empty()) relative.remove_suffix(1);
-            if (relative.empty()) continue;  // the directory's own marker
-            auto parsed = StoreKey::parse(relative);
-            if (!parsed || parsed->str() != relative) continue;  // no StoreKey names it
-            if (!options.recursive) {
-              const auto slash = relative.find('/');
-              if (slash != std::string_view::npos) {
-                add_directory(*StoreKey::parse(relative.substr(0, slash)));
-                continue;
-              }
-            } else {
-              for (auto parent = parsed->parent(); !parent.is_root(); parent = parent.parent())
-                add_directory(parent);
-            }
-            if (marker) {
-              add_directory(*parsed);
-            } else {
-              EntryInfo info;
-              info.key = *parsed;
-              info.type = EntryType::File;
-              info.size = object.size;
-              entries.insert_or_assign(*parsed, std::move(info));
-            }
-          }
-          std::vector<EntryInfo> list;
-          list.reserve(entries.size());
-          for (auto& entry : entries) {
-            entry.second.key = dir.join(entry.first);  // keys are relative to the store root
-            list.push_back(std::move(entry.second));
-          }
-          done(core::EntryStreamPtr(std::make_shared<S3EntryStream>(
-              store->executor(), std::move(list), options.batch_size)));
-        });
-  });
 }
 
 }  // namespace tetherd::stores::s3

@@ -81,15 +81,16 @@ void S3Store::head(const std::string& key,
   });
 }
 
-void S3Store::list_page(const std::string& prefix, bool delimited, int max_keys,
-                        const std::string& token, std::function<void(Result<s3::ListPage>)> done) {
+S3Store::RequestId S3Store::list_page(const std::string& prefix, bool delimited, int max_keys,
+                                      const std::string& token,
+                                      std::function<void(Result<s3::ListPage>)> done) {
   Pairs query{{"list-type", "2"},
               {"prefix", prefix},
               {"encoding-type", "url"},
               {"max-keys", std::to_string(max_keys)}};
   if (delimited) query.emplace_back("delimiter", "/");
   if (!token.empty()) query.emplace_back("continuation-token", token);
-  send("GET", "", query, {}, {}, [done](HttpResponse response) {
+  return send("GET", "", query, {}, {}, [done](HttpResponse response) {
     if (!ok_status(response)) return done(s3::map_failure(response, "ListObjectsV2"));
     auto page = s3::parse_list_page(response.body);
     if (!page) return done(error_of(Errc::Protocol, "ListObjectsV2: unreadable answer"));
@@ -97,18 +98,74 @@ void S3Store::list_page(const std::string& prefix, bool delimited, int max_keys,
   });
 }
 
-void S3Store::list_all(std::string prefix,
-                       std::function<void(Result<std::vector<s3::ListedObject>>)> done,
-                       std::shared_ptr<std::vector<s3::ListedObject>> so_far, std::string token) {
-  if (!so_far) so_far = std::make_shared<std::vector<s3::ListedObject>>();
-  auto store = self();
-  list_page(prefix, false, 1000, token, [store, prefix, done, so_far](Result<s3::ListPage> page) {
-    if (!page) return done(page.error());
-    for (auto& object : page->objects)
-      so_far->push_back(std::move(object));
-    if (!page->truncated) return done(std::move(*so_far));
-    store->list_all(prefix, done, so_far, page->continuation);
-  });
+namespace {
+
+/// One each_page walk: a page being stepped through while the next one is fetched.
+struct PageWalk : std::enable_shared_from_this<PageWalk> {
+  S3StorePtr store;
+  std::string prefix;
+  S3Store::PageStep step;
+  std::function<void(Result<void>)> done;
+  std::optional<s3::ListPage> fetched;  ///< the next page, waiting for the step
+  bool fetching = false;
+  bool stepping = false;
+  bool last_stepped = false;  ///< the step has the listing's last page
+  std::optional<StoreError> error;
+  bool finished = false;
+
+  void fetch(const std::string& token) {
+    fetching = true;
+    auto walk = shared_from_this();
+    store->list_page(prefix, false, store->options().list_page_size, token,
+                     [walk](Result<s3::ListPage> page) {
+                       walk->fetching = false;
+                       if (!page) {
+                         if (!walk->error) walk->error = page.error();
+                       } else {
+                         walk->fetched = std::move(*page);
+                       }
+                       walk->advance();
+                     });
+  }
+
+  /// Starts the step on the fetched page once the previous step is done; ends the walk
+  /// after the last page, or after an error once nothing runs any more.
+  void advance() {
+    if (finished || stepping) return;
+    if (error || last_stepped) {
+      if (!fetching) finish();
+      return;
+    }
+    if (!fetched) return;  // on its way
+    auto page = std::move(*fetched);
+    fetched.reset();
+    last_stepped = !page.truncated;
+    if (page.truncated) fetch(page.continuation);
+    stepping = true;
+    auto walk = shared_from_this();
+    step(std::move(page.objects), [walk](Result<void> stepped) {
+      walk->stepping = false;
+      if (!stepped && !walk->error) walk->error = stepped.error();
+      walk->advance();
+    });
+  }
+
+  void finish() {
+    finished = true;
+    if (error) return done(*error);
+    done(core::success());
+  }
+};
+
+}  // namespace
+
+void S3Store::each_page(std::string prefix, PageStep step, std::function<void(Result<void>)> done) {
+  auto walk = std::make_shared<PageWalk>();
+  walk->store = self();
+  walk->prefix = std::move(prefix);
+  walk->step = std::move(step);
+  walk->done = std::move(done);
+  walk->fetch({});
 }
 
 void S3Store::probe(const StoreKey& key, std::function<void(Result<Probe>)> done) {

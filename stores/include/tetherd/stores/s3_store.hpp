@@ -24,11 +24,12 @@
 //   aborted), MOVE (a copy, then DELETE: not atomic, so no ATOMIC_MOVE, but the contract's
 //   "source or destination, never neither" holds because the source goes only after the copy
 //   succeeded; once a CopyObject or the completion of a multipart copy is sent, a cancel no
-//   longer stops the move), SET_MTIME + SET_MODE (user metadata x-amz-meta-mtime, nanoseconds
-//   since the epoch, and x-amz-meta-mode, octal; set_attrs rewrites them with CopyObject onto
-//   the object itself, pinned to its ETag), MKDIR, DURABLE (S3 answers a write or copy once it
-//   is stored durably). Not declared: SYMLINK (an object store has none), EXPLICIT_DIRS (see
-//   below), USER_METADATA (no operation uses it yet).
+//   longer stops the move; a directory moves page by page), SET_MTIME + SET_MODE (user
+//   metadata x-amz-meta-mtime, nanoseconds since the epoch, and x-amz-meta-mode, octal;
+//   set_attrs rewrites them with CopyObject onto the object itself, pinned to its ETag),
+//   MKDIR, DURABLE (S3 answers a write or copy once it is stored durably). Not declared:
+//   SYMLINK (an object store has none), EXPLICIT_DIRS (see below), USER_METADATA (no
+//   operation uses it yet).
 //
 // Directories. The namespace is flat: a directory exists while some key lies below it.
 // mkdir additionally writes a marker object "dir/" (empty, carrying the directory's mtime
@@ -42,12 +43,18 @@
 // are refused with InvalidPath before any request. Object keys that no StoreKey produces
 // ("a//b", "./x", written by other tools) are left out of listings.
 //
-// Listings. S3 lists in UTF-8 byte order of whole keys, which differs from StoreKey order
-// when a name holds a byte below '/' ("a-b" sorts before "a/x" in S3, after it here). The
-// stream therefore pages through the whole listing (1,000 keys per request) and sorts it
-// before the first batch: memory grows with the size of the listing, not the batch size.
-// Listed entries carry size but no mtime or mode (ListObjectsV2 does not return user
-// metadata; stat does).
+// Listings. A stream that fetches a ListObjectsV2 page (list_page_size keys, 1,000) when the
+// consumer asks for entries and the buffer runs low: recursive listings are one flat listing
+// (no delimiter), others are delimited by '/'. S3 lists in UTF-8 byte order of whole keys,
+// which differs from StoreKey order when a name holds a byte below '/' ("a-b" sorts before
+// "a/x" in S3, after it here), so a reorder buffer holds back an entry until no later key can
+// precede it (s3_list_order.hpp has the rule and why it suffices). Memory is bounded by a few
+// pages: when the buffer is full of entries held back by one name ("x.0001"... before where
+// "x/" would be), one request (prefix "x/", max-keys 1) shows whether "x" is a directory. It
+// is not, usually, and the entries go; only if it is (its entries come first, and S3 sends
+// them after all the "x.*" keys) does the buffer grow, by the keys between them. A recursive
+// rmdir and a directory move also go page by page. Listed entries carry size but no mtime or
+// mode (ListObjectsV2 does not return user metadata; stat does).
 //
 // Checks that the contract asks for and S3 does not do (a write under a "file", a file
 // over a "directory") cost extra requests: a write lists "key/" and HEADs every ancestor;
@@ -106,6 +113,9 @@ struct S3StoreOptions {
   /// Size of each part of such a copy but the last: 5 MiB to 5 GiB. A source that would
   /// need more than 10,000 parts (S3's limit) gets larger ones.
   std::uint64_t copy_part_size = 512ull << 20;
+  /// Keys per ListObjectsV2 request, 1 to 1,000 (S3's most). Tests lower it to page
+  /// through small listings; not in the daemon's config.
+  int list_page_size = 1000;
   /// A throttled request (429, 503, SlowDown) is sent again at most this many times before
   /// its error goes to the caller; the first retry waits about throttle_base_delay, each
   /// further one about twice as long (with jitter), and never less than the Retry-After the
@@ -123,7 +133,8 @@ struct S3StoreOptions {
 /// Opens the store; no I/O (the first operation shows whether the server answers). The
 /// executor must be a UvExecutor (libcurl runs on its loop). InvalidPath for an endpoint
 /// that is not http(s)://host[:port], an empty bucket, a part size below 5 MiB or a copy
-/// part size outside 5 MiB..5 GiB, or a copy threshold above 5 GiB.
+/// part size outside 5 MiB..5 GiB, a copy threshold above 5 GiB, or a list page size
+/// outside 1..1,000.
 core::Result<core::StorePtr> open_s3_store(core::Executor& executor, S3StoreOptions options);
 
 /// Lists one key under the store's prefix: fails (operation Open, the store named) when
