@@ -12,6 +12,7 @@
 #include "fixtures.hpp"
 #include "harness.hpp"
 #include "s3_store_impl.hpp"
+#include "s3_uploads.hpp"
 #include "s3_xml.hpp"
 #include "scripted_http_server.hpp"
 
@@ -39,26 +40,6 @@ struct SmallCopyFixture {
   std::string prefix;
   core::StorePtr store;
 };
-
-std::vector<stores::s3::UploadInProgress> uploads_under(RadosgwCluster& cluster,
-                                                        const std::string& prefix) {
-  auto response = cluster.call("GET", "", {{"uploads", ""}, {"prefix", prefix + "/"}});
-  REQUIRE(response.status == 200);
-  auto uploads = stores::s3::parse_uploads(response.body);
-  REQUIRE(uploads.has_value());
-  return *uploads;
-}
-
-/// The ETag radosgw lists for `key` (a full key): "...-N" for an object made of N parts.
-std::string listed_etag(RadosgwCluster& cluster, const std::string& key) {
-  auto response = cluster.call("GET", "", {{"list-type", "2"}, {"prefix", key}, {"max-keys", "1"}});
-  REQUIRE(response.status == 200);
-  const auto open = response.body.find("<ETag>");
-  const auto close = response.body.find("</ETag>");
-  REQUIRE(open != std::string::npos);
-  REQUIRE(close != std::string::npos);
-  return response.body.substr(open + 6, close - open - 6);
-}
 
 core::WriteOptions with_metadata() {
   core::WriteOptions options;

@@ -6,25 +6,12 @@
 
 #include "fixtures.hpp"
 #include "harness.hpp"
+#include "s3_uploads.hpp"
 #include "s3_xml.hpp"
 
 using namespace tetherd;
 using namespace tetherd::test;
 using core::Errc;
-
-namespace {
-
-/// The multipart uploads in progress under `prefix` (ListMultipartUploads).
-std::vector<stores::s3::UploadInProgress> uploads_under(RadosgwCluster& cluster,
-                                                        const std::string& prefix) {
-  auto response = cluster.call("GET", "", {{"uploads", ""}, {"prefix", prefix + "/"}});
-  REQUIRE(response.status == 200);
-  auto uploads = stores::s3::parse_uploads(response.body);
-  REQUIRE(uploads.has_value());
-  return *uploads;
-}
-
-}  // namespace
 
 TEST_CASE("s3: a wrong secret is PermissionDenied (SignatureDoesNotMatch), not retryable") {
   TETHERD_SKIP_IF_UNAVAILABLE(S3Fixture)
