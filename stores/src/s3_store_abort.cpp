@@ -53,7 +53,9 @@ void S3Store::send_pending_aborts() {
   auto pending = std::exchange(pending_aborts_, {});
   auto left = std::make_shared<std::size_t>(pending.size());
   auto store = self();
-  for (auto& [object, upload_id] : pending) {
+  for (auto& abort : pending) {
+    std::string object = std::move(abort.first);
+    std::string upload_id = std::move(abort.second);
     send("DELETE", object, {{"uploadId", upload_id}}, {}, {},
          [store, left, object, upload_id](HttpResponse response) {
            if (!abort_settled(response) && !store->closed_) {
