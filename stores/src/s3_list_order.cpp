@@ -47,7 +47,9 @@ void ListOrder::add_directory(const StoreKey& key) {
   add(std::move(info));
 }
 
-void ListOrder::add_object(std::string_view relative, std::uint64_t size) {
+void ListOrder::add_object(std::string_view relative, std::uint64_t size,
+                           std::optional<core::TimePoint> mtime,
+                           std::optional<std::uint32_t> mode) {
   const bool marker = relative.empty() || relative.back() == '/';
   if (marker && !relative.empty()) relative.remove_suffix(1);
   if (relative.empty()) return;  // the directory's own marker
@@ -65,6 +67,8 @@ void ListOrder::add_object(std::string_view relative, std::uint64_t size) {
   info.key = std::move(*parsed);
   info.type = EntryType::File;
   info.size = size;
+  info.mtime = mtime;
+  info.mode = mode;
   add(std::move(info));
 }
 

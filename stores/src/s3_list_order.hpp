@@ -76,8 +76,10 @@ class ListOrder {
 
   /// One object of the listing; `relative`: its key below the listed directory's prefix.
   /// Keys that no StoreKey produces ("a//b", "./x") and the directory's own marker yield
-  /// nothing.
-  void add_object(std::string_view relative, std::uint64_t size);
+  /// nothing. `mtime` and `mode` go into the file's entry (a marker's are not used).
+  void add_object(std::string_view relative, std::uint64_t size,
+                  std::optional<core::TimePoint> mtime = std::nullopt,
+                  std::optional<std::uint32_t> mode = std::nullopt);
   /// One common prefix of a delimited listing ("d/").
   void add_common_prefix(std::string_view relative);
   /// Every key up to `position` (S3's order, relative) has been added; with `rolled`, every

@@ -65,7 +65,9 @@ S3Store::S3Store(core::Executor& executor, S3StoreOptions options, s3::Endpoint 
       loop_(loop),
       client_(std::make_unique<s3::HttpClient>(
           loop, s3::HttpClientOptions{options_.max_concurrency, options_.ca_file})),
-      jitter_(std::random_device()()) {
+      jitter_(std::random_device()()),
+      metadata_(options_.metadata_cache ? options_.metadata_cache
+                                        : std::make_shared<S3MetadataCache>()) {
   while (!options_.prefix.empty() && options_.prefix.front() == '/')
     options_.prefix.erase(0, 1);
   while (!options_.prefix.empty() && options_.prefix.back() == '/')
@@ -178,9 +180,37 @@ core::Resolution S3Store::do_resolve(const StoreKey& key) const {
               (endpoint_.path_style ? " (path-style)" : "") + ", region " + endpoint_.region};
 }
 
+void S3Store::schedule_metadata_save() {
+  if (closed_ || options_.metadata_cache_file.empty()) return;
+  auto store = self();
+  metadata_timer_ = executor().start_timer(
+      std::chrono::duration_cast<std::chrono::milliseconds>(options_.metadata_save_interval),
+      [store] {
+        store->metadata_timer_.reset();
+        store->save_metadata([store] { store->schedule_metadata_save(); });
+      });
+}
+
+void S3Store::save_metadata(std::function<void()> done) {
+  if (options_.metadata_cache_file.empty() || !metadata_->changed() || saving_metadata_)
+    return done();
+  // Serialized here (the cache is the loop's), written on a worker. A failed save costs
+  // HEADs at the next start, nothing else: it is not an error of any operation.
+  saving_metadata_ = true;
+  auto bytes = std::make_shared<std::string>(metadata_->serialize(s3_metadata_context(options_)));
+  auto store = self();
+  executor().run_blocking([file = options_.metadata_cache_file,
+                           bytes] { (void)S3MetadataCache::write_file(file, *bytes); },
+                          [store, done = std::move(done)] {
+                            store->saving_metadata_ = false;
+                            done();
+                          });
+}
+
 void S3Store::do_close(Callback<void> done) {
   closed_ = true;
   if (abort_timer_) executor().cancel_timer(*std::exchange(abort_timer_, std::nullopt));
+  if (metadata_timer_) executor().cancel_timer(*std::exchange(metadata_timer_, std::nullopt));
   // No operation is in flight any more; what is left belongs to streams and sources that
   // outlive the store (their contract: usable until released) or to the background sweep.
   // Their requests, in flight or waiting for a retry, are dropped, and replied on a later
@@ -194,7 +224,8 @@ void S3Store::do_close(Callback<void> done) {
     });
   }
   auto client = std::shared_ptr<s3::HttpClient>(std::move(client_));
-  client->close([client, done] { done(core::success()); });
+  auto store = self();
+  client->close([store, client, done] { store->save_metadata([done] { done(core::success()); }); });
 }
 
 std::optional<StoreError> S3Store::reject_key(const StoreKey& key) const {
@@ -246,7 +277,18 @@ core::Result<core::StorePtr> open_s3_store(core::Executor& executor, S3StoreOpti
   // In the background: open does no I/O, and a failed sweep is retried at the next open.
   if (sweep)
     executor.post([store] { store->sweep_stale_uploads([](core::Result<std::size_t>) {}); });
+  store->schedule_metadata_save();
   return core::StorePtr(store);
+}
+
+std::string s3_metadata_context(const S3StoreOptions& options) {
+  std::string prefix = options.prefix;
+  while (!prefix.empty() && prefix.front() == '/')
+    prefix.erase(0, 1);
+  while (!prefix.empty() && prefix.back() == '/')
+    prefix.pop_back();
+  return "tetherd s3 metadata\nendpoint " + options.endpoint + "\nbucket " + options.bucket +
+         "\nprefix " + prefix + "\n";
 }
 
 void check_s3_store(const core::StorePtr& store, core::Callback<void> done) {

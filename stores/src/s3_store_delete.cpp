@@ -83,6 +83,8 @@ void S3Store::delete_objects(std::vector<std::string> keys,
       [store](const std::vector<std::string>& batch, std::function<void(Result<void>)> next) {
         if (batch.size() == 1 && !s3::xml_safe_key(batch.front()))
           return store->delete_object(batch.front(), std::move(next));
+        for (const auto& key : batch)
+          store->metadata().forget(key);
         std::string body = s3::delete_objects_body(batch);
         // S3 (and radosgw) require an integrity header on DeleteObjects.
         Pairs headers{{"Content-MD5", s3::md5_base64(body)}, {"Content-Type", "application/xml"}};

@@ -70,6 +70,8 @@ struct ObjectHead {
   std::optional<TimePoint> mtime;
   std::optional<std::uint32_t> mode;
   std::string etag;
+  /// Last-Modified, whole seconds since the epoch.
+  std::optional<std::int64_t> modified_s;
   /// The headers a copy carries over, as CopyObject's COPY directive does: every user
   /// metadata header (x-amz-meta-*: our mtime and mode, and any other tool's) and the
   /// content headers (Content-Type, Cache-Control...). A multipart copy sets them when it
@@ -231,6 +233,15 @@ class S3Store final : public core::Store {
   void put_marker(const StoreKey& key, std::optional<TimePoint> mtime,
                   std::optional<std::uint32_t> mode, std::function<void(Result<void>)> done);
 
+  /// What the store knows of its objects' metadata (see s3_metadata_cache.hpp): HEADs and
+  /// successful PUTs record it, listings use it, and send() forgets an object's entry
+  /// before any request that may change the object.
+  S3MetadataCache& metadata() { return *metadata_; }
+  /// Saves the metadata cache when it changed and has a file (on a worker), then `done`.
+  void save_metadata(std::function<void()> done);
+  /// Saves the cache every options().metadata_save_interval while the store is open.
+  void schedule_metadata_save();
+
   const S3StoreOptions& options() const { return options_; }
   const s3::Endpoint& endpoint() const { return endpoint_; }
 
@@ -315,6 +326,9 @@ class S3Store final : public core::Store {
   std::optional<core::Executor::TimerId> abort_timer_;
   std::chrono::milliseconds abort_pause_{0};
   bool closed_ = false;
+  std::shared_ptr<S3MetadataCache> metadata_;
+  std::optional<core::Executor::TimerId> metadata_timer_;
+  bool saving_metadata_ = false;
   /// When the store was opened: uploads initiated well before it are stale.
   std::chrono::system_clock::time_point opened_ = std::chrono::system_clock::now();
 };

@@ -95,9 +95,17 @@ class S3EntryStream final : public core::EntryStream {
     // stands for every key below it.
     std::string_view position;
     bool rolled = false;
+    auto& metadata = store_->metadata();
     for (const auto& object : page.objects) {
       const std::string_view relative = std::string_view(object.key).substr(prefix_.size());
-      order_.add_object(relative, object.size);
+      std::optional<TimePoint> mtime;
+      std::optional<std::uint32_t> mode;
+      if (const auto* known =
+              metadata.match(object.key, object.etag, object.size, object.modified_s)) {
+        if (known->mtime_ns) mtime = TimePoint(std::chrono::nanoseconds(*known->mtime_ns));
+        mode = known->mode;
+      }
+      order_.add_object(relative, object.size, mtime, mode);
       position = relative;
     }
     for (const auto& common : page.common_prefixes) {

@@ -44,8 +44,12 @@ ObjectHead head_of(const HttpResponse& response) {
     if (parsed.ec == std::errc() && parsed.ptr == mtime->data() + mtime->size())
       head.mtime = TimePoint(std::chrono::nanoseconds(ns));
   }
-  if (!head.mtime) {
-    if (auto* modified = response.header("last-modified")) head.mtime = parse_http_date(*modified);
+  if (auto* modified = response.header("last-modified")) {
+    if (auto when = parse_http_date(*modified)) {
+      head.modified_s =
+          std::chrono::duration_cast<std::chrono::seconds>(when->time_since_epoch()).count();
+      if (!head.mtime) head.mtime = when;
+    }
   }
   if (auto* mode = response.header("x-amz-meta-mode")) {
     std::uint32_t value = 0;
@@ -74,8 +78,18 @@ Pairs metadata_headers(const std::optional<TimePoint>& mtime,
 
 void S3Store::head(const std::string& key,
                    std::function<void(Result<std::optional<ObjectHead>>)> done) {
-  send("HEAD", key, {}, {}, {}, [done](HttpResponse response) {
-    if (ok_status(response)) return done(std::optional<ObjectHead>(head_of(response)));
+  auto store = self();
+  send("HEAD", key, {}, {}, {}, [store, key, done](HttpResponse response) {
+    if (ok_status(response)) {
+      auto found = head_of(response);
+      if (!key.ends_with('/')) {  // markers are not listed as files: nothing to record
+        S3MetadataCache::Version version{found.etag, found.size, found.modified_s, std::nullopt,
+                                         found.mode};
+        if (found.mtime) version.mtime_ns = found.mtime->time_since_epoch().count();
+        store->metadata().remember(key, std::move(version));
+      }
+      return done(std::optional<ObjectHead>(std::move(found)));
+    }
     if (response.status == 404) return done(std::optional<ObjectHead>());
     done(s3::map_failure(response, "HEAD"));
   });

@@ -39,6 +39,9 @@ S3Store::RequestId S3Store::send(std::string method, const std::string& key, con
     });
     return 0;
   }
+  // A request that may change an object makes what is known of its metadata stale
+  // (DeleteObjects, on the bucket, forgets its keys itself).
+  if (method != "GET" && method != "HEAD" && !key.empty()) metadata_->forget(key);
   auto call = std::make_shared<Call>();
   call->id = next_call_++;
   call->method = std::move(method);

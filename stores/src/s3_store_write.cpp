@@ -134,7 +134,10 @@ struct WriteJob : std::enable_shared_from_this<WriteJob> {
     auto job = self();
     store->send("PUT", object, {}, std::move(headers), std::move(buffer),
                 [job](HttpResponse response) {
-                  if (ok_status(response)) return job->succeed();
+                  if (ok_status(response)) {
+                    job->remember_written(response);
+                    return job->succeed();
+                  }
                   if (response.status == 412 && !job->options.overwrite)
                     return job->fail(error_of(Errc::AlreadyExists, {}));
                   job->fail(s3::map_failure(response, "PUT"));
@@ -171,6 +174,19 @@ struct WriteJob : std::enable_shared_from_this<WriteJob> {
       if (job->op->cancel_requested()) return job->fail(error_of(Errc::Cancelled, {}));
       send_complete();
     });
+  }
+
+  /// Records the metadata the PUT stored, under the ETag it answered with, so that the
+  /// next listing reports it without a HEAD.
+  void remember_written(const HttpResponse& response) {
+    const auto* etag = response.header("etag");
+    if (!etag) return;
+    S3MetadataCache::Version version;
+    version.etag = *etag;
+    version.size = total;
+    version.mtime_ns = mtime.time_since_epoch().count();
+    version.mode = options.mode;
+    store->metadata().remember(object, std::move(version));
   }
 
   void succeed() {

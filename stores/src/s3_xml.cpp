@@ -82,6 +82,11 @@ std::optional<ListPage> parse_list_page(std::string_view body) {
     std::string_view size = contents.child_value("Size");
     auto parsed = std::from_chars(size.data(), size.data() + size.size(), object.size);
     if (parsed.ec != std::errc()) return std::nullopt;
+    object.etag = contents.child_value("ETag");
+    if (auto modified = parse_timestamp(contents.child_value("LastModified"))) {
+      object.modified_s =
+          std::chrono::duration_cast<std::chrono::seconds>(modified->time_since_epoch()).count();
+    }
     page.objects.push_back(std::move(object));
   }
   for (auto prefix : root.children("CommonPrefixes"))

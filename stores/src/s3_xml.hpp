@@ -23,6 +23,9 @@ std::optional<S3ErrorBody> parse_error(std::string_view body);
 struct ListedObject {
   std::string key;  ///< full object key, decoded
   std::uint64_t size = 0;
+  std::string etag;  ///< as listed (quoted)
+  /// LastModified, whole seconds since the epoch; nullopt when absent or unreadable.
+  std::optional<std::int64_t> modified_s;
 };
 
 /// One page of ListObjectsV2 (requested with encoding-type=url: keys arrive percent-encoded,

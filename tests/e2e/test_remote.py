@@ -959,12 +959,15 @@ class S3Target(RemoteTestCase):
 
     # ---- a restart with nothing to do ------------------------------------------------
 
-    # ListObjectsV2 gives sizes, not the mtime kept in the metadata: the restart HEADs a
-    # file of the right size before deciding (it once uploaded every file again).
+    # ListObjectsV2 gives sizes and ETags, not the mtime kept in the metadata: the store
+    # keeps what it wrote in its metadata cache (state directory), so that the restart
+    # knows each file's mtime from the listing (it once uploaded every file again, then
+    # sent a HEAD per file).
     def test_a_restart_with_nothing_changed_uploads_nothing(self):
         """After a mirror, a restart with nothing changed sends the gateway no write at
         all (no PUT, POST or DELETE in its access log between the start and the settle)
-        and the daemon counts no copy and no byte; it only reads (lists, HEADs)."""
+        and no request per file (no HEAD of a file: listings only), and the daemon counts
+        no copy and no byte."""
         make_tree(self.source)
         daemon = self.mirror()
         daemon.settle(timeout=120)
@@ -979,6 +982,11 @@ class S3Target(RemoteTestCase):
         writes = [(r["method"], r["key"], r["query"]) for r in sent
                   if r["method"] not in ("GET", "HEAD")]
         self.assertEqual(writes, [], "a restart with nothing changed writes nothing")
+        files = {os.path.relpath(os.path.join(root, name), self.source)
+                 for root, _, names in os.walk(self.source) for name in names}
+        heads = [r["key"] for r in sent if r["method"] == "HEAD"
+                 and r["key"].removeprefix(self.prefix + "/sub/") in files]
+        self.assertEqual(heads, [], "a restart HEADs files the listing describes")
         counters = self.counters(daemon)
         self.assertEqual((counters["copies"], counters["bytes"]), (0, 0), counters)
         self.assertEqual(daemon.events("initial_sync_end")[0]["copies"], 0,

@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 
+#include "tetherd/engine/target_listing_cache.hpp"
 #include "tetherd/stores/local_store.hpp"
 #include "tetherd/stores/s3_credential_chain.hpp"
 #include "tetherd/stores/s3_store.hpp"
@@ -43,8 +44,8 @@ stores::SftpStoreOptions sftp_options(const std::string& name,
   return options;
 }
 
-stores::S3StoreOptions s3_options(const std::string& name, const config::S3StoreConfig& s3,
-                                  const stores::S3Credentials& keys) {
+/// The options of an S3 store, without its keys.
+stores::S3StoreOptions s3_options(const std::string& name, const config::S3StoreConfig& s3) {
   stores::S3StoreOptions options;
   options.name = name;
   options.endpoint = s3.endpoint;
@@ -55,9 +56,6 @@ stores::S3StoreOptions s3_options(const std::string& name, const config::S3Store
   options.ca_file = stores::s3_ca_bundle(s3.ca_file.string(), std::getenv);
   options.max_concurrency = s3.connections;
   options.multipart_threshold = s3.multipart_threshold;
-  options.access_key = keys.access_key;
-  options.secret_key = keys.secret_key;
-  options.session_token = keys.session_token;
   return options;
 }
 
@@ -93,22 +91,44 @@ core::CancelOpen open_configured_store(stores::UvExecutor& executor,
   };
   auto attempt = std::make_shared<Attempt>();
   attempt->done = std::move(done);
-  // The keys come from the config's file, the environment or ~/.aws (read on a worker);
-  // the store itself does no I/O to open and is made on the loop thread (libcurl runs on
-  // the loop).
-  on_worker<stores::S3Credentials>(
+  // The keys come from the config's file, the environment or ~/.aws, and the metadata
+  // cache from the state directory (both read on a worker); the store itself does no I/O
+  // to open and is made on the loop thread (libcurl runs on the loop).
+  struct Loaded {
+    stores::S3Credentials keys;
+    std::shared_ptr<stores::S3MetadataCache> metadata;
+  };
+  const std::string state_dir = default_state_directory();
+  auto options = s3_options(wanted.name, s3);
+  if (!state_dir.empty()) {
+    options.metadata_cache_file =
+        stores::s3_metadata_cache_file(state_dir, stores::s3_metadata_context(options));
+  }
+  on_worker<Loaded>(
       executor,
-      [file = s3.credentials_file.string(), profile = s3.profile] {
-        return stores::find_s3_credentials(file, profile, std::getenv);
+      [file = s3.credentials_file.string(), profile = s3.profile,
+       options]() -> core::Result<Loaded> {
+        auto keys = stores::find_s3_credentials(file, profile, std::getenv);
+        if (!keys) return std::move(keys).error();
+        auto metadata = std::make_shared<stores::S3MetadataCache>();
+        if (!options.metadata_cache_file.empty()) {
+          *metadata = stores::S3MetadataCache::load(options.metadata_cache_file,
+                                                    stores::s3_metadata_context(options));
+        }
+        return Loaded{std::move(*keys), std::move(metadata)};
       },
-      [&executor, name = wanted.name, s3, attempt](core::Result<stores::S3Credentials> keys) {
+      [&executor, name = wanted.name, options, attempt](core::Result<Loaded> loaded) mutable {
         if (attempt->cancelled) return;
-        if (!keys) {
-          core::StoreError error = keys.error();
+        if (!loaded) {
+          core::StoreError error = loaded.error();
           error.store = name;
           return attempt->finish(std::move(error));
         }
-        auto store = stores::open_s3_store(executor, s3_options(name, s3, *keys));
+        options.access_key = loaded->keys.access_key;
+        options.secret_key = loaded->keys.secret_key;
+        options.session_token = loaded->keys.session_token;
+        options.metadata_cache = std::move(loaded->metadata);
+        auto store = stores::open_s3_store(executor, std::move(options));
         if (!store) return attempt->finish(std::move(store));
         // Opening sends nothing: one listing shows now, not at the first copy, whether the
         // endpoint answers, the bucket exists and the keys are accepted.

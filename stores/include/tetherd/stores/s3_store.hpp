@@ -53,8 +53,10 @@
 // "x/" would be), one request (prefix "x/", max-keys 1) shows whether "x" is a directory. It
 // is not, usually, and the entries go; only if it is (its entries come first, and S3 sends
 // them after all the "x.*" keys) does the buffer grow, by the keys between them. A recursive
-// rmdir and a directory move also go page by page. Listed entries carry size but no mtime or
-// mode (ListObjectsV2 does not return user metadata; stat does).
+// rmdir and a directory move also go page by page. ListObjectsV2 does not return user
+// metadata: a listed file carries the mtime and mode that the metadata cache
+// (s3_metadata_cache.hpp) holds for its version, when it holds them; else only its size,
+// and stat (a HEAD) tells the rest.
 //
 // Checks that the contract asks for and S3 does not do (a write under a "file", a file
 // over a "directory") cost extra requests: a write lists "key/" and HEADs every ancestor;
@@ -76,9 +78,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "tetherd/core/store.hpp"
+#include "tetherd/stores/s3_metadata_cache.hpp"
 
 namespace tetherd::stores {
 
@@ -128,7 +132,17 @@ struct S3StoreOptions {
   bool abort_stale_uploads = true;
   /// How much older than the store an upload must be to count as stale.
   std::chrono::seconds stale_upload_age{std::chrono::hours(24)};
+  /// The objects' metadata as last seen (s3_metadata_cache.hpp), loaded by the caller from
+  /// metadata_cache_file; null: the store starts with an empty one.
+  std::shared_ptr<S3MetadataCache> metadata_cache;
+  /// Where the store saves that cache: when it closes and, while it changes, every
+  /// metadata_save_interval. Empty: never saved (it lives as long as the store).
+  std::string metadata_cache_file;
+  std::chrono::seconds metadata_save_interval{std::chrono::minutes(10)};
 };
+
+/// What a metadata cache file is valid for: the objects of this endpoint, bucket and prefix.
+std::string s3_metadata_context(const S3StoreOptions& options);
 
 /// Opens the store; no I/O (the first operation shows whether the server answers). The
 /// executor must be a UvExecutor (libcurl runs on its loop). InvalidPath for an endpoint
