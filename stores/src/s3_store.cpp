@@ -149,7 +149,11 @@ void S3Store::do_mkdir(const StoreKey& key, core::MkdirOptions options, const Op
     store->check_ancestors(key, [store, key, options, done](Result<void> ok) {
       if (!ok) return done(ok.error());
       store->put_marker(key, TimePoint(std::chrono::system_clock::now().time_since_epoch()),
-                        options.mode, done);
+                        options.mode, [store, key, done](Result<void> made) {
+                          // Nothing was below it: from now on, everything below is known.
+                          if (made) store->known_keys().complete(store->dir_prefix(key));
+                          done(std::move(made));
+                        });
     });
   });
 }

@@ -89,7 +89,7 @@ void S3Store::delete_objects(std::vector<std::string> keys,
         // S3 (and radosgw) require an integrity header on DeleteObjects.
         Pairs headers{{"Content-MD5", s3::md5_base64(body)}, {"Content-Type", "application/xml"}};
         store->send("POST", "", {{"delete", ""}}, std::move(headers), std::move(body),
-                    [next](HttpResponse response) {
+                    [store, batch, next](HttpResponse response) {
                       if (!ok_status(response))
                         return next(s3::map_failure(response, "DeleteObjects"));
                       auto failures = s3::parse_delete_result(response.body);
@@ -106,6 +106,8 @@ void S3Store::delete_objects(std::vector<std::string> keys,
                         if (!failure.message.empty()) error.detail += ": " + failure.message;
                         return next(std::move(error));
                       }
+                      for (const auto& key : batch)
+                        store->known_keys().deleted(key);
                       next(core::success());
                     });
       },

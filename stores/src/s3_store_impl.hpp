@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "s3_http.hpp"
+#include "s3_known_keys.hpp"
 #include "s3_request.hpp"
 #include "s3_xml.hpp"
 #include "tetherd/stores/s3_store.hpp"
@@ -237,6 +238,9 @@ class S3Store final : public core::Store {
   /// successful PUTs record it, listings use it, and send() forgets an object's entry
   /// before any request that may change the object.
   S3MetadataCache& metadata() { return *metadata_; }
+  /// What the store knows of its key space (s3_known_keys.hpp): send() records every
+  /// object a request may create, deletes and recursive listings the rest.
+  KnownKeys& known_keys() { return known_keys_; }
   /// Saves the metadata cache when it changed and has a file (on a worker), then `done`.
   void save_metadata(std::function<void()> done);
   /// Saves the cache every options().metadata_save_interval while the store is open.
@@ -327,6 +331,7 @@ class S3Store final : public core::Store {
   std::chrono::milliseconds abort_pause_{0};
   bool closed_ = false;
   std::shared_ptr<S3MetadataCache> metadata_;
+  KnownKeys known_keys_;
   std::optional<core::Executor::TimerId> metadata_timer_;
   bool saving_metadata_ = false;
   /// When the store was opened: uploads initiated well before it are stale.

@@ -97,6 +97,7 @@ class S3EntryStream final : public core::EntryStream {
     bool rolled = false;
     auto& metadata = store_->metadata();
     for (const auto& object : page.objects) {
+      if (recursive_) store_->known_keys().exists(object.key);
       const std::string_view relative = std::string_view(object.key).substr(prefix_.size());
       std::optional<TimePoint> mtime;
       std::optional<std::uint32_t> mode;
@@ -113,7 +114,11 @@ class S3EntryStream final : public core::EntryStream {
       order_.add_common_prefix(relative);
       if (relative > position) position = relative, rolled = true;
     }
-    if (!page.truncated) return order_.end();
+    if (!page.truncated) {
+      // Every key below the prefix has now been seen (or recorded as it was created).
+      if (recursive_) store_->known_keys().complete(prefix_);
+      return order_.end();
+    }
     token_ = std::move(page.continuation);
     if (!position.empty()) order_.advance(position, rolled);
   }

@@ -184,6 +184,7 @@ void S3Store::each_page(std::string prefix, PageStep step, std::function<void(Re
 
 void S3Store::probe(const StoreKey& key, std::function<void(Result<Probe>)> done) {
   if (key.is_root()) return done(Probe{Probe::Kind::Directory, {}, false});
+  if (known_keys_.certainly_missing(object_key(key))) return done(Probe{});
   auto store = self();
   head(object_key(key), [store, key, done](Result<std::optional<ObjectHead>> file) {
     if (!file) return done(file.error());
@@ -204,6 +205,7 @@ void S3Store::probe(const StoreKey& key, std::function<void(Result<Probe>)> done
 }
 
 void S3Store::has_children(const StoreKey& key, std::function<void(Result<bool>)> done) {
+  if (!key.is_root() && !known_keys_.may_have_children(object_key(key))) return done(false);
   const std::string prefix = dir_prefix(key);
   list_page(prefix, false, 2, {}, [prefix, done](Result<s3::ListPage> page) {
     if (!page) return done(page.error());
@@ -215,8 +217,9 @@ void S3Store::has_children(const StoreKey& key, std::function<void(Result<bool>)
 
 void S3Store::check_ancestors(const StoreKey& key, std::function<void(Result<void>)> done) {
   std::vector<StoreKey> ancestors;
-  for (auto parent = key.parent(); !parent.is_root(); parent = parent.parent())
-    ancestors.push_back(parent);
+  for (auto parent = key.parent(); !parent.is_root(); parent = parent.parent()) {
+    if (known_keys_.may_be_file(object_key(parent))) ancestors.push_back(parent);
+  }
   if (ancestors.empty()) return done(core::success());
   struct Gather {
     std::size_t pending;
@@ -273,8 +276,12 @@ void S3Store::copy_file(const std::string& from, const std::string& to, const Ob
 }
 
 void S3Store::delete_object(const std::string& key, std::function<void(Result<void>)> done) {
-  send("DELETE", key, {}, {}, {}, [done](HttpResponse response) {
-    if (ok_status(response) || response.status == 404) return done(core::success());
+  auto store = self();
+  send("DELETE", key, {}, {}, {}, [store, key, done](HttpResponse response) {
+    if (ok_status(response) || response.status == 404) {
+      store->known_keys().deleted(key);
+      return done(core::success());
+    }
     done(s3::map_failure(response, "DELETE"));
   });
 }

@@ -42,6 +42,9 @@ S3Store::RequestId S3Store::send(std::string method, const std::string& key, con
   // A request that may change an object makes what is known of its metadata stale
   // (DeleteObjects, on the bucket, forgets its keys itself).
   if (method != "GET" && method != "HEAD" && !key.empty()) metadata_->forget(key);
+  // Any PUT or POST to a key may create that object (a part or an initiation does not,
+  // but counting them costs only a real check later).
+  if ((method == "PUT" || method == "POST") && !key.empty()) known_keys_.exists(key);
   auto call = std::make_shared<Call>();
   call->id = next_call_++;
   call->method = std::move(method);

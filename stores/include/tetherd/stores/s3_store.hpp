@@ -59,8 +59,12 @@
 // and stat (a HEAD) tells the rest.
 //
 // Checks that the contract asks for and S3 does not do (a write under a "file", a file
-// over a "directory") cost extra requests: a write lists "key/" and HEADs every ancestor;
-// these checks and the operation are not one atomic step.
+// over a "directory") would cost extra requests: a write lists "key/" and HEADs every
+// ancestor, mkdir HEADs and lists its key. Below a prefix the store has seen whole (a
+// recursive listing that ended, or a directory it created empty), it answers them from what
+// it saw and what it has written and deleted since (s3_known_keys.hpp), trusting that no
+// other program writes under its prefix; so a new file in a mirrored tree costs one PUT.
+// These checks and the operation are not one atomic step.
 //
 // Errors: NoSuchKey → NotFound; AccessDenied, SignatureDoesNotMatch, InvalidAccessKeyId →
 // PermissionDenied (not retryable); 412 → AlreadyExists for no-clobber writes, else
