@@ -20,8 +20,8 @@ const Keys sftp_keys = {"type",        "host",
                         "port",        "user",
                         "key_file",    "passphrase_file",
                         "known_hosts", "host_key_fingerprint",
-                        "root",        "connections",
-                        "timeout_ms"};
+                        "root",        "create_root",
+                        "connections", "timeout_ms"};
 const Keys s3_keys = {
     "type",   "endpoint",   "region",  "bucket",      "credentials_file",   "profile",
     "prefix", "path_style", "ca_file", "connections", "multipart_threshold"};
@@ -215,6 +215,11 @@ class StoreReader {
                          "supported, got " +
                              describe_value(root->value));
         }
+      }
+    }
+    if (const JsonMember* create_root = find_member(members, "create_root")) {
+      if (auto flag = reader_.bool_value(create_root->value, child_path(path, "create_root"))) {
+        sftp.create_root = *flag;
       }
     }
     if (const JsonMember* connections = find_member(members, "connections")) {

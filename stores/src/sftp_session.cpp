@@ -7,6 +7,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "sftp_host_key.hpp"
 #include "sftp_session_parts.hpp"
@@ -242,11 +245,50 @@ void Session::dispatch(std::string_view packet) {
   done(Reply{type, std::string(packet.substr(5))});
 }
 
+namespace {
+
+/// The configured root as the server takes it: "~/x" is relative to the login directory,
+/// where the server resolves relative paths.
+std::string server_root(std::string root) {
+  if (root == "~") return ".";
+  if (root.rfind("~/", 0) == 0) return root.substr(2).empty() ? "." : root.substr(2);
+  return root;
+}
+
+}  // namespace
+
+bool Session::should_create_root(std::uint32_t status) const {
+  return status == kNoSuchFile && settings_->create_root && !root_create_tried_;
+}
+
+void Session::create_root() {
+  root_create_tried_ = true;
+  const std::string root = server_root(settings_->root);
+  // Each directory from the top down: "/a/b" makes "/a" then "/a/b"; "a/b" makes "a", "a/b".
+  auto paths = std::make_shared<std::vector<std::string>>();
+  for (std::size_t slash = root.find('/', 1); slash != std::string::npos;
+       slash = root.find('/', slash + 1)) {
+    if (root[slash - 1] != '/') paths->push_back(root.substr(0, slash));
+  }
+  if (!root.ends_with('/')) paths->push_back(root);
+  make_root_dirs(std::move(paths), 0);
+}
+
+void Session::make_root_dirs(std::shared_ptr<const std::vector<std::string>> paths,
+                             std::size_t index) {
+  if (index == paths->size()) return resolve_root();
+  std::weak_ptr<Session> weak = shared_from_this();
+  request(kMkdir, Writer().str((*paths)[index]).attrs(FileAttrs{}).take(),
+          [weak, paths, index](core::Result<Reply> reply) {
+            auto self = weak.lock();
+            if (!self || self->state_ != State::Version) return;
+            if (!reply) return self->fail(reply.error());
+            self->make_root_dirs(paths, index + 1);
+          });
+}
+
 void Session::resolve_root() {
-  // "~/x" is relative to the login directory, where the server resolves relative paths.
-  std::string root = settings_->root;
-  if (root == "~") root = ".";
-  if (root.rfind("~/", 0) == 0) root = root.substr(2).empty() ? "." : root.substr(2);
+  const std::string root = server_root(settings_->root);
   std::weak_ptr<Session> weak = shared_from_this();
   request(kRealpath, Writer().str(root).take(), [weak, root](core::Result<Reply> reply) {
     auto self = weak.lock();
@@ -254,6 +296,7 @@ void Session::resolve_root() {
     if (!reply) return self->fail(reply.error());
     std::string message;
     if (auto status = reply_status(*reply, &message)) {
+      if (self->should_create_root(*status)) return self->create_root();
       auto error = status_error(*status, message);
       error.retryable = false;
       error.detail = "store root '" + self->settings_->root + "' on " + self->settings_->host +
@@ -283,6 +326,7 @@ void Session::check_root() {
                               ") on " + self->settings_->host;
     std::string message;
     if (auto status = reply_status(*reply, &message)) {
+      if (self->should_create_root(*status)) return self->create_root();
       auto error = status_error(*status, message);
       error.retryable = false;
       error.detail = where + ": " + (message.empty() ? std::string(status_name(*status)) : message);

@@ -48,6 +48,7 @@ struct SessionSettings {
   std::string known_hosts;      ///< empty: none
   std::string fingerprint;      ///< empty: none pinned
   std::string root;             ///< as configured: absolute, or "~/..." from the login directory
+  bool create_root = false;     ///< make a missing root (and its parents) when connecting
   std::chrono::milliseconds timeout{30000};
 };
 
@@ -117,6 +118,12 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_timer();
   void resolve_root();
   void check_root();
+  /// Makes the configured root and the directories above it, one mkdir after another (one
+  /// that exists fails harmlessly: the stat after them decides), then resolves it again.
+  void create_root();
+  void make_root_dirs(std::shared_ptr<const std::vector<std::string>> paths, std::size_t index);
+  /// Whether a failure to find the root is answered by creating it (once per session).
+  bool should_create_root(std::uint32_t status) const;
   void fail(core::StoreError error);
   core::StoreError ssh_error(std::string_view what) const;
   core::StoreError connection_lost() const;
@@ -152,6 +159,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool version_seen_ = false;  // SSH_FXP_VERSION arrived (the root is resolved next)
   bool openssh_ = false;
   std::string root_;
+  bool root_create_tried_ = false;
 };
 
 }  // namespace tetherd::stores::sftp

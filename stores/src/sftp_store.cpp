@@ -403,6 +403,7 @@ CancelOpen open_sftp_store(Executor& executor, SftpStoreOptions options, Callbac
   settings->known_hosts = options.known_hosts;
   settings->fingerprint = options.host_key_fingerprint;
   settings->root = options.root;
+  settings->create_root = options.create_root;
   settings->timeout = options.timeout;
   auto session = std::make_shared<Session>(*uv, settings);
   // Set once connect's callback has run: from then on the session may be the pool's, and

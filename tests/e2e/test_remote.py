@@ -720,6 +720,30 @@ class SftpTarget(RemoteTestCase):
         self.assertNoErrors(daemon)
         daemon.stop()
 
+    def test_mirror_to_a_missing_sftp_directory_creates_it(self):
+        """`tetherd mirror SRC sftp://…/new/deeper` with neither directory on the server
+        makes both, as it makes a missing local DST, and mirrors into them; a config's
+        store without "create_root" still refuses a missing root (a server disk that is
+        not mounted must not be filled in)."""
+        make_tree(self.source)
+        self.target = os.path.join(self.root, "new", "deeper")
+        url = f"sftp://root@127.0.0.1:{self.server.port}{self.target}"
+        result = subprocess.run([TETHERD, "mirror", self.source, url, "--once",
+                                 "--key-file", self.server.client_key,
+                                 "--known-hosts", self.server.known_hosts],
+                                capture_output=True, text=True, timeout=120)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertMirrored()
+
+        missing = os.path.join(self.root, "absent")
+        stores = {"remote": self.server.store(missing)}
+        config = self.write_config(stores, "remote:", name="refused")
+        refused = subprocess.run([TETHERD, "sync", "--once", "-c", config], capture_output=True,
+                                 text=True, timeout=120)
+        self.assertNotEqual(refused.returncode, 0, refused.stderr)
+        self.assertIn("absent", refused.stderr)
+        self.assertFalse(os.path.exists(missing), "a configured root was created")
+
 
 class S3Target(RemoteTestCase):
     """Mirroring into a bucket of a real radosgw (one Ceph cluster for the class)."""

@@ -37,7 +37,9 @@ RemoteStoreJson sftp_json(const config::SftpStoreConfig& sftp, const RemoteTarge
       {"host", sftp.host.find(':') != std::string::npos ? "[" + sftp.host + "]" : sftp.host},
       {"port", sftp.port},
       {"user", sftp.user},
-      {"root", sftp.root}};
+      {"root", sftp.root},
+      // As a local DST is: the directory the command names is made when missing.
+      {"create_root", true}};
   const fs::path ssh = home_directory() / ".ssh";
   std::string key_file = options.key_file;
   if (key_file.empty()) {

@@ -39,6 +39,7 @@ stores::SftpStoreOptions sftp_options(const std::string& name,
   options.passphrase_file = sftp.passphrase_file.string();
   options.host_key_fingerprint = sftp.host_key_fingerprint;
   options.root = sftp.root;
+  options.create_root = sftp.create_root;
   options.connections = sftp.connections;
   options.timeout = sftp.timeout;
   return options;

@@ -43,6 +43,9 @@ struct SftpStoreConfig {
   /// Directory on the server: absolute ("/srv/x"), or "~" / "~/x" for the login directory
   /// and below it. A relative root in the file ("x") is stored as "~/x".
   std::string root;
+  /// Whether a missing root (and the directories above it) is created when the store opens;
+  /// otherwise a missing root is an error (a server disk not mounted must not be filled in).
+  bool create_root = false;
   int connections = 2;  ///< most SSH sessions open at once, 1..16
   /// A session with requests outstanding and nothing received for this long fails; also
   /// bounds the TCP connect. 1 s .. 10 min.

@@ -58,8 +58,11 @@ struct SftpStoreOptions {
   std::string passphrase_file;       ///< optional: the key's passphrase (first line)
   std::string known_hosts;           ///< an OpenSSH known_hosts file, hashed entries allowed
   std::string host_key_fingerprint;  ///< "SHA256:<base64>", as ssh-keygen -l prints it
-  /// Absolute path on the server, or "~/..." relative to the login directory. Must exist.
+  /// Absolute path on the server, or "~/..." relative to the login directory. Must exist,
+  /// unless create_root.
   std::string root;
+  /// Makes a missing root, and the directories above it, when connecting.
+  bool create_root = false;
   int connections = 2;
   /// A session with requests outstanding and nothing received for this long fails (Timeout);
   /// it also bounds each step of connecting (each resolved address gets it whole).
