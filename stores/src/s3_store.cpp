@@ -246,6 +246,7 @@ namespace tetherd::stores {
 using core::Errc;
 using s3::error_of;
 using s3::kMaxCopySize;
+using s3::kMaxPartSize;
 using s3::kMinPartSize;
 using s3::S3Store;
 
@@ -259,11 +260,12 @@ core::Result<core::StorePtr> open_s3_store(core::Executor& executor, S3StoreOpti
   auto* uv = dynamic_cast<UvExecutor*>(&executor);
   if (!uv) return fail("the S3 store runs libcurl on a libuv loop: it needs a UvExecutor");
   if (options.bucket.empty()) return fail("no bucket given");
-  if (options.part_size < kMinPartSize) return fail("part_size is below S3's 5 MiB minimum");
+  if (options.part_size < kMinPartSize || options.part_size > kMaxPartSize)
+    return fail("part_size must lie between S3's 5 MiB and 5 GiB");
   if (options.multipart_threshold < options.part_size)
     return fail("multipart_threshold is below part_size");
   if (options.max_concurrency < 1) return fail("max_concurrency must be at least 1");
-  if (options.copy_part_size < kMinPartSize || options.copy_part_size > kMaxCopySize)
+  if (options.copy_part_size < kMinPartSize || options.copy_part_size > kMaxPartSize)
     return fail("copy_part_size must lie between S3's 5 MiB and 5 GiB");
   if (options.copy_threshold > kMaxCopySize)
     return fail("copy_threshold is above the 5 GiB CopyObject takes");

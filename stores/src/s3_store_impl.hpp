@@ -5,10 +5,10 @@
 // s3_store_requests.cpp (the request helpers every operation is built from: HEAD, listing,
 // probes, checks, copy and delete of one object), s3_store_read.cpp (reads),
 // s3_store_list.cpp (listings; their order: s3_list_order.hpp), s3_store_write.cpp (writes,
-// multipart uploads included), s3_store_delete.cpp (remove, rmdir), s3_store_copy.cpp (copy,
-// move), s3_store_part_copy.cpp (multipart copies of large objects). Each operation is a
-// short chain of HTTP requests on the HttpClient; the chain's closures hold the store alive.
-// Requests are signed at the moment they are made.
+// multipart uploads included, and the part sizes of uploads and copies), s3_store_delete.cpp
+// (remove, rmdir), s3_store_copy.cpp (copy, move), s3_store_part_copy.cpp (multipart copies of
+// large objects). Each operation is a short chain of HTTP requests on the HttpClient; the chain's
+// closures hold the store alive. Requests are signed at the moment they are made.
 
 #include <uv.h>
 
@@ -47,18 +47,33 @@ using core::TimePoint;
 inline constexpr std::uint64_t kReadChunk = 8u << 20;
 /// A source is read in chunks of this size while a write buffers its data.
 inline constexpr std::size_t kSourceChunk = 1u << 20;
+/// The smallest part of a multipart upload but the last.
 inline constexpr std::uint64_t kMinPartSize = 5u << 20;
-/// The largest object CopyObject copies, and the largest part of a multipart upload.
+/// The largest part of a multipart upload.
+inline constexpr std::uint64_t kMaxPartSize = 5ull << 30;
+/// The largest object CopyObject copies.
 inline constexpr std::uint64_t kMaxCopySize = 5ull << 30;
 /// The most parts a multipart upload may have.
 inline constexpr std::uint64_t kMaxParts = 10000;
+/// The largest object S3 stores (a larger upload fails with EntityTooLarge).
+inline constexpr std::uint64_t kMaxObjectSize = 5ull << 40;
 inline constexpr std::size_t kMaxObjectKey = 1024;
 
 bool ok_status(const HttpResponse& response);
 
-/// The part size of a multipart copy of `size` bytes: `configured`, or for a source that
-/// would need more than kMaxParts, the smallest whole number of MiB that fits.
-std::uint64_t copy_part_size_for(std::uint64_t size, std::uint64_t configured);
+/// The part size of a multipart upload or copy of an object of `size` bytes, for a
+/// `configured` part size of kMinPartSize..kMaxPartSize: `configured`, or for an object that
+/// would need more than kMaxParts, the smallest whole number of MiB that fits (525 MiB for
+/// the largest object). NoSpace (S3's EntityTooLarge) above kMaxObjectSize.
+Result<std::uint64_t> part_size_for(std::uint64_t size, std::uint64_t configured);
+
+/// The size of part `number` (1-based) of an upload whose size is not known in advance, for
+/// a `configured` part size of kMinPartSize..kMaxPartSize: `configured` for parts 1 to 1,000,
+/// doubled for each further 1,000 parts (at most kMaxPartSize), so that kMaxParts parts hold
+/// at least 1,023,000 × configured (7.8 TiB at 8 MiB, 4.9 TiB at the 5 MiB minimum). Growing
+/// from the start rather than near part 10,000 keeps the largest part small: the fewer
+/// parts are left when growth begins, the larger each must be to reach S3's 5 TiB.
+std::uint64_t streamed_part_size(std::size_t number, std::uint64_t configured);
 
 /// Whether `text` is well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF).
 bool valid_utf8(std::string_view text);
@@ -249,6 +264,14 @@ class S3Store final : public core::Store {
   const S3StoreOptions& options() const { return options_; }
   const s3::Endpoint& endpoint() const { return endpoint_; }
 
+  /// Parts of multipart writes in flight: now, and the most at once since the store opened
+  /// (over all its writes). Kept by the writes; tests read them to see parts go in parallel.
+  struct PartsInFlight {
+    std::size_t now = 0;
+    std::size_t peak = 0;
+  };
+  PartsInFlight& parts_in_flight() { return parts_in_flight_; }
+
  protected:
   void do_stat(const StoreKey& key, const OperationRef&, Callback<EntryInfo> done) override;
 
@@ -334,6 +357,7 @@ class S3Store final : public core::Store {
   KnownKeys known_keys_;
   std::optional<core::Executor::TimerId> metadata_timer_;
   bool saving_metadata_ = false;
+  PartsInFlight parts_in_flight_;
   /// When the store was opened: uploads initiated well before it are stale.
   std::chrono::system_clock::time_point opened_ = std::chrono::system_clock::now();
 };

@@ -10,13 +10,6 @@
 
 namespace tetherd::stores::s3 {
 
-std::uint64_t copy_part_size_for(std::uint64_t size, std::uint64_t configured) {
-  if (size <= configured * kMaxParts) return configured;
-  constexpr std::uint64_t kMiB = 1u << 20;
-  const std::uint64_t least = (size + kMaxParts - 1) / kMaxParts;
-  return (least + kMiB - 1) / kMiB * kMiB;
-}
-
 namespace {
 
 /// One multipart copy. States: creating the upload, copying parts (up to max_concurrency
@@ -45,7 +38,12 @@ struct PartCopy : std::enable_shared_from_this<PartCopy> {
   std::shared_ptr<PartCopy> self() { return shared_from_this(); }
 
   void start() {
-    part_size = copy_part_size_for(source.size, store->options().copy_part_size);
+    auto chosen = part_size_for(source.size, store->options().copy_part_size);
+    if (!chosen) {
+      finished = true;
+      return done(chosen.error());
+    }
+    part_size = *chosen;
     parts = static_cast<std::size_t>((source.size + part_size - 1) / part_size);
     etags.resize(parts);
     auto job = self();

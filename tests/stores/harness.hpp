@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,11 +31,13 @@ inline std::string pattern(std::size_t size, unsigned seed = 1) {
   return data;
 }
 
-/// Delivers `good_bytes` in chunks, then fails with `error` (or stalls, see below).
+/// Delivers `good_bytes` of 'x' in chunks, then fails with `error`, stalls (see below) or
+/// ends. Its size is unknown unless declared.
 class ScriptedSource final : public core::ByteSource {
  public:
-  enum class End { Fail, Stall };
-  ScriptedSource(core::Executor& executor, std::size_t good_bytes, End end, core::StoreError error)
+  enum class End { Fail, Stall, Finish };
+  ScriptedSource(core::Executor& executor, std::size_t good_bytes, End end,
+                 core::StoreError error = core::StoreError::make(core::Errc::IoError))
       : executor_(executor), remaining_(good_bytes), end_(end), error_(std::move(error)) {}
 
   void read(std::size_t max_bytes, core::Callback<core::Bytes> done) override {
@@ -47,6 +50,8 @@ class ScriptedSource final : public core::ByteSource {
     if (remaining_ == 0) {
       if (end_ == End::Fail) {
         executor_.post([self, done] { done(self->error_); });
+      } else if (end_ == End::Finish) {
+        executor_.post([done] { done(core::Bytes{}); });
       } else {
         stalled_ = done;  // answered only by cancel()
       }
@@ -64,6 +69,9 @@ class ScriptedSource final : public core::ByteSource {
       executor_.post([done] { done(core::StoreError::make(core::Errc::Cancelled)); });
     }
   }
+  std::optional<std::uint64_t> size() const override { return declared_; }
+  /// Makes size() tell `size` (true or not).
+  void declare_size(std::uint64_t size) { declared_ = size; }
   bool stalled() const { return static_cast<bool>(stalled_); }
   int reads() const { return reads_; }
 
@@ -73,6 +81,7 @@ class ScriptedSource final : public core::ByteSource {
   End end_;
   core::StoreError error_;
   core::Callback<core::Bytes> stalled_;
+  std::optional<std::uint64_t> declared_;
   bool cancelled_ = false;
   int reads_ = 0;
 };

@@ -65,13 +65,13 @@ void check_same_file(H& h, std::string_view copy, const std::string& data) {
 }  // namespace
 
 TEST_CASE("s3 copy: parts are copy_part_size unless the source needs more than 10,000") {
-  using stores::s3::copy_part_size_for;
-  CHECK(copy_part_size_for(12 * kMiB, 5 * kMiB) == 5 * kMiB);
-  CHECK(copy_part_size_for(10000 * 5 * kMiB, 5 * kMiB) == 5 * kMiB);
-  CHECK(copy_part_size_for(10000 * 5 * kMiB + 1, 5 * kMiB) == 6 * kMiB);
+  using stores::s3::part_size_for;
+  CHECK(*part_size_for(12 * kMiB, 5 * kMiB) == 5 * kMiB);
+  CHECK(*part_size_for(10000 * 5 * kMiB, 5 * kMiB) == 5 * kMiB);
+  CHECK(*part_size_for(10000 * 5 * kMiB + 1, 5 * kMiB) == 6 * kMiB);
   // S3's largest object (5 TiB) in the default 512 MiB parts would take 10,240.
   const std::uint64_t largest = 5ull << 40;
-  const auto part = copy_part_size_for(largest, 512 * kMiB);
+  const auto part = *part_size_for(largest, 512 * kMiB);
   CHECK(part % kMiB == 0);
   CHECK((largest + part - 1) / part <= 10000);
   CHECK(part <= 5ull << 30);

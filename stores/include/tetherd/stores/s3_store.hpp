@@ -58,6 +58,20 @@
 // (s3_metadata_cache.hpp) holds for its version, when it holds them; else only its size,
 // and stat (a HEAD) tells the rest.
 //
+// Writes. Up to multipart_threshold bytes go in one PUT (a source whose size is not known
+// in advance is buffered up to the threshold to find out). Above it, a multipart upload:
+// the source is read on while the parts go up, at most 4 in flight at once (fewer with a
+// lower max_concurrency), and their ETags are kept by part number, as parts answer in any
+// order. Each part is in memory until it is stored, and reading waits while a whole part
+// does, so a write holds at most 5 parts: 40 MiB with the default 8 MiB part_size. Parts
+// are part_size, except that an object of known size that would need more than S3's
+// 10,000 parts gets the least whole number of MiB that fits, and a stream of unknown size
+// doubles its parts every 1,000 (then fewer go at once, so that their bytes in flight stay
+// within 4 parts of the first size; the largest parts, after 9,000, are 512 × part_size).
+// Objects above S3's 5 TiB fail with NoSpace. The upload is completed once the source has
+// ended and every part is stored; on a failure or a cancel no part starts, the parts in
+// flight are dropped and the upload is aborted.
+//
 // Checks that the contract asks for and S3 does not do (a write under a "file", a file
 // over a "directory") would cost extra requests: a write lists "key/" and HEADs every
 // ancestor, mkdir HEADs and lists its key. Below a prefix the store has seen whole (a
@@ -110,9 +124,11 @@ struct S3StoreOptions {
   std::string ca_file;
   /// Most HTTP connections (so requests) in flight at once.
   long max_concurrency = 8;
-  /// Writes larger than this use a multipart upload.
+  /// Writes larger than this use a multipart upload (see "Writes" above).
   std::uint64_t multipart_threshold = 64u << 20;
-  /// Size of each part but the last (S3 wants at least 5 MiB).
+  /// Size of each part but the last: 5 MiB (S3's least) to 5 GiB (its most). Larger for an
+  /// object that would need more than 10,000 parts (S3's limit). Tuning and tests; not in
+  /// the daemon's config.
   std::uint64_t part_size = 8u << 20;
   /// Server-side copies (copy, move) of objects larger than this use a multipart upload of
   /// UploadPartCopy parts; smaller ones a single CopyObject, which S3 refuses above 5 GiB
@@ -150,8 +166,8 @@ std::string s3_metadata_context(const S3StoreOptions& options);
 
 /// Opens the store; no I/O (the first operation shows whether the server answers). The
 /// executor must be a UvExecutor (libcurl runs on its loop). InvalidPath for an endpoint
-/// that is not http(s)://host[:port], an empty bucket, a part size below 5 MiB or a copy
-/// part size outside 5 MiB..5 GiB, a copy threshold above 5 GiB, or a list page size
+/// that is not http(s)://host[:port], an empty bucket, a part size or a copy part size
+/// outside 5 MiB..5 GiB, a copy threshold above 5 GiB, or a list page size
 /// outside 1..1,000.
 core::Result<core::StorePtr> open_s3_store(core::Executor& executor, S3StoreOptions options);
 
