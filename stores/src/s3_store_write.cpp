@@ -288,7 +288,7 @@ struct WriteJob : std::enable_shared_from_this<WriteJob> {
     store->send("PUT", object, {}, std::move(headers), std::move(buffer),
                 [job](HttpResponse response) {
                   if (ok_status(response)) {
-                    job->remember_written(response);
+                    if (const auto* etag = response.header("etag")) job->remember_written(*etag);
                     return job->succeed();
                   }
                   if (response.status == 412 && !job->options.overwrite)
@@ -310,6 +310,8 @@ struct WriteJob : std::enable_shared_from_this<WriteJob> {
                          auto body_error = s3::parse_error(response.body);
                          if (ok_status(response) && !body_error) {
                            job->upload_id.clear();
+                           if (auto etag = s3::parse_complete_etag(response.body))
+                             job->remember_written(*etag);
                            return job->succeed();
                          }
                          if (response.status == 412 && !job->options.overwrite)
@@ -331,13 +333,11 @@ struct WriteJob : std::enable_shared_from_this<WriteJob> {
     });
   }
 
-  /// Records the metadata the PUT stored, under the ETag it answered with, so that the
-  /// next listing reports it without a HEAD.
-  void remember_written(const HttpResponse& response) {
-    const auto* etag = response.header("etag");
-    if (!etag) return;
+  /// Records the metadata the write stored, under the ETag the PUT or the completion
+  /// answered with, so that the next listing reports it without a HEAD.
+  void remember_written(const std::string& etag) {
     S3MetadataCache::Version version;
-    version.etag = *etag;
+    version.etag = etag;
     version.size = total;
     version.mtime_ns = mtime.time_since_epoch().count();
     version.mode = options.mode;

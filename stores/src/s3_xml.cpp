@@ -113,6 +113,14 @@ std::optional<std::string> parse_copy_part_etag(std::string_view body) {
   return etag;
 }
 
+std::optional<std::string> parse_complete_etag(std::string_view body) {
+  pugi::xml_document document;
+  if (!load(document, body)) return std::nullopt;
+  std::string etag = document.child("CompleteMultipartUploadResult").child_value("ETag");
+  if (etag.empty()) return std::nullopt;
+  return etag;
+}
+
 std::optional<std::vector<UploadInProgress>> parse_uploads(std::string_view body) {
   auto page = parse_uploads_page(body);
   if (!page) return std::nullopt;

@@ -45,6 +45,10 @@ std::optional<std::string> parse_upload_id(std::string_view body);
 /// nullopt for an error body or none.
 std::optional<std::string> parse_copy_part_etag(std::string_view body);
 
+/// CompleteMultipartUpload's <CompleteMultipartUploadResult><ETag>: the object's ETag;
+/// nullopt for an error body or none.
+std::optional<std::string> parse_complete_etag(std::string_view body);
+
 /// ListMultipartUploads: key and upload id of each upload in progress.
 struct UploadInProgress {
   std::string key;

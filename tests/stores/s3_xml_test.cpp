@@ -68,3 +68,32 @@ TEST_CASE("s3 xml: DeleteObjects: the quiet request body, and the failures of it
   CHECK(parse_delete_result("<DeleteResult/>")->empty());
   CHECK_FALSE(parse_delete_result("<Error><Code>MalformedXML</Code></Error>"));
 }
+
+TEST_CASE("s3 xml: a ListObjectsV2 entry gives its ETag and Last-Modified second") {
+  const auto page = parse_list_page(
+      "<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+      "<IsTruncated>false</IsTruncated>"
+      "<Contents><Key>p/a</Key><LastModified>2026-12-07T18:00:01.900Z</LastModified>"
+      "<ETag>&quot;9b2cf535f27731c974343645a3985328&quot;</ETag><Size>4</Size></Contents>"
+      "<Contents><Key>p/b</Key><Size>0</Size></Contents>"
+      "</ListBucketResult>");
+  REQUIRE(page);
+  REQUIRE(page->objects.size() == 2);
+  CHECK(page->objects[0].etag == "\"9b2cf535f27731c974343645a3985328\"");
+  const auto second = duration_cast<seconds>(
+      (sys_days(year(2026) / December / day(7)) + hours(18) + seconds(1)).time_since_epoch());
+  CHECK(page->objects[0].modified_s == second.count());
+  CHECK(page->objects[1].etag.empty());
+  CHECK_FALSE(page->objects[1].modified_s);
+}
+
+TEST_CASE("s3 xml: CompleteMultipartUpload's answer gives the object's ETag") {
+  CHECK(parse_complete_etag("<CompleteMultipartUploadResult "
+                            "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+                            "<Location>http://h/b/k</Location><Bucket>b</Bucket><Key>k</Key>"
+                            "<ETag>&quot;3858f62230ac3c915f300c664312c11f-9&quot;</ETag>"
+                            "</CompleteMultipartUploadResult>") ==
+        "\"3858f62230ac3c915f300c664312c11f-9\"");
+  CHECK_FALSE(parse_complete_etag("<Error><Code>InternalError</Code></Error>"));
+  CHECK_FALSE(parse_complete_etag("not xml"));
+}
