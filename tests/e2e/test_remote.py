@@ -876,6 +876,19 @@ class S3Target(RemoteTestCase):
         etag = headers["etag"].strip('"')
         return int(etag.split("-")[1]) if "-" in etag else 1
 
+    def test_a_multipart_threshold_below_the_part_size_cuts_parts_of_its_size(self):
+        """"multipart_threshold": 6 MiB (the config takes 5 MiB up; parts are 8 MiB by
+        default): the store opens, and a 13 MiB file goes up in three parts of at most
+        6 MiB."""
+        write(self.src("big.bin"), os.urandom(13 << 20))
+        stores = {"s3remote": self.server.store(self.credentials, self.prefix,
+                                                multipart_threshold=6 << 20)}
+        daemon = self.run_daemon(stores, "s3remote:sub")
+        daemon.settle(timeout=120)
+        self.assertMirrored()
+        self.assertEqual(self.parts_of("big.bin"), 3)
+        daemon.stop()
+
     # ---- churn ------------------------------------------------------------------------
 
     def test_churn_with_type_changes_and_a_multipart_file(self):

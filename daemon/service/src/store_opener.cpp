@@ -1,5 +1,6 @@
 #include "store_opener.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <optional>
@@ -57,6 +58,9 @@ stores::S3StoreOptions s3_options(const std::string& name, const config::S3Store
   options.ca_file = stores::s3_ca_bundle(s3.ca_file.string(), std::getenv);
   options.max_concurrency = s3.connections;
   options.multipart_threshold = s3.multipart_threshold;
+  // A threshold below the default part size (the config takes 5 MiB up) cuts its uploads
+  // into parts of the threshold's size: the store wants parts no larger than it.
+  options.part_size = std::min(options.part_size, options.multipart_threshold);
   return options;
 }
 
