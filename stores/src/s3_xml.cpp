@@ -97,28 +97,30 @@ std::optional<ListPage> parse_list_page(std::string_view body) {
   return page;
 }
 
-std::optional<std::string> parse_upload_id(std::string_view body) {
+namespace {
+
+/// The text of <root><child>…</child></root>; nullopt when the body is not that or the text
+/// is empty.
+std::optional<std::string> child_text(std::string_view body, const char* root, const char* child) {
   pugi::xml_document document;
   if (!load(document, body)) return std::nullopt;
-  std::string id = document.child("InitiateMultipartUploadResult").child_value("UploadId");
-  if (id.empty()) return std::nullopt;
-  return id;
+  std::string text = document.child(root).child_value(child);
+  if (text.empty()) return std::nullopt;
+  return text;
+}
+
+}  // namespace
+
+std::optional<std::string> parse_upload_id(std::string_view body) {
+  return child_text(body, "InitiateMultipartUploadResult", "UploadId");
 }
 
 std::optional<std::string> parse_copy_part_etag(std::string_view body) {
-  pugi::xml_document document;
-  if (!load(document, body)) return std::nullopt;
-  std::string etag = document.child("CopyPartResult").child_value("ETag");
-  if (etag.empty()) return std::nullopt;
-  return etag;
+  return child_text(body, "CopyPartResult", "ETag");
 }
 
 std::optional<std::string> parse_complete_etag(std::string_view body) {
-  pugi::xml_document document;
-  if (!load(document, body)) return std::nullopt;
-  std::string etag = document.child("CompleteMultipartUploadResult").child_value("ETag");
-  if (etag.empty()) return std::nullopt;
-  return etag;
+  return child_text(body, "CompleteMultipartUploadResult", "ETag");
 }
 
 std::optional<std::vector<UploadInProgress>> parse_uploads(std::string_view body) {
